@@ -1,0 +1,36 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Migrator, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
+import type { Db } from './connect.js';
+
+// Compiled migrations live in dist/migrations, two levels up from dist/src/db.
+const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+
+class CompiledMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const files = (await fs.readdir(migrationsDir)).filter((f) => f.endsWith('.js')).sort();
+    const migrations: Record<string, Migration> = {};
+    for (const file of files) {
+      const mod = (await import(pathToFileURL(path.join(migrationsDir, file)).href)) as Migration;
+      migrations[file.replace(/\.js$/, '')] = mod;
+    }
+    return migrations;
+  }
+}
+
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+}
+
+/** Brings the schema up to date; safe to call from every command and every process at once. */
+export async function migrateToLatest(db: Db): Promise<MigrationResult[]> {
+  const migrator = new Migrator({ db: db.kysely, provider: new CompiledMigrationProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    const where = failed ? ` in migration ${failed.migrationName}` : '';
+    throw new MigrationError(`migration failed${where}: ${(error as Error).message ?? String(error)}`);
+  }
+  return results ?? [];
+}

@@ -1,0 +1,97 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json = ColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
+
+export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'cancelled' | 'finished';
+export type DeliveryStatus = 'pending' | 'queued' | 'sent' | 'failed' | 'suppressed' | 'unknown';
+export type UnknownPolicy = 'reconcile' | 'resend' | 'skip';
+export type SuppressionReason = 'unsubscribed' | 'bounced' | 'complained' | 'manual';
+
+export interface ListsTable {
+  id: Generated<number>;
+  name: string;
+  created_at: Generated<Date>;
+}
+
+export interface RecipientsTable {
+  id: Generated<number>;
+  email: string;
+  name: string | null;
+  attributes: Json;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface ListMembersTable {
+  list_id: number;
+  recipient_id: number;
+  created_at: Generated<Date>;
+}
+
+export interface SuppressionsTable {
+  email: string;
+  reason: SuppressionReason;
+  source: string | null;
+  campaign_id: number | null;
+  created_at: Generated<Date>;
+}
+
+export interface CampaignsTable {
+  id: Generated<number>;
+  name: string;
+  list_id: number;
+  template: string;
+  subject: string;
+  from_address: string;
+  reply_to: string | null;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  status: ColumnType<CampaignStatus, CampaignStatus | undefined, CampaignStatus>;
+  rate_per_second: number | null;
+  max_concurrency: number | null;
+  priority: Generated<number>;
+  unknown_policy: ColumnType<UnknownPolicy, UnknownPolicy | undefined, UnknownPolicy>;
+  claim_cursor: Generated<number>;
+  list_exhausted: Generated<boolean>;
+  scheduled_at: Timestamp | null;
+  created_at: Generated<Date>;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  updated_at: Generated<Date>;
+}
+
+export interface WorkersTable {
+  id: string;
+  hostname: string;
+  pid: number;
+  started_at: Generated<Date>;
+  heartbeat_at: Generated<Date>;
+}
+
+export interface DeliveriesTable {
+  campaign_id: number;
+  recipient_id: number;
+  status: DeliveryStatus;
+  attempts: Generated<number>;
+  provider_id: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  worker_id: string | null;
+  claimed_at: Timestamp | null;
+  sent_at: Timestamp | null;
+  updated_at: Generated<Date>;
+}
+
+export interface Database {
+  lists: ListsTable;
+  recipients: RecipientsTable;
+  list_members: ListMembersTable;
+  suppressions: SuppressionsTable;
+  campaigns: CampaignsTable;
+  workers: WorkersTable;
+  deliveries: DeliveriesTable;
+}
+
+export type Campaign = Selectable<CampaignsTable>;
+export type NewCampaign = Insertable<CampaignsTable>;
+export type Delivery = Selectable<DeliveriesTable>;

@@ -1,0 +1,46 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Structured logs go to stderr so stdout stays clean for command output (ids, CSV reports).
+ * Anything that could carry a credential is redacted by path, whatever the caller passes.
+ */
+export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
+  return pino(
+    {
+      level,
+      base: { pid: process.pid },
+      redact: {
+        paths: [
+          'apiKey',
+          '*.apiKey',
+          'password',
+          '*.password',
+          'authorization',
+          '*.authorization',
+          'headers.authorization',
+          'signingKey',
+          '*.signingKey',
+          'secret',
+          '*.secret',
+          'databaseUrl',
+          '*.databaseUrl',
+        ],
+        censor: '[redacted]',
+      },
+    },
+    pino.destination({ fd: 2, sync: false }),
+  );
+}
+
+/** Strip the password from a connection string before it can appear in a message. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '[unparseable url]';
+  }
+}
