@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { withContext } from './commands/context.js';
+import { migrateToLatest } from './db/migrate.js';
+
+const program = new Command()
+  .name('herald')
+  .description('Bulk email campaign sender: one delivery record per recipient, never sent twice.')
+  .option('--debug', 'print stack traces on errors')
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('migrate')
+  .description('apply database migrations (other commands do this automatically)')
+  .action(() =>
+    withContext(async ({ db }) => {
+      // withContext has already migrated; report what the schema is at.
+      const applied = await migrateToLatest(db);
+      console.log(applied.length === 0 ? 'schema is up to date' : `applied ${applied.length} migration(s)`);
+    }),
+  );
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const debug = program.opts<{ debug?: boolean }>().debug || argv.includes('--debug');
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`herald: ${message}`);
+    if (debug && err instanceof Error && err.stack) console.error(err.stack);
+    process.exitCode = 1;
+  }
+}
+
+await main(process.argv);

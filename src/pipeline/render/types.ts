@@ -1,0 +1,53 @@
+/**
+ * The contract between the main thread and the render workers. Everything here crosses a
+ * thread boundary, so it is plain data (structured-clone friendly).
+ */
+
+/** What a worker needs to render one campaign; compiled once per worker and cached by `key`. */
+export interface CampaignRenderSpec {
+  /** Cache key: changes whenever anything below changes (e.g. `${campaignId}:${updatedAt}`). */
+  key: string;
+  campaignId: number;
+  campaignName: string;
+  /** Absolute path of the templates folder. */
+  templatesDir: string;
+  /** Template name: a folder under templatesDir holding html.njk and text.njk. */
+  template: string;
+  /** Nunjucks source of the subject line. */
+  subject: string;
+  from: string;
+  replyTo: string | null;
+  tags: string[];
+  /** One-click unsubscribe (RFC 8058); null leaves the headers out. */
+  unsubscribe: { baseUrl: string; mailto: string; secret: string } | null;
+}
+
+export interface RenderRecipient {
+  recipientId: number;
+  email: string;
+  name: string | null;
+  attributes: Record<string, unknown>;
+}
+
+export interface RenderTask {
+  spec: CampaignRenderSpec;
+  recipients: RenderRecipient[];
+}
+
+export type RenderFailureCode = 'render_error' | 'render_timeout';
+
+/**
+ * Ready-to-send request bodies for a batch, concatenated into one transferable buffer so the
+ * main thread neither copies nor re-encodes them.
+ */
+export interface RenderResult {
+  /** All successful bodies back to back. */
+  bodies: ArrayBuffer;
+  /** Per recipient (same order as the task): byte offset into `bodies`, or -1 if it failed. */
+  offsets: Int32Array;
+  /** Per recipient: byte length of its body (0 if it failed). */
+  lengths: Int32Array;
+  /** Content-Type header for every body of this campaign (carries the multipart boundary). */
+  contentType: string;
+  failures: Array<{ index: number; code: RenderFailureCode; message: string }>;
+}
