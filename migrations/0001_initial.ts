@@ -88,7 +88,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         campaign_id bigint not null references campaigns (id) on delete cascade,
         recipient_id bigint not null references recipients (id),
         status text not null
-          check (status in ('pending', 'queued', 'sent', 'failed', 'suppressed', 'unknown')),
+          check (status in ('pending', 'queued', 'sent', 'failed', 'suppressed', 'unknown', 'skipped')),
         attempts integer not null default 0,
         provider_id text,
         error_code text,

@@ -4,7 +4,8 @@ type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json = ColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
 
 export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'cancelled' | 'finished';
-export type DeliveryStatus = 'pending' | 'queued' | 'sent' | 'failed' | 'suppressed' | 'unknown';
+/** pending: claimable; queued: claimed by a worker; unknown: claimed by a worker that vanished. */
+export type DeliveryStatus = 'pending' | 'queued' | 'sent' | 'failed' | 'suppressed' | 'unknown' | 'skipped';
 export type UnknownPolicy = 'reconcile' | 'resend' | 'skip';
 export type SuppressionReason = 'unsubscribed' | 'bounced' | 'complained' | 'manual';
 

@@ -1,0 +1,26 @@
+import type { CampaignStatus } from '../db/schema.js';
+
+/** Which command may move a campaign from which status. The database enforces it atomically. */
+export type CampaignAction = 'start' | 'schedule' | 'pause' | 'resume' | 'cancel' | 'finish';
+
+const transitions: Record<CampaignAction, { from: CampaignStatus[]; to: CampaignStatus }> = {
+  start: { from: ['draft', 'scheduled', 'paused'], to: 'running' },
+  schedule: { from: ['draft', 'scheduled'], to: 'scheduled' },
+  pause: { from: ['running', 'scheduled'], to: 'paused' },
+  resume: { from: ['paused'], to: 'running' },
+  cancel: { from: ['draft', 'scheduled', 'running', 'paused'], to: 'cancelled' },
+  finish: { from: ['running'], to: 'finished' },
+};
+
+export function transitionFor(action: CampaignAction): { from: CampaignStatus[]; to: CampaignStatus } {
+  return transitions[action];
+}
+
+export function canTransition(action: CampaignAction, from: CampaignStatus): boolean {
+  return transitions[action].from.includes(from);
+}
+
+/** Statuses no worker acts on again. */
+export function isTerminal(status: CampaignStatus): boolean {
+  return status === 'finished' || status === 'cancelled';
+}

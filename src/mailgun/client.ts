@@ -1,0 +1,98 @@
+import { Pool } from 'undici';
+import { classifyNetworkError, classifyResponse, type SendOutcome } from '../domain/retryPolicy.js';
+
+export interface MailgunClientOptions {
+  baseUrl: string;
+  apiKey: string;
+  domain: string;
+  /** Keep-alive connections; one request per connection at a time (POSTs are not pipelined). */
+  connections: number;
+  /** Abort a request that has not been answered in this time. */
+  timeoutMs: number;
+}
+
+export interface MailgunEvent {
+  id: string;
+  event: string;
+  timestamp: number;
+  recipient?: string;
+  message?: { headers?: { 'message-id'?: string } };
+  'user-variables'?: Record<string, string>;
+}
+
+export interface EventQuery {
+  begin: Date;
+  end?: Date;
+  event?: string;
+  limit?: number;
+  /** Sent as `user-variables`; the provider may ignore it, so callers still filter. */
+  userVariables?: Record<string, string>;
+}
+
+/** The one place Herald talks HTTP to Mailgun (or anything that speaks its API). */
+export class MailgunClient {
+  private readonly pool: Pool;
+  private readonly authorization: string;
+  private readonly messagesPath: string;
+  private readonly origin: string;
+  private readonly basePath: string;
+
+  constructor(private readonly options: MailgunClientOptions) {
+    const base = new URL(options.baseUrl);
+    this.origin = base.origin;
+    this.basePath = base.pathname.replace(/\/$/, '');
+    this.pool = new Pool(this.origin, {
+      connections: options.connections,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      connect: { timeout: Math.min(options.timeoutMs, 10_000) },
+    });
+    this.authorization = `Basic ${Buffer.from(`api:${options.apiKey}`).toString('base64')}`;
+    this.messagesPath = `${this.basePath}/v3/${encodeURIComponent(options.domain)}/messages`;
+  }
+
+  /** Posts one prebuilt message body. Never throws: every failure becomes an outcome. */
+  async send(body: Uint8Array, contentType: string): Promise<SendOutcome> {
+    try {
+      const res = await this.pool.request({
+        path: this.messagesPath,
+        method: 'POST',
+        headers: { authorization: this.authorization, 'content-type': contentType },
+        body,
+      });
+      const text = await res.body.text();
+      return classifyResponse(res.statusCode, text, res.headers, Date.now());
+    } catch (err) {
+      return classifyNetworkError(err);
+    }
+  }
+
+  /** Pages through GET /v3/{domain}/events in ascending order. */
+  async *events(query: EventQuery): AsyncGenerator<MailgunEvent> {
+    const params = new URLSearchParams({
+      begin: String(query.begin.getTime() / 1000),
+      ascending: 'yes',
+      limit: String(query.limit ?? 300),
+    });
+    if (query.end) params.set('end', String(query.end.getTime() / 1000));
+    if (query.event) params.set('event', query.event);
+    if (query.userVariables) params.set('user-variables', JSON.stringify(query.userVariables));
+    let path: string | null = `${this.basePath}/v3/${encodeURIComponent(this.options.domain)}/events?${params}`;
+    while (path) {
+      const res = await this.pool.request({ path, method: 'GET', headers: { authorization: this.authorization } });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`events API answered ${res.statusCode}: ${text.slice(0, 200)}`);
+      const page = JSON.parse(text) as { items: MailgunEvent[]; paging?: { next?: string } };
+      if (page.items.length === 0) return;
+      yield* page.items;
+      const next = page.paging?.next ? new URL(page.paging.next) : null;
+      path = next ? `${next.pathname}${next.search}` : null;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

@@ -1,0 +1,247 @@
+import type { Kysely } from 'kysely';
+import type { Campaign, Database } from '../db/schema.js';
+import { defaultRetryPolicy, type RetryPolicy } from '../domain/retryPolicy.js';
+import type { Logger } from '../log.js';
+import type { MailgunClient } from '../mailgun/client.js';
+import { campaignStatus, finishIfComplete } from '../sql/campaigns.js';
+import { releaseClaims } from '../sql/releaseClaims.js';
+import { claimBatch, type ClaimedRecipient } from '../sql/claimBatch.js';
+import { BoundedQueue } from './queue.js';
+import type { Reporter } from './report/reporter.js';
+import { resolveUnknownDeliveries } from './recovery.js';
+import type { CampaignRenderSpec, RenderResult, RenderTask } from './render/types.js';
+import { SendBacklog, type OutgoingMessage } from './send/backlog.js';
+import { Pacer } from './send/pacer.js';
+import { runSenders } from './send/senders.js';
+
+/** What the send path needs from the render pool. */
+export interface Renderer {
+  readonly threads: number;
+  render(task: RenderTask, options: { timeoutMs: number }): Promise<RenderResult>;
+}
+
+export interface RunSettings {
+  /** Recipients claimed per statement and rendered per task. */
+  batchSize: number;
+  /** Requests in flight per campaign (unless the campaign sets a lower max). */
+  concurrency: number;
+  renderTimeoutMs: number;
+  retryPolicy: RetryPolicy;
+  redisUrl?: string;
+  /** How often a running campaign's status is re-read (LISTEN/NOTIFY makes it sooner). */
+  statusPollMs: number;
+}
+
+export const defaultRunSettings: RunSettings = {
+  batchSize: 500,
+  concurrency: 500,
+  renderTimeoutMs: 30_000,
+  retryPolicy: defaultRetryPolicy,
+  statusPollMs: 1000,
+};
+
+export interface RunDeps {
+  db: Kysely<Database>;
+  log: Logger;
+  workerId: string;
+  renderer: Renderer;
+  client: MailgunClient;
+  reporter: Reporter;
+  renderSpec: (campaign: Campaign) => CampaignRenderSpec;
+  /** Resolves when this worker may send (lease fresh, results recordable). */
+  mayProceed: () => Promise<void> | void;
+  onResponse?: (latencyMs: number) => void;
+}
+
+export type HaltReason = 'paused' | 'cancelled' | 'shutdown' | 'lease_lost' | 'stopped';
+
+export type RunOutcome =
+  | { kind: 'finished' }
+  /** Everything this run claimed is settled, but the campaign still has open rows elsewhere. */
+  | { kind: 'drained' }
+  | { kind: 'halted'; reason: HaltReason; released: number };
+
+/**
+ * One worker's share of one campaign: claim → render → send → report, with bounded queues
+ * between the stages. `halt` stops claiming, drops what was not yet sent, lets requests in
+ * flight finish, flushes their results and releases the unsent claims.
+ */
+export class CampaignRun {
+  readonly done: Promise<RunOutcome>;
+  private haltReason: HaltReason | null = null;
+  private readonly renderQueue: BoundedQueue<ClaimedRecipient[]>;
+  private readonly backlog: SendBacklog;
+  private readonly pacer: Pacer;
+  private readonly concurrency: number;
+  private readonly wake = new Set<() => void>();
+
+  constructor(
+    readonly campaign: Campaign,
+    private readonly deps: RunDeps,
+    private readonly settings: RunSettings = defaultRunSettings,
+  ) {
+    this.concurrency = Math.min(settings.concurrency, campaign.max_concurrency ?? Infinity);
+    this.renderQueue = new BoundedQueue(Math.max(2, deps.renderer.threads * 2));
+    this.backlog = new SendBacklog(this.concurrency + settings.batchSize);
+    this.pacer = new Pacer({
+      ratePerSecond: campaign.rate_per_second,
+      id: `herald:campaign:${campaign.id}`,
+      ...(settings.redisUrl ? { redisUrl: settings.redisUrl } : {}),
+    });
+    this.done = this.run();
+  }
+
+  get halted(): HaltReason | null {
+    return this.haltReason;
+  }
+
+  /** The rate limit in force now (configured or adaptive), for status output. */
+  currentLimit(): number | null {
+    return this.pacer.currentLimit();
+  }
+
+  halt(reason: HaltReason): void {
+    if (this.haltReason) return;
+    this.haltReason = reason;
+    this.deps.log.info({ campaignId: this.campaign.id, reason }, 'stopping campaign run');
+    this.renderQueue.drain();
+    this.renderQueue.close();
+    this.backlog.stop();
+    for (const wake of this.wake) wake();
+  }
+
+  /** Re-reads the campaign status now (called on NOTIFY). */
+  async checkStatus(): Promise<void> {
+    const status = await campaignStatus(this.deps.db, this.campaign.id);
+    if (status === 'paused') this.halt('paused');
+    else if (status === 'cancelled') this.halt('cancelled');
+    else if (status !== 'running') this.halt('stopped');
+  }
+
+  private async run(): Promise<RunOutcome> {
+    const { db, log } = this.deps;
+    const id = this.campaign.id;
+    const watcher = setInterval(() => {
+      this.checkStatus().catch((err: Error) => log.warn({ campaignId: id, err: err.message }, 'status check failed'));
+    }, this.settings.statusPollMs);
+    try {
+      await this.retrying('resolve unknown deliveries', () =>
+        resolveUnknownDeliveries(db, this.deps.client, id, this.campaign.unknown_policy, log),
+      );
+      const renderLoops = Array.from({ length: this.deps.renderer.threads + 1 }, () => this.renderLoop());
+      const rendered = Promise.all(renderLoops).then(() => this.backlog.close());
+      const sending = runSenders({
+        client: this.deps.client,
+        backlog: this.backlog,
+        pacer: this.pacer,
+        retryPolicy: this.settings.retryPolicy,
+        concurrency: this.concurrency,
+        mayProceed: this.deps.mayProceed,
+        abandoned: () => this.haltReason !== null,
+        report: (r) => this.deps.reporter.add(r),
+        ...(this.deps.onResponse ? { onResponse: this.deps.onResponse } : {}),
+      });
+      await this.produce();
+      await Promise.all([rendered, sending]);
+      await this.retrying('flush results', () => this.deps.reporter.flush());
+
+      if (this.haltReason) {
+        if (this.haltReason === 'lease_lost') return { kind: 'halted', reason: this.haltReason, released: 0 };
+        const released = await this.retrying('release unsent claims', () => releaseClaims(db, id, this.deps.workerId));
+        return { kind: 'halted', reason: this.haltReason, released: released ?? 0 };
+      }
+      const finished = await this.retrying('finish campaign', () => finishIfComplete(db, id));
+      return finished ? { kind: 'finished' } : { kind: 'drained' };
+    } finally {
+      clearInterval(watcher);
+      await this.pacer.close();
+    }
+  }
+
+  private async produce(): Promise<void> {
+    try {
+      while (!this.haltReason) {
+        const claim = await this.retrying('claim recipients', () =>
+          claimBatch(this.deps.db, this.campaign.id, this.deps.workerId, this.settings.batchSize),
+          true,
+        );
+        if (claim === undefined || claim.state === 'exhausted') return;
+        if (claim.state === 'stopped') {
+          await this.checkStatus();
+          this.halt(this.haltReason ?? 'stopped');
+          return;
+        }
+        if (claim.recipients.length > 0) await this.renderQueue.put(claim.recipients).catch(() => undefined);
+      }
+    } finally {
+      this.renderQueue.close();
+    }
+  }
+
+  private async renderLoop(): Promise<void> {
+    const spec = this.deps.renderSpec(this.campaign);
+    for (;;) {
+      const recipients = await this.renderQueue.take();
+      if (!recipients || this.haltReason) return;
+      const result = await this.deps.renderer.render({ spec, recipients }, { timeoutMs: this.settings.renderTimeoutMs });
+      if (this.haltReason) return;
+      await this.dispatch(recipients, result);
+    }
+  }
+
+  private async dispatch(recipients: ClaimedRecipient[], result: RenderResult): Promise<void> {
+    const failed = new Map(result.failures.map((f) => [f.index, f]));
+    for (let i = 0; i < recipients.length; i++) {
+      const recipientId = recipients[i]!.recipientId;
+      const failure = failed.get(i);
+      if (failure) {
+        await this.deps.reporter.add({
+          campaignId: this.campaign.id,
+          recipientId,
+          status: 'failed',
+          attempts: 0,
+          providerId: null,
+          errorCode: failure.code,
+          errorMessage: failure.message,
+          sentAt: null,
+        });
+        continue;
+      }
+      const message: OutgoingMessage = {
+        campaignId: this.campaign.id,
+        recipientId,
+        body: new Uint8Array(result.bodies, result.offsets[i]!, result.lengths[i]!),
+        contentType: result.contentType,
+        attempts: 0,
+      };
+      if (!(await this.backlog.put(message))) return;
+    }
+  }
+
+  /**
+   * Runs a database step until it succeeds: an outage pauses the campaign instead of
+   * failing it. Gives up (undefined) only when the run is halted meanwhile.
+   */
+  private async retrying<T>(what: string, step: () => Promise<T>, abortOnHalt = false): Promise<T | undefined> {
+    let delay = 200;
+    for (;;) {
+      try {
+        return await step();
+      } catch (err) {
+        this.deps.log.warn({ campaignId: this.campaign.id, err: (err as Error).message }, `could not ${what}; retrying`);
+        if (this.haltReason === 'lease_lost' || (abortOnHalt && this.haltReason)) return undefined;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.wake.delete(resolve);
+            resolve();
+          }, delay);
+          this.wake.add(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+}

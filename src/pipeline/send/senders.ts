@@ -1,0 +1,86 @@
+import { nextRetryDelay, type RetryPolicy } from '../../domain/retryPolicy.js';
+import type { MailgunClient } from '../../mailgun/client.js';
+import type { DeliveryResult } from '../../sql/writeResults.js';
+import type { OutgoingMessage, SendBacklog } from './backlog.js';
+import type { Pacer } from './pacer.js';
+
+export interface SendersOptions {
+  client: MailgunClient;
+  backlog: SendBacklog;
+  pacer: Pacer;
+  retryPolicy: RetryPolicy;
+  concurrency: number;
+  /** Resolves when sending is allowed (lease held, results can be recorded). */
+  mayProceed: () => Promise<void> | void;
+  /** True once the run is halting: a message not yet sent is left for release. */
+  abandoned: () => boolean;
+  report: (result: DeliveryResult) => Promise<void> | void;
+  onResponse?: (latencyMs: number) => void;
+}
+
+/**
+ * Runs `concurrency` send loops over the backlog and resolves when all have ended. A loop
+ * never gives up on a message mid-request: stopping the backlog ends loops only between
+ * messages, so every request made gets its result reported.
+ */
+export async function runSenders(options: SendersOptions): Promise<void> {
+  const loops: Promise<void>[] = [];
+  for (let i = 0; i < options.concurrency; i++) loops.push(sendLoop(options));
+  await Promise.all(loops);
+}
+
+async function sendLoop(o: SendersOptions): Promise<void> {
+  for (;;) {
+    const message = await o.backlog.take();
+    if (!message) return;
+    await o.pacer.acquire();
+    await o.mayProceed();
+    if (o.abandoned()) return;
+    await sendOne(o, message);
+    o.backlog.settled();
+  }
+}
+
+async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<void> {
+  message.attempts++;
+  const started = performance.now();
+  const outcome = await o.client.send(message.body, message.contentType);
+  o.onResponse?.(performance.now() - started);
+
+  if (outcome.kind === 'accepted') {
+    o.pacer.record('accepted');
+    await o.report(result(message, 'sent', outcome.providerId, null, null));
+    return;
+  }
+  if (outcome.kind === 'permanent') {
+    o.pacer.record('other');
+    await o.report(result(message, 'failed', null, outcome.code, outcome.message));
+    return;
+  }
+  o.pacer.record(outcome.throttled ? 'throttled' : 'other', outcome.retryAfterMs);
+  const delay = nextRetryDelay(o.retryPolicy, message.attempts, outcome.retryAfterMs, Math.random());
+  if (delay === null) {
+    await o.report(result(message, 'failed', null, 'transient_exhausted', `${outcome.code}: ${outcome.message}`));
+    return;
+  }
+  o.backlog.retryLater(message, delay);
+}
+
+function result(
+  message: OutgoingMessage,
+  status: 'sent' | 'failed',
+  providerId: string | null,
+  errorCode: string | null,
+  errorMessage: string | null,
+): DeliveryResult {
+  return {
+    campaignId: message.campaignId,
+    recipientId: message.recipientId,
+    status,
+    attempts: message.attempts,
+    providerId,
+    errorCode,
+    errorMessage,
+    sentAt: status === 'sent' ? new Date() : null,
+  };
+}

@@ -1,0 +1,206 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import type { Db } from '../db/connect.js';
+import { listen } from '../db/listen.js';
+import type { Campaign } from '../db/schema.js';
+import type { Logger } from '../log.js';
+import type { MailgunClient } from '../mailgun/client.js';
+import { CAMPAIGN_CHANNEL, runningCampaigns } from '../sql/campaigns.js';
+import { expireDeadWorkers, heartbeat, registerWorker, unregisterWorker } from '../sql/workers.js';
+import { CampaignRun, defaultRunSettings, type Renderer, type RunOutcome, type RunSettings } from './campaignRun.js';
+import { Reporter, defaultReporterOptions } from './report/reporter.js';
+import type { CampaignRenderSpec } from './render/types.js';
+
+export interface WorkerOptions {
+  run: RunSettings;
+  /** A worker silent this long is presumed dead and its open claims become `unknown`. */
+  leaseMs: number;
+  /** How often to look for campaigns to run when nothing is notified. */
+  pollMs: number;
+}
+
+export const defaultWorkerOptions: WorkerOptions = { run: defaultRunSettings, leaseMs: 15_000, pollMs: 1000 };
+
+export interface WorkerDeps {
+  db: Db;
+  log: Logger;
+  client: MailgunClient;
+  renderer: Renderer;
+  renderSpec: (campaign: Campaign) => CampaignRenderSpec;
+}
+
+/** Results written per campaign by this process, for progress output. */
+export interface CampaignProgress {
+  sent: number;
+  failed: number;
+}
+
+/**
+ * A process that sends: holds a lease (heartbeat), runs every running campaign it is asked
+ * to, reacts to pause/cancel within about a second (NOTIFY, plus polling), and takes over
+ * the open claims of workers whose lease expired.
+ */
+export class Worker {
+  id = newWorkerId();
+  readonly reporter: Reporter;
+  readonly progress = new Map<number, CampaignProgress>();
+  readonly latency: RecordableHistogram = createHistogram();
+  private readonly runs = new Map<number, CampaignRun>();
+  private lastBeat = 0;
+  private beatTimer: NodeJS.Timeout | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+  private stopping = false;
+  private wakeLoop: (() => void) | null = null;
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    private readonly options: WorkerOptions = defaultWorkerOptions,
+  ) {
+    this.reporter = new Reporter(deps.db.kysely, deps.log, {
+      ...defaultReporterOptions,
+      onWritten: (results) => {
+        for (const r of results) {
+          let p = this.progress.get(r.campaignId);
+          if (!p) this.progress.set(r.campaignId, (p = { sent: 0, failed: 0 }));
+          if (r.status === 'sent') p.sent++;
+          else p.failed++;
+        }
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    await registerWorker(this.deps.db.kysely, this.id);
+    this.lastBeat = Date.now();
+    this.beatTimer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.options.leaseMs / 3)));
+    this.unlisten = await listen(
+      this.deps.db,
+      CAMPAIGN_CHANNEL,
+      (payload) => {
+        void this.runs.get(Number(payload))?.checkStatus().catch(() => undefined);
+        this.wakeLoop?.();
+      },
+      (err) => this.deps.log.warn({ err: err.message }, 'campaign notifications interrupted'),
+    );
+  }
+
+  /**
+   * Runs campaigns until none that `wanted` accepts is left running (or, with `watch`, until
+   * stopped). Campaigns already running when they are drained are looked at again, so rows
+   * released by other workers or recovered from dead ones are still sent.
+   */
+  async runCampaigns(wanted: (c: Campaign) => boolean, watch: boolean): Promise<void> {
+    while (!this.stopping) {
+      let campaigns: Campaign[] = [];
+      try {
+        await expireDeadWorkers(this.deps.db.kysely, this.options.leaseMs);
+        campaigns = (await runningCampaigns(this.deps.db.kysely)).filter(wanted);
+      } catch (err) {
+        this.deps.log.warn({ err: (err as Error).message }, 'could not look for campaigns; retrying');
+      }
+      for (const campaign of campaigns) {
+        if (!this.runs.has(campaign.id) && !this.stopping) this.startRun(campaign);
+      }
+      if (this.runs.size === 0 && campaigns.length === 0 && !watch) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.options.pollMs);
+        this.wakeLoop = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeLoop = null;
+    }
+    await Promise.all([...this.runs.values()].map((r) => r.done));
+  }
+
+  /** Graceful stop: halts every run (claims released, results flushed), then leaves. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const run of this.runs.values()) run.halt('shutdown');
+    this.wakeLoop?.();
+    await Promise.all([...this.runs.values()].map((r) => r.done));
+    await this.reporter.close();
+    if (this.beatTimer) clearInterval(this.beatTimer);
+    await this.unlisten?.();
+    await unregisterWorker(this.deps.db.kysely, this.id).catch(() => undefined);
+  }
+
+  activeRun(campaignId: number): CampaignRun | undefined {
+    return this.runs.get(campaignId);
+  }
+
+  private startRun(campaign: Campaign): void {
+    const run = new CampaignRun(
+      campaign,
+      {
+        db: this.deps.db.kysely,
+        log: this.deps.log,
+        workerId: this.id,
+        renderer: this.deps.renderer,
+        client: this.deps.client,
+        reporter: this.reporter,
+        renderSpec: this.deps.renderSpec,
+        mayProceed: () => this.mayProceed(),
+        onResponse: (ms) => this.latency.record(Math.max(1, Math.round(ms * 1000))),
+      },
+      this.options.run,
+    );
+    this.runs.set(campaign.id, run);
+    void run.done.then(
+      (outcome: RunOutcome) => {
+        this.runs.delete(campaign.id);
+        this.deps.log.info({ campaignId: campaign.id, ...outcome }, 'campaign run ended');
+        this.wakeLoop?.();
+      },
+      (err: Error) => {
+        this.runs.delete(campaign.id);
+        this.deps.log.error({ campaignId: campaign.id, err: err.message }, 'campaign run failed');
+        this.wakeLoop?.();
+      },
+    );
+  }
+
+  /**
+   * Sending waits while the lease may be stale (another worker could be about to take these
+   * claims over) or while results cannot be written: nothing is sent that cannot be recorded.
+   */
+  private mayProceed(): Promise<void> | void {
+    if (this.canSend()) return;
+    return new Promise((resolve) => {
+      const timer = setInterval(() => {
+        if (this.canSend() || this.stopping) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 50);
+    });
+  }
+
+  private canSend(): boolean {
+    return Date.now() - this.lastBeat < this.options.leaseMs / 2 && this.reporter.healthy;
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      if (await heartbeat(this.deps.db.kysely, this.id)) {
+        this.lastBeat = Date.now();
+        return;
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'heartbeat failed');
+      return;
+    }
+    // Our lease was taken away: our open claims are `unknown` now and belong to recovery.
+    this.deps.log.error({ workerId: this.id }, 'lease lost; abandoning claims and re-registering');
+    for (const run of this.runs.values()) run.halt('lease_lost');
+    this.id = newWorkerId();
+    await registerWorker(this.deps.db.kysely, this.id).catch(() => undefined);
+    this.lastBeat = Date.now();
+  }
+}
+
+function newWorkerId(): string {
+  return `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}

@@ -1,0 +1,110 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+
+export interface ClaimedRecipient {
+  recipientId: number;
+  email: string;
+  name: string | null;
+  attributes: Record<string, unknown>;
+}
+
+export type ClaimResult =
+  /** Rows now owned by this worker (queued), and how many were recorded as suppressed. */
+  | { state: 'claimed'; recipients: ClaimedRecipient[]; suppressed: number }
+  /** The campaign is no longer running (paused, cancelled, finished): claim nothing. */
+  | { state: 'stopped' }
+  /** Nothing left to claim: the list is exhausted and no delivery is pending. */
+  | { state: 'exhausted' };
+
+interface ClaimRow {
+  recipient_id: number;
+  status: 'queued' | 'suppressed';
+  email: string;
+  name: string | null;
+  attributes: Record<string, unknown>;
+}
+
+/**
+ * Claims up to `limit` recipients of a running campaign for one worker. Released (pending)
+ * deliveries go first, then the next keyset page of the list. The campaign row lock
+ * serialises claimers, and the (campaign, recipient) primary key makes a double claim
+ * impossible even without it. Suppressed addresses are recorded as such, never queued.
+ */
+export async function claimBatch(db: Kysely<Database>, campaignId: number, workerId: string, limit: number): Promise<ClaimResult> {
+  return db.transaction().execute(async (trx) => {
+    const campaign = await sql<{ status: string; list_id: number; claim_cursor: number; list_exhausted: boolean }>`
+      select status, list_id, claim_cursor, list_exhausted from campaigns where id = ${campaignId} for update
+    `.execute(trx);
+    const row = campaign.rows[0];
+    if (!row || row.status !== 'running') return { state: 'stopped' };
+
+    const rows: ClaimRow[] = (
+      await sql<ClaimRow>`
+        with picked as (
+          select recipient_id from deliveries
+          where campaign_id = ${campaignId} and status = 'pending'
+          order by recipient_id
+          limit ${limit}
+          for update skip locked
+        ), claimed as (
+          update deliveries d
+          set status = case when s.email is null then 'queued' else 'suppressed' end,
+              worker_id = ${workerId}, claimed_at = now(), updated_at = now()
+          from picked p
+          join recipients r on r.id = p.recipient_id
+          left join suppressions s on s.email = lower(r.email)
+          where d.campaign_id = ${campaignId} and d.recipient_id = p.recipient_id
+          returning d.recipient_id, d.status
+        )
+        select c.recipient_id, c.status, r.email, r.name, r.attributes
+        from claimed c join recipients r on r.id = c.recipient_id
+        order by c.recipient_id
+      `.execute(trx)
+    ).rows;
+
+    const room = limit - rows.length;
+    if (room > 0 && !row.list_exhausted) {
+      const page = await sql<{ recipient_id: number }>`
+        select recipient_id from list_members
+        where list_id = ${row.list_id} and recipient_id > ${row.claim_cursor}
+        order by recipient_id
+        limit ${room}
+      `.execute(trx);
+      const ids = page.rows.map((r) => r.recipient_id);
+      if (ids.length > 0) {
+        const inserted = await sql<ClaimRow>`
+          with claimed as (
+            insert into deliveries (campaign_id, recipient_id, status, worker_id, claimed_at)
+            select ${campaignId}, r.id, case when s.email is null then 'queued' else 'suppressed' end, ${workerId}, now()
+            from unnest(${ids}::bigint[]) as p(recipient_id)
+            join recipients r on r.id = p.recipient_id
+            left join suppressions s on s.email = lower(r.email)
+            on conflict do nothing
+            returning recipient_id, status
+          )
+          select c.recipient_id, c.status, r.email, r.name, r.attributes
+          from claimed c join recipients r on r.id = c.recipient_id
+          order by c.recipient_id
+        `.execute(trx);
+        rows.push(...inserted.rows);
+      }
+      await sql`
+        update campaigns
+        set claim_cursor = ${ids.length > 0 ? ids[ids.length - 1]! : row.claim_cursor},
+            list_exhausted = ${ids.length < room}, updated_at = now()
+        where id = ${campaignId}
+      `.execute(trx);
+      if (rows.length === 0 && ids.length < room) return { state: 'exhausted' };
+    } else if (rows.length === 0) {
+      return { state: 'exhausted' };
+    }
+
+    const recipients: ClaimedRecipient[] = [];
+    let suppressed = 0;
+    for (const r of rows) {
+      if (r.status === 'suppressed') suppressed++;
+      else recipients.push({ recipientId: r.recipient_id, email: r.email, name: r.name, attributes: r.attributes });
+    }
+    return { state: 'claimed', recipients, suppressed };
+  });
+}

@@ -1,0 +1,34 @@
+import os from 'node:os';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+
+export async function registerWorker(db: Kysely<Database>, id: string): Promise<void> {
+  await db.insertInto('workers').values({ id, hostname: os.hostname(), pid: process.pid }).execute();
+}
+
+/** Renews the lease. False means another process declared this worker dead: stop sending. */
+export async function heartbeat(db: Kysely<Database>, id: string): Promise<boolean> {
+  const result = await sql`update workers set heartbeat_at = now() where id = ${id}`.execute(db);
+  return Number(result.numAffectedRows ?? 0) === 1;
+}
+
+export async function unregisterWorker(db: Kysely<Database>, id: string): Promise<void> {
+  await db.deleteFrom('workers').where('id', '=', id).execute();
+}
+
+/**
+ * Forgets workers whose lease expired and marks their open claims `unknown`: the message may
+ * or may not have reached the provider. Also catches claims whose worker row is gone.
+ * Returns the campaigns that got unknown rows.
+ */
+export async function expireDeadWorkers(db: Kysely<Database>, leaseMs: number): Promise<number[]> {
+  return db.transaction().execute(async (trx) => {
+    await sql`delete from workers where heartbeat_at < now() - make_interval(secs => ${leaseMs / 1000})`.execute(trx);
+    const orphaned = await sql<{ campaign_id: number }>`
+      update deliveries d set status = 'unknown', updated_at = now()
+      where d.status = 'queued' and not exists (select 1 from workers w where w.id = d.worker_id)
+      returning d.campaign_id
+    `.execute(trx);
+    return [...new Set(orphaned.rows.map((r) => r.campaign_id))];
+  });
+}

@@ -1,0 +1,55 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, DeliveryStatus } from '../db/schema.js';
+
+/** The final outcome of one delivery, as the reporter writes it. */
+export interface DeliveryResult {
+  campaignId: number;
+  recipientId: number;
+  status: Extract<DeliveryStatus, 'sent' | 'failed'>;
+  attempts: number;
+  providerId: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  sentAt: Date | null;
+}
+
+/**
+ * Writes a batch of results in one statement. Only rows still open (queued, or unknown after
+ * their worker vanished) are touched: a result is a fact about what happened, whoever
+ * learns it, but it never overwrites another final result.
+ */
+export async function writeResults(db: Kysely<Database>, results: readonly DeliveryResult[]): Promise<number> {
+  if (results.length === 0) return 0;
+  const n = results.length;
+  const campaignIds = new Array<number>(n);
+  const recipientIds = new Array<number>(n);
+  const statuses = new Array<string>(n);
+  const attempts = new Array<number>(n);
+  const providerIds = new Array<string | null>(n);
+  const codes = new Array<string | null>(n);
+  const messages = new Array<string | null>(n);
+  const sentAts = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) {
+    const r = results[i]!;
+    campaignIds[i] = r.campaignId;
+    recipientIds[i] = r.recipientId;
+    statuses[i] = r.status;
+    attempts[i] = r.attempts;
+    providerIds[i] = r.providerId;
+    codes[i] = r.errorCode;
+    messages[i] = r.errorMessage === null ? null : r.errorMessage.slice(0, 1000);
+    sentAts[i] = r.sentAt === null ? null : r.sentAt.toISOString();
+  }
+  const result = await sql`
+    update deliveries d
+    set status = u.status, attempts = d.attempts + u.attempts, provider_id = u.provider_id,
+        error_code = u.error_code, error_message = u.error_message, sent_at = u.sent_at, updated_at = now()
+    from unnest(
+      ${campaignIds}::bigint[], ${recipientIds}::bigint[], ${statuses}::text[], ${attempts}::int[],
+      ${providerIds}::text[], ${codes}::text[], ${messages}::text[], ${sentAts}::timestamptz[]
+    ) as u(campaign_id, recipient_id, status, attempts, provider_id, error_code, error_message, sent_at)
+    where d.campaign_id = u.campaign_id and d.recipient_id = u.recipient_id
+      and d.status in ('queued', 'unknown')
+  `.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}
