@@ -106,6 +106,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     sql`
       create index deliveries_open_by_worker on deliveries (worker_id) where status = 'queued'
     `,
+    sql`
+      create index deliveries_campaign_sent_at on deliveries (campaign_id, sent_at) where sent_at is not null
+    `,
   ]) {
     await statement.execute(db);
   }

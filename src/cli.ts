@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerCampaignCommands } from './commands/campaign.js';
 import { withContext } from './commands/context.js';
+import { registerDemoCommand } from './commands/demo.js';
+import { registerWorkerCommand } from './commands/worker.js';
 import { migrateToLatest } from './db/migrate.js';
 
 const program = new Command()
@@ -20,6 +23,10 @@ program
       console.log(applied.length === 0 ? 'schema is up to date' : `applied ${applied.length} migration(s)`);
     }),
   );
+
+registerCampaignCommands(program);
+registerWorkerCommand(program);
+registerDemoCommand(program);
 
 async function main(argv: string[]): Promise<void> {
   try {

@@ -1,0 +1,36 @@
+import type { Config } from '../config.js';
+import type { Db } from '../db/connect.js';
+import type { Campaign } from '../db/schema.js';
+import { canTransition, type CampaignAction } from '../domain/campaignState.js';
+import { UserError } from '../errors.js';
+import { templatesDir } from '../paths.js';
+import { renderSpecFor } from '../pipeline/render/spec.js';
+import { findCampaign, transitionCampaign } from '../sql/campaigns.js';
+import { checkTemplatesOrThrow } from './create.js';
+
+export async function getCampaignOrThrow(db: Db, id: number): Promise<Campaign> {
+  const campaign = await findCampaign(db.kysely, id);
+  if (!campaign) throw new UserError(`campaign ${id} does not exist`);
+  return campaign;
+}
+
+/**
+ * Applies a lifecycle action (start, pause, resume, cancel). Workers see the change within
+ * about a second (NOTIFY, polling as fallback). Starting re-checks the templates.
+ */
+export async function controlCampaign(db: Db, config: Config, id: number, action: CampaignAction): Promise<Campaign> {
+  const campaign = await getCampaignOrThrow(db, id);
+  if (action === 'start' && campaign.status === 'running') return campaign;
+  if (!canTransition(action, campaign.status)) {
+    throw new UserError(`cannot ${action} campaign ${id}: it is ${campaign.status}`);
+  }
+  if (action === 'start' || action === 'resume') {
+    await checkTemplatesOrThrow(renderSpecFor(campaign, config, templatesDir(), 'check'));
+  }
+  const updated = await transitionCampaign(db.kysely, id, action);
+  if (!updated) {
+    const now = await getCampaignOrThrow(db, id);
+    throw new UserError(`cannot ${action} campaign ${id}: it is ${now.status}`);
+  }
+  return updated;
+}

@@ -1,0 +1,71 @@
+import type { Config } from '../config.js';
+import type { Db } from '../db/connect.js';
+import type { UnknownPolicy } from '../db/schema.js';
+import { normalizeEmail } from '../domain/email.js';
+import { UserError } from '../errors.js';
+import { templatesDir } from '../paths.js';
+import { checkCampaignTemplates } from '../pipeline/render/compile.js';
+import { renderSpecFor } from '../pipeline/render/spec.js';
+import { insertCampaign } from '../sql/campaigns.js';
+
+export interface CreateCampaignInput {
+  name: string;
+  list: string;
+  template: string;
+  subject: string;
+  from: string;
+  replyTo?: string | undefined;
+  tags?: string[] | undefined;
+  ratePerSecond?: number | undefined;
+  maxConcurrency?: number | undefined;
+  priority?: number | undefined;
+  unknownPolicy?: UnknownPolicy | undefined;
+}
+
+/** Validates and stores a draft campaign. Templates are compiled now so errors surface early. */
+export async function createCampaign(db: Db, config: Config, input: CreateCampaignInput): Promise<number> {
+  const list = await db.kysely.selectFrom('lists').select('id').where('name', '=', input.list).executeTakeFirst();
+  if (!list) throw new UserError(`list '${input.list}' does not exist (create it with: herald lists create ${input.list})`);
+  checkAddress('--from', input.from);
+  if (input.replyTo) checkAddress('--reply-to', input.replyTo);
+  const tags = input.tags ?? [];
+  // Mailgun documents 3 tags per message; more are silently dropped or refused.
+  if (tags.length > 3) throw new UserError(`--tag: at most 3 tags per campaign, got ${tags.length}`);
+  for (const tag of tags) {
+    if (!/^[\x20-\x7e]{1,128}$/.test(tag)) throw new UserError(`--tag '${tag}': tags are 1-128 printable ASCII characters`);
+  }
+  const values = {
+    name: input.name,
+    list_id: list.id,
+    template: input.template,
+    subject: input.subject,
+    from_address: input.from,
+    reply_to: input.replyTo ?? null,
+    tags,
+    rate_per_second: input.ratePerSecond ?? null,
+    max_concurrency: input.maxConcurrency ?? null,
+    priority: input.priority ?? 0,
+    unknown_policy: input.unknownPolicy ?? 'reconcile',
+    scheduled_at: null,
+    started_at: null,
+    finished_at: null,
+  };
+  const probe = { ...values, id: 0, status: 'draft' as const, claim_cursor: 0, list_exhausted: false, created_at: new Date(), updated_at: new Date() };
+  await checkTemplatesOrThrow(renderSpecFor(probe, config, templatesDir(), 'check'));
+  return insertCampaign(db.kysely, values);
+}
+
+export async function checkTemplatesOrThrow(spec: Parameters<typeof checkCampaignTemplates>[0]): Promise<void> {
+  try {
+    await checkCampaignTemplates(spec);
+  } catch (err) {
+    throw new UserError(`template error: ${(err as Error).message}`);
+  }
+}
+
+/** Accepts `addr@example.com` or `Name <addr@example.com>`. */
+function checkAddress(option: string, value: string): void {
+  const match = /^\s*(?:[^<>]*<([^<>]+)>|([^<>\s]+))\s*$/.exec(value);
+  const address = match?.[1] ?? match?.[2];
+  if (!address || !normalizeEmail(address).ok) throw new UserError(`${option} '${value}' is not a valid address`);
+}

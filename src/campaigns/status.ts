@@ -1,0 +1,65 @@
+import type { Db } from '../db/connect.js';
+import type { CampaignStatus } from '../db/schema.js';
+import { campaignProgress } from '../sql/campaignProgress.js';
+import { countDeliveries, type StatusCounts } from '../sql/campaigns.js';
+import { getCampaignOrThrow } from './control.js';
+
+export interface CampaignStatusReport {
+  id: number;
+  name: string;
+  status: CampaignStatus;
+  listSize: number;
+  counts: StatusCounts;
+  /** Recipients not yet claimed by any worker. */
+  unclaimed: number;
+  /** Messages per second over the last minute. */
+  rate: number;
+  etaSeconds: number | null;
+  workers: Array<{ workerId: string; open: number; heartbeatAt: string | null }>;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export async function campaignStatusReport(db: Db, id: number): Promise<CampaignStatusReport> {
+  const campaign = await getCampaignOrThrow(db, id);
+  const [counts, progress] = await Promise.all([
+    countDeliveries(db.kysely, id),
+    campaignProgress(db.kysely, id, campaign.list_id),
+  ]);
+  const recorded = Object.values(counts).reduce((a, b) => a + b, 0);
+  const unclaimed = campaign.list_exhausted ? 0 : Math.max(0, progress.listSize - recorded);
+  const open = unclaimed + counts.pending + counts.queued + counts.unknown;
+  const rate = Math.round((progress.sentLastMinute / 60) * 10) / 10;
+  return {
+    id,
+    name: campaign.name,
+    status: campaign.status,
+    listSize: progress.listSize,
+    counts,
+    unclaimed,
+    rate,
+    etaSeconds: campaign.status === 'running' && rate > 0 ? Math.round(open / rate) : null,
+    workers: progress.holders.map((h) => ({ ...h, heartbeatAt: h.heartbeatAt?.toISOString() ?? null })),
+    startedAt: campaign.started_at?.toISOString() ?? null,
+    finishedAt: campaign.finished_at?.toISOString() ?? null,
+  };
+}
+
+export function formatStatus(r: CampaignStatusReport): string {
+  const c = r.counts;
+  const lines = [
+    `campaign ${r.id} "${r.name}": ${r.status}`,
+    `  list size   ${r.listSize}`,
+    `  sent        ${c.sent}`,
+    `  failed      ${c.failed}`,
+    `  suppressed  ${c.suppressed}`,
+    `  skipped     ${c.skipped}`,
+    `  in flight   ${c.queued}  (claimed by a worker)`,
+    `  paused/released ${c.pending}`,
+    `  unknown     ${c.unknown}  (worker vanished mid-send; resolved on resume)`,
+    `  not claimed ${r.unclaimed}`,
+    `  rate        ${r.rate}/s over the last minute${r.etaSeconds !== null ? `, ETA ${r.etaSeconds}s` : ''}`,
+  ];
+  for (const w of r.workers) lines.push(`  worker ${w.workerId} holds ${w.open} (heartbeat ${w.heartbeatAt ?? 'gone'})`);
+  return lines.join('\n');
+}

@@ -1,0 +1,169 @@
+import { Command, Option } from 'commander';
+import { stringify } from 'csv-stringify';
+import type { Config } from '../config.js';
+import type { Db } from '../db/connect.js';
+import { createCampaign } from '../campaigns/create.js';
+import { controlCampaign, getCampaignOrThrow } from '../campaigns/control.js';
+import { campaignStatusReport, formatStatus } from '../campaigns/status.js';
+import type { Logger } from '../log.js';
+import { onShutdownSignal } from '../signals.js';
+import { campaignReport } from '../sql/campaignReport.js';
+import { countDeliveries } from '../sql/campaigns.js';
+import { campaignIdArg, collect, intArg } from './args.js';
+import { withContext } from './context.js';
+import { showProgress } from './progress.js';
+import { openSendingStack, type SendingOptions } from './sending.js';
+
+export function registerCampaignCommands(program: Command): void {
+  const campaign = program.command('campaign').description('create, run and inspect campaigns');
+
+  campaign
+    .command('create')
+    .description('create a draft campaign and print its id')
+    .requiredOption('--name <name>', 'campaign name')
+    .requiredOption('--list <list>', 'list to send to')
+    .requiredOption('--template <name>', 'template folder under templates/')
+    .requiredOption('--subject <subject>', 'subject line (Nunjucks, e.g. "Hi {{ name }}")')
+    .requiredOption('--from <address>', 'sender, "Name <addr@domain>" or addr@domain')
+    .option('--reply-to <address>', 'Reply-To address')
+    .option('--tag <tag>', 'Mailgun tag (repeatable, at most 3)', collect)
+    .option('--rate <n>', 'messages per second (default: as fast as the provider allows)', intArg())
+    .option('--max-concurrency <n>', 'requests in flight for this campaign', intArg())
+    .option('--priority <n>', 'higher runs first when workers are busy', intArg(-1000))
+    .addOption(new Option('--unknown <policy>', 'what to do with sends of unknown outcome after a crash').choices(['reconcile', 'resend', 'skip']).default('reconcile'))
+    .action((o: { name: string; list: string; template: string; subject: string; from: string; replyTo?: string; tag?: string[]; rate?: number; maxConcurrency?: number; priority?: number; unknown: 'reconcile' | 'resend' | 'skip' }) =>
+      withContext(async ({ db, config }) => {
+        const id = await createCampaign(db, config, {
+          name: o.name,
+          list: o.list,
+          template: o.template,
+          subject: o.subject,
+          from: o.from,
+          replyTo: o.replyTo,
+          tags: o.tag,
+          ratePerSecond: o.rate,
+          maxConcurrency: o.maxConcurrency,
+          priority: o.priority,
+          unknownPolicy: o.unknown,
+        });
+        console.log(id);
+      }),
+    );
+
+  addSendingOptions(
+    campaign
+      .command('start <id>')
+      .description('start (or restart) a campaign; with --wait, send it from this process')
+      .option('--wait', 'send from this process with a live progress bar until it ends'),
+  ).action((idArg: string, o: SendingOptions & { wait?: boolean; shutdownTimeout: number }) =>
+    withContext(async ({ db, config, log }) => {
+      const id = campaignIdArg(idArg);
+      await controlCampaign(db, config, id, 'start');
+      if (!o.wait) {
+        console.log(`campaign ${id} is running; a worker sends it (herald worker)`);
+        return;
+      }
+      await sendAndWait(db, config, log, id, o);
+    }),
+  );
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    campaign
+      .command(`${action} <id>`)
+      .description(
+        {
+          pause: 'stop sending; unsent claims are released and sent after resume',
+          resume: 'continue a paused campaign where it stopped',
+          cancel: 'stop for good; nothing more is sent, the report stays',
+        }[action],
+      )
+      .action((idArg: string) =>
+        withContext(async ({ db, config }) => {
+          const updated = await controlCampaign(db, config, campaignIdArg(idArg), action);
+          console.log(`campaign ${updated.id} is ${updated.status}`);
+        }),
+      );
+  }
+
+  campaign
+    .command('status <id>')
+    .description('counts per delivery status, current rate, ETA and the workers holding it')
+    .option('--json', 'machine-readable output')
+    .action((idArg: string, o: { json?: boolean }) =>
+      withContext(async ({ db }) => {
+        const report = await campaignStatusReport(db, campaignIdArg(idArg));
+        console.log(o.json ? JSON.stringify(report, null, 2) : formatStatus(report));
+      }),
+    );
+
+  campaign
+    .command('report <id>')
+    .description('stream one row per recipient: email, status, attempts, provider id, error, sent_at')
+    .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
+    .action((idArg: string, o: { format: 'csv' | 'jsonl' }) =>
+      withContext(async ({ db }) => {
+        const id = campaignIdArg(idArg);
+        await getCampaignOrThrow(db, id);
+        await writeReport(db, id, o.format, process.stdout);
+      }),
+    );
+}
+
+export function addSendingOptions(command: Command): Command {
+  return command
+    .option('--concurrency <n>', 'requests in flight (default 500)', intArg())
+    .option('--batch-size <n>', 'recipients claimed and rendered per batch (default 500)', intArg())
+    .option('--render-threads <n>', 'render worker threads (default: cores - 1)', intArg())
+    .option('--lease-ms <n>', 'a worker silent this long is presumed dead (default 15000)', intArg(1000))
+    .option('--shutdown-timeout <ms>', 'longest a graceful stop may take', intArg(), 30_000);
+}
+
+export async function sendAndWait(db: Db, config: Config, log: Logger, id: number, o: SendingOptions & { shutdownTimeout: number }): Promise<void> {
+  const stack = await openSendingStack(config, db, log, o);
+  const detach = onShutdownSignal(log, o.shutdownTimeout, () => stack.close());
+  const campaign = await getCampaignOrThrow(db, id);
+  const base = await countDeliveries(db.kysely, id);
+  const total = Number(
+    (await db.kysely.selectFrom('list_members').select((eb) => eb.fn.countAll<number>().as('n')).where('list_id', '=', campaign.list_id).executeTakeFirst())?.n ?? 0,
+  );
+  const baseDone = base.sent + base.failed + base.suppressed + base.skipped;
+  const started = Date.now();
+  const stopProgress = showProgress(() => {
+    const p = stack.worker.progress.get(id) ?? { sent: 0, failed: 0 };
+    return { total, done: baseDone + p.sent + p.failed, sent: base.sent + p.sent, failed: base.failed + p.failed };
+  });
+  try {
+    await stack.worker.runCampaigns((c) => c.id === id, false);
+  } finally {
+    stopProgress();
+    await stack.close();
+    detach();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const counts = await countDeliveries(db.kysely, id);
+  const final = await getCampaignOrThrow(db, id);
+  const sentNow = counts.sent - base.sent;
+  console.log(
+    [
+      `campaign ${id} ${final.status}: sent ${counts.sent}, failed ${counts.failed}, suppressed ${counts.suppressed}, skipped ${counts.skipped}, open ${counts.pending + counts.queued + counts.unknown}`,
+      `this run: ${sentNow} sent in ${seconds.toFixed(1)} s (${Math.round(sentNow / Math.max(seconds, 0.001))} msgs/s)`,
+    ].join('\n'),
+  );
+}
+
+async function writeReport(db: Db, id: number, format: 'csv' | 'jsonl', out: NodeJS.WritableStream): Promise<void> {
+  const write = (chunk: string): Promise<void> | void => {
+    if (!out.write(chunk)) return new Promise((resolve) => out.once('drain', () => resolve()));
+  };
+  const csv = format === 'csv' ? stringify({ header: true, columns: ['email', 'status', 'attempts', 'provider_id', 'error_code', 'error_message', 'sent_at'] }) : null;
+  if (csv) csv.on('data', (chunk: Buffer) => void write(chunk.toString()));
+  for await (const r of campaignReport(db.kysely, id)) {
+    const row = { email: r.email, status: r.status, attempts: r.attempts, provider_id: r.providerId, error_code: r.errorCode, error_message: r.errorMessage, sent_at: r.sentAt?.toISOString() ?? null };
+    if (csv) {
+      if (!csv.write(row)) await new Promise((resolve) => csv.once('drain', resolve));
+    } else {
+      await write(`${JSON.stringify(row)}\n`);
+    }
+  }
+  if (csv) await new Promise<void>((resolve) => csv.end(resolve));
+}

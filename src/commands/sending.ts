@@ -1,0 +1,63 @@
+import type { Config } from '../config.js';
+import { requireMailgun } from '../config.js';
+import type { Db } from '../db/connect.js';
+import type { Logger } from '../log.js';
+import { MailgunClient } from '../mailgun/client.js';
+import { templatesDir } from '../paths.js';
+import { RenderPool } from '../pipeline/render/pool.js';
+import { renderSpecFor } from '../pipeline/render/spec.js';
+import { Worker, defaultWorkerOptions, type WorkerOptions } from '../pipeline/worker.js';
+import { defaultRunSettings } from '../pipeline/campaignRun.js';
+
+export interface SendingOptions {
+  concurrency?: number;
+  batchSize?: number;
+  leaseMs?: number;
+  renderThreads?: number;
+  requestTimeoutMs?: number;
+}
+
+export interface SendingStack {
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+/** Wires a Worker to the provider, the render pool and the database for a sending command. */
+export async function openSendingStack(config: Config, db: Db, log: Logger, options: SendingOptions = {}): Promise<SendingStack> {
+  const mailgun = requireMailgun(config);
+  const run = {
+    ...defaultRunSettings,
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+  };
+  const client = new MailgunClient({
+    ...mailgun,
+    connections: run.concurrency,
+    timeoutMs: options.requestTimeoutMs ?? 30_000,
+  });
+  const renderer = new RenderPool(options.renderThreads ? { threads: options.renderThreads } : {});
+  const runKey = String(Date.now());
+  const dir = templatesDir();
+  const workerOptions: WorkerOptions = {
+    ...defaultWorkerOptions,
+    run,
+    ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+  };
+  const worker = new Worker(
+    { db, log, client, renderer, renderSpec: (campaign) => renderSpecFor(campaign, config, dir, runKey) },
+    workerOptions,
+  );
+  await worker.start();
+  // Called by both the signal handler and the command's own cleanup: close once.
+  let closing: Promise<void> | null = null;
+  return {
+    worker,
+    close: () =>
+      (closing ??= (async () => {
+        await worker.stop();
+        await renderer.close();
+        await client.close();
+      })()),
+  };
+}
