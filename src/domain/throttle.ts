@@ -50,7 +50,7 @@ export class ThrottleController {
     if (!throttled || now < this.pausedUntil) return false;
     const { accepted, throttled: throttledCount } = this.totals(now);
     if (throttledCount < this.settings.minThrottles || throttledCount / (accepted + throttledCount) < this.settings.triggerShare) return false;
-    const getsThrough = (accepted * 1000) / this.settings.windowMs;
+    const getsThrough = (accepted * 1000) / this.observedSpan(now);
     const lowered = Math.max(1, Math.floor(getsThrough * this.settings.decreaseFactor));
     this.cap = this.cap === null ? lowered : Math.min(this.cap, lowered);
     this.pausedUntil = now + (retryAfterMs ?? this.settings.defaultPauseMs);
@@ -92,6 +92,14 @@ export class ThrottleController {
       this.throttled[index] = 0;
     }
     return index;
+  }
+
+  /** How much of the window has data: right after a start, less than the whole window. */
+  private observedSpan(now: number): number {
+    const width = this.settings.windowMs / ThrottleController.BUCKETS;
+    let earliest = now;
+    for (const start of this.bucketStart) if (start >= 0 && start > now - this.settings.windowMs) earliest = Math.min(earliest, start);
+    return Math.max(width, now - earliest);
   }
 
   private totals(now: number): { accepted: number; throttled: number } {
