@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+
+/** The compiled CLI next to this build of the tests. */
+export const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli.js');
+
+export const MOCK_KEY = 'key-test';
+export const MOCK_DOMAIN = 'mg.example.test';
+
+export interface MockProcess {
+  url: string;
+  process: ChildProcess;
+  /** delivery id → times accepted */
+  deliveries(): Promise<Record<string, number>>;
+  stats(): Promise<{ accepted: number; duplicates: number } & Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/** Herald's Mailgun mock in its own process, as users run it. */
+export async function startMockProcess(args: string[] = []): Promise<MockProcess> {
+  const child = spawn(process.execPath, [cliPath, 'mock-mailgun', '--port', '0', '--api-key', MOCK_KEY, '--domain', MOCK_DOMAIN, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  let url: string | undefined;
+  for await (const line of lines) {
+    const match = /(http:\/\/\S+)/.exec(line);
+    if (match) {
+      url = match[1]!.replace(/\/$/, '');
+      break;
+    }
+  }
+  if (!url) throw new Error('mock-mailgun exited before listening');
+  const base = url;
+  const getJson = async <T>(p: string): Promise<T> => (await (await request(`${base}${p}`)).body.json()) as T;
+  return {
+    url: base,
+    process: child,
+    deliveries: () => getJson('/mock/deliveries'),
+    stats: () => getJson('/mock/stats'),
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+export interface HeraldProcess {
+  process: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Runs `herald ARGS` as a child process with the given environment additions. */
+export function spawnHerald(args: string[], env: Record<string, string | undefined>): HeraldProcess {
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return { process: child, output: () => output, exited };
+}
+
+/** Runs `herald ARGS` to completion; rejects with its output when it exits non-zero. */
+export async function runHerald(args: string[], env: Record<string, string | undefined>): Promise<string> {
+  const p = spawnHerald(args, env);
+  const code = await p.exited;
+  if (code !== 0) throw new Error(`herald ${args.join(' ')} exited ${code}:\n${p.output()}`);
+  return p.output();
+}
