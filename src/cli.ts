@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCampaignCommands } from './commands/campaign.js';
 import { withContext } from './commands/context.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerMockMailgunCommand } from './commands/mockMailgun.js';
 import { registerWorkerCommand } from './commands/worker.js';
 import { migrateToLatest } from './db/migrate.js';
 
@@ -27,6 +28,7 @@ program
 registerCampaignCommands(program);
 registerWorkerCommand(program);
 registerDemoCommand(program);
+registerMockMailgunCommand(program);
 
 async function main(argv: string[]): Promise<void> {
   try {

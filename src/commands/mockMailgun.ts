@@ -1,0 +1,51 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { startMockMailgun } from '../mock/server.js';
+import type { RecordMode } from '../mock/store.js';
+import { intArg } from './args.js';
+
+function share(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`expected a fraction between 0 and 1, got '${value}'`);
+  return n;
+}
+
+export function registerMockMailgunCommand(program: Command): void {
+  program
+    .command('mock-mailgun')
+    .description("run Herald's Mailgun-compatible mock API (for tests, demos and benchmarks)")
+    .option('--port <port>', 'port (0 picks a free one)', intArg(0), 8025)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--api-key <key>', 'API key it accepts (default: MAILGUN_API_KEY, else key-mock)')
+    .option('--domain <domain>', 'accept only this sending domain (repeatable; default: any)', (v: string, p: string[] = []) => [...p, v])
+    .option('--latency <ms>', 'answer after this many milliseconds', intArg(0), 0)
+    .option('--jitter <ms>', 'plus or minus this many milliseconds', intArg(0), 0)
+    .option('--fail-rate <p>', 'share of requests answered 503', share, 0)
+    .option('--throttle-rate <p>', 'share of requests answered 429 (Retry-After: 1)', share, 0)
+    .option('--permanent-fail-rate <p>', 'share of deliveries refused with 400 on every attempt', share, 0)
+    .option('--rate-limit <n>', 'answer 429 past N accepted requests per second', intArg())
+    .option('--seed <n>', 'make fault injection reproducible per delivery and attempt', intArg(0))
+    .addOption(new Option('--record <mode>', 'what to keep of accepted messages').choices(['full', 'counts', 'none']).default('full'))
+    .action(async (o: { port: number; host: string; apiKey?: string; domain?: string[]; latency: number; jitter: number; failRate: number; throttleRate: number; permanentFailRate: number; rateLimit?: number; seed?: number; record: RecordMode }) => {
+      const mock = await startMockMailgun({
+        port: o.port,
+        host: o.host,
+        apiKey: o.apiKey ?? process.env.MAILGUN_API_KEY ?? 'key-mock',
+        domains: o.domain ?? [],
+        latencyMs: o.latency,
+        jitterMs: o.jitter,
+        faults: { failRate: o.failRate, throttleRate: o.throttleRate, permanentFailRate: o.permanentFailRate, seed: o.seed ?? null },
+        rateLimit: o.rateLimit ?? null,
+        record: o.record,
+      });
+      console.log(`mock Mailgun listening on ${mock.url}`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void mock.close().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BodyError, parseMessageBody, type ParsedMessage } from './bodyParser.js';
+import { EventQueryError, decodePageToken, eventsPage, parseEventQuery } from './events.js';
+import { pickFault, type FaultRates } from './faults.js';
+import { MockStore, type AcceptedMessage, type RecordMode } from './store.js';
+
+export interface MockMailgunOptions {
+  port: number;
+  host: string;
+  apiKey: string;
+  /** Domains it accepts; empty accepts any. */
+  domains: string[];
+  latencyMs: number;
+  jitterMs: number;
+  faults: FaultRates;
+  /** Accepted requests per second before answering 429; null for no limit. */
+  rateLimit: number | null;
+  record: RecordMode;
+}
+
+export const defaultMockOptions: MockMailgunOptions = {
+  port: 8025,
+  host: '127.0.0.1',
+  apiKey: 'key-mock',
+  domains: [],
+  latencyMs: 0,
+  jitterMs: 0,
+  faults: { failRate: 0, throttleRate: 0, permanentFailRate: 0, seed: null },
+  rateLimit: null,
+  record: 'full',
+};
+
+export interface MockMailgun {
+  url: string;
+  port: number;
+  store: MockStore;
+  close(): Promise<void>;
+}
+
+const MAX_RECIPIENTS = 1000;
+const ADDRESS = /^[^\s@<>,]+@[^\s@<>,]+\.[^\s@<>,]+$/;
+
+/**
+ * A Mailgun-compatible HTTP server for tests, demos and benchmarks: the messages and
+ * events endpoints as the fact sheet describes them, with latency and fault injection.
+ */
+export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = {}): Promise<MockMailgun> {
+  const options: MockMailgunOptions = { ...defaultMockOptions, ...overrides, faults: { ...defaultMockOptions.faults, ...overrides.faults } };
+  const store = new MockStore(options.record);
+  const authorization = `Basic ${Buffer.from(`api:${options.apiKey}`).toString('base64')}`;
+  let window = { second: 0, count: 0 };
+  let baseUrl = '';
+
+  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    store.countResponse(status);
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+  };
+  const later = (fn: () => void): void => {
+    const delay = options.latencyMs + (options.jitterMs > 0 ? (Math.random() * 2 - 1) * options.jitterMs : 0);
+    if (delay > 0) setTimeout(fn, delay);
+    else fn();
+  };
+
+  const handleMessage = (req: http.IncomingMessage, res: http.ServerResponse, domain: string, raw: Buffer): void => {
+    store.bytesReceived += raw.length;
+    if (req.headers.authorization !== authorization) return later(() => send(res, 401, { message: 'Forbidden' }));
+    if (options.domains.length > 0 && !options.domains.includes(domain)) {
+      return later(() => send(res, 404, { message: `Domain not found: ${domain}` }));
+    }
+    let parsed: ParsedMessage;
+    try {
+      parsed = parseMessageBody(req.headers['content-type'], req.headers['content-encoding'], raw);
+    } catch (err) {
+      const message = err instanceof BodyError ? err.message : 'could not read the request body';
+      return later(() => send(res, 400, { message }));
+    }
+    const problem = validate(parsed);
+    if (problem) return later(() => send(res, 400, { message: problem }));
+
+    const userVariables: Record<string, string> = {};
+    const headers: Record<string, string> = {};
+    for (const [name, values] of parsed.fields) {
+      if (name.startsWith('v:')) userVariables[name.slice(2)] = values[0]!;
+      else if (name.startsWith('h:')) headers[name.slice(2)] = values[0]!;
+    }
+    const deliveryId = userVariables['herald-delivery'];
+    const attempt = options.faults.seed !== null && deliveryId !== undefined ? store.nextAttempt(deliveryId) : 1;
+    const fault = pickFault(options.faults, deliveryId, attempt);
+    if (fault === 'permanent') return later(() => send(res, 400, { message: 'to parameter is not a valid address. please check documentation' }));
+    if (fault === 'unavailable') return later(() => send(res, 503, { message: 'Service Unavailable' }));
+    if (fault === 'throttled') return later(() => throttle(res, domain, 1));
+
+    const now = Date.now();
+    if (options.rateLimit !== null) {
+      const second = Math.floor(now / 1000);
+      if (window.second !== second) window = { second, count: 0 };
+      if (window.count >= options.rateLimit) return later(() => throttle(res, domain, Math.max(1, Math.ceil((second + 1) * 1000 - now) / 1000)));
+      window.count++;
+    }
+
+    const id = `<${new Date(now).toISOString().replace(/\D/g, '').slice(0, 14)}.${randomBytes(6).toString('hex')}@${domain}>`;
+    // Recorded before the latency: a client that disconnects now still had its mail accepted.
+    store.record(toAccepted(parsed, id, now / 1000, userVariables, headers));
+    later(() => send(res, 200, { id, message: 'Queued. Thank you.' }));
+  };
+
+  const throttle = (res: http.ServerResponse, domain: string, seconds: number): void => {
+    const after = new Date(Date.now() + seconds * 1000).toUTCString().replace('GMT', 'UTC');
+    send(
+      res,
+      429,
+      { message: `Domain ${domain} is not allowed to send: request limit exceeded, try again after ${after}` },
+      { 'retry-after': String(Math.ceil(seconds)) },
+    );
+  };
+
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer): void => {
+    const url = new URL(req.url ?? '/', 'http://mock');
+    const parts = url.pathname.split('/').filter(Boolean);
+    if (req.method === 'POST' && parts.length === 3 && parts[0] === 'v3' && parts[2] === 'messages') {
+      return handleMessage(req, res, decodeURIComponent(parts[1]!), raw);
+    }
+    if (req.method === 'GET' && parts[0] === 'v3' && parts[2] === 'events' && parts.length <= 4) {
+      if (req.headers.authorization !== authorization) return send(res, 401, { message: 'Forbidden' });
+      const domain = decodeURIComponent(parts[1]!);
+      try {
+        const query = parts.length === 4 ? decodePageToken(parts[3]!) : parseEventQuery(url.searchParams);
+        return send(res, 200, eventsPage(store, query, `${baseUrl}/v3/${encodeURIComponent(domain)}/events`));
+      } catch (err) {
+        if (err instanceof EventQueryError) return send(res, 400, { message: err.message });
+        throw err;
+      }
+    }
+    if (req.method === 'GET' && url.pathname === '/mock/stats') return send(res, 200, stats(store));
+    if (req.method === 'GET' && url.pathname === '/mock/deliveries') return send(res, 200, Object.fromEntries(store.deliveries));
+    if (req.method === 'GET' && url.pathname === '/mock/messages') return send(res, 200, store.messages);
+    if (req.method === 'POST' && url.pathname === '/mock/reset') {
+      store.reset();
+      return send(res, 200, { message: 'reset' });
+    }
+    send(res, 404, { message: `not found: ${req.method} ${url.pathname}` });
+  };
+
+  const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        handle(req, res, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      } catch {
+        if (!res.headersSent) send(res, 500, { message: 'internal error' });
+      }
+    });
+  });
+  server.headersTimeout = 70_000;
+  server.requestTimeout = 120_000;
+  server.maxRequestsPerSocket = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  baseUrl = `http://${options.host}:${port}`;
+  return {
+    url: baseUrl,
+    port,
+    store,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function validate(parsed: ParsedMessage): string | null {
+  const from = parsed.fields.get('from');
+  if (!from || from[0]!.trim() === '') return 'from parameter is missing';
+  const to = parsed.fields.get('to');
+  if (!to || to.every((t) => t.trim() === '')) return 'to parameter is missing';
+  const recipients = to.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  if (recipients.length > MAX_RECIPIENTS) return `Too many recipients, max is ${MAX_RECIPIENTS}`;
+  for (const r of recipients) {
+    const address = /<([^>]+)>/.exec(r)?.[1] ?? r;
+    if (!ADDRESS.test(address)) return 'to parameter is not a valid address. please check documentation';
+  }
+  if (!parsed.sizes.has('html') && !parsed.sizes.has('text') && !parsed.sizes.has('amp-html') && !parsed.fields.has('template')) {
+    return "Need at least one of 'text', 'html' or 'template' parameters specified";
+  }
+  const recipientVariables = parsed.fields.get('recipient-variables');
+  if (recipientVariables) {
+    try {
+      JSON.parse(recipientVariables[0]!);
+    } catch {
+      return "'recipient-variables' parameter is not a valid JSON";
+    }
+  }
+  return null;
+}
+
+function toAccepted(parsed: ParsedMessage, id: string, timestamp: number, userVariables: Record<string, string>, headers: Record<string, string>): AcceptedMessage {
+  const to = (parsed.fields.get('to') ?? []).flatMap((t) => t.split(',')).map((t) => (/<([^>]+)>/.exec(t)?.[1] ?? t).trim()).filter(Boolean);
+  return {
+    id,
+    timestamp,
+    to,
+    from: parsed.fields.get('from')?.[0] ?? '',
+    subject: parsed.fields.get('subject')?.[0] ?? '',
+    tags: parsed.fields.get('o:tag') ?? [],
+    headers,
+    userVariables,
+    sizes: Object.fromEntries(parsed.sizes),
+  };
+}
+
+function stats(store: MockStore): Record<string, unknown> {
+  return {
+    accepted: store.accepted,
+    duplicates: store.duplicates(),
+    bytesReceived: store.bytesReceived,
+    responses: Object.fromEntries(store.responses),
+    perSecond: Object.fromEntries(store.perSecond),
+  };
+}
