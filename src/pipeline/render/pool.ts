@@ -1,0 +1,52 @@
+import { Piscina } from 'piscina';
+import { defaultRenderThreads } from '../../config.js';
+import type { RenderResult, RenderTask } from './types.js';
+
+export interface RenderPoolOptions {
+  threads?: number;
+}
+
+/**
+ * Renders campaign batches on worker threads so the event loop that sends never renders.
+ * A batch that runs past its timeout is aborted (piscina replaces the worker) and all its
+ * recipients fail with `render_timeout`.
+ */
+export class RenderPool {
+  readonly threads: number;
+  private readonly pool: Piscina;
+
+  constructor(options: RenderPoolOptions = {}) {
+    this.threads = options.threads ?? defaultRenderThreads();
+    this.pool = new Piscina({
+      filename: new URL('./worker.js', import.meta.url).href,
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      idleTimeout: 60_000,
+      concurrentTasksPerWorker: 1,
+    });
+  }
+
+  async render(task: RenderTask, options: { timeoutMs: number }): Promise<RenderResult> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+    try {
+      return (await this.pool.run(task, { signal: controller.signal })) as RenderResult;
+    } catch (err) {
+      if (!controller.signal.aborted) throw err;
+      const n = task.recipients.length;
+      return {
+        bodies: new ArrayBuffer(0),
+        offsets: new Int32Array(n).fill(-1),
+        lengths: new Int32Array(n),
+        contentType: '',
+        failures: task.recipients.map((_, index) => ({ index, code: 'render_timeout' as const, message: `rendering took longer than ${options.timeoutMs} ms` })),
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
+}

@@ -1,0 +1,121 @@
+import { Piscina } from 'piscina';
+import { formatDeliveryId } from '../../domain/deliveryId.js';
+import { signUnsubscribeToken } from '../../domain/unsubscribeToken.js';
+import { MultipartWriter, type FormField } from '../../mailgun/multipart.js';
+import { compileCampaign, describeError, type CompiledCampaign } from './compile.js';
+import type { CampaignRenderSpec, RenderRecipient, RenderResult, RenderTask } from './types.js';
+
+/** A campaign ready to render in this thread: compiled templates and its static body part. */
+interface Prepared {
+  compiled: CompiledCampaign;
+  writer: MultipartWriter;
+}
+
+const CACHE_SIZE = 16;
+const cache = new Map<string, Prepared>();
+
+function prepare(spec: CampaignRenderSpec): Prepared {
+  const hit = cache.get(spec.key);
+  if (hit) {
+    // Re-insert to keep the map in least-recently-used order.
+    cache.delete(spec.key);
+    cache.set(spec.key, hit);
+    return hit;
+  }
+  const staticFields: FormField[] = [['from', spec.from]];
+  for (const tag of spec.tags) staticFields.push(['o:tag', tag]);
+  if (spec.replyTo) staticFields.push(['h:Reply-To', spec.replyTo]);
+  if (spec.unsubscribe) staticFields.push(['h:List-Unsubscribe-Post', 'List-Unsubscribe=One-Click']);
+  staticFields.push(['v:herald-campaign', String(spec.campaignId)]);
+  const prepared = { compiled: compileCampaign(spec), writer: new MultipartWriter(staticFields) };
+  cache.set(spec.key, prepared);
+  if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  return prepared;
+}
+
+function renderOne(spec: CampaignRenderSpec, p: Prepared, r: RenderRecipient, now: Date): Buffer | string {
+  let unsubscribeUrl = '#';
+  let listUnsubscribe: string | null = null;
+  if (spec.unsubscribe) {
+    const token = signUnsubscribeToken({ campaignId: spec.campaignId, recipientId: r.recipientId, email: r.email }, spec.unsubscribe.secret);
+    unsubscribeUrl = `${spec.unsubscribe.baseUrl}/u/${token}`;
+    listUnsubscribe = `<${unsubscribeUrl}>, <mailto:${spec.unsubscribe.mailto}?subject=unsubscribe-${token}>`;
+  }
+  const context = {
+    ...p.compiled.globals,
+    recipient: { ...r.attributes, email: r.email, name: r.name },
+    name: r.name,
+    email: r.email,
+    attributes: r.attributes,
+    campaign: { id: spec.campaignId, name: spec.campaignName },
+    unsubscribe_url: unsubscribeUrl,
+    now,
+  };
+  let subject: string;
+  let html: string;
+  let text: string;
+  try {
+    subject = p.compiled.subject.render(context).trim();
+    html = p.compiled.html.render(context);
+    text = p.compiled.text.render(context);
+  } catch (err) {
+    return describeError(err, spec.template);
+  }
+  const fields: FormField[] = [
+    ['to', r.name ? `${quoteName(r.name)} <${r.email}>` : r.email],
+    ['subject', subject],
+    ['html', html],
+    ['text', text],
+    ['v:herald-delivery', formatDeliveryId(spec.campaignId, r.recipientId)],
+  ];
+  if (listUnsubscribe) fields.push(['h:List-Unsubscribe', listUnsubscribe]);
+  return p.writer.build(fields) ?? 'a rendered part contained the multipart boundary';
+}
+
+/** RFC 5322 display name: quoted when it has specials, so "Doe, Jane" stays one address. */
+function quoteName(name: string): string {
+  const clean = name.replace(/[\r\n]/g, ' ');
+  return /^[\w !#$%&'*+\-/=?^`{|}~.]*$/.test(clean) && !clean.includes('.') ? clean : `"${clean.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** Piscina entry point: renders a batch into one transferable buffer of request bodies. */
+export default function renderBatch(task: RenderTask): unknown {
+  const n = task.recipients.length;
+  const offsets = new Int32Array(n).fill(-1);
+  const lengths = new Int32Array(n);
+  const failures: RenderResult['failures'] = [];
+  let prepared: Prepared;
+  try {
+    prepared = prepare(task.spec);
+  } catch (err) {
+    const message = (err as Error).message;
+    for (let i = 0; i < n; i++) failures.push({ index: i, code: 'render_error', message });
+    return { bodies: new ArrayBuffer(0), offsets, lengths, contentType: '', failures } satisfies RenderResult;
+  }
+  const now = new Date();
+  const bodies: Buffer[] = [];
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const out = renderOne(task.spec, prepared, task.recipients[i]!, now);
+    if (typeof out === 'string') {
+      failures.push({ index: i, code: 'render_error', message: out });
+      continue;
+    }
+    offsets[i] = total;
+    lengths[i] = out.length;
+    total += out.length;
+    bodies.push(out);
+  }
+  const all = new Uint8Array(new ArrayBuffer(total));
+  let at = 0;
+  for (const b of bodies) {
+    all.set(b, at);
+    at += b.length;
+  }
+  const result: RenderResult = { bodies: all.buffer, offsets, lengths, contentType: prepared.writer.contentType, failures };
+  // Moved, not copied: the main thread gets the bodies without a structured clone.
+  return Piscina.move({
+    [Piscina.transferableSymbol]: [result.bodies, offsets.buffer, lengths.buffer],
+    [Piscina.valueSymbol]: result,
+  } as unknown as ArrayBuffer);
+}
