@@ -36,7 +36,7 @@ export function registerDemoCommand(program: Command): void {
             name: `Spring sale demo ${stamp}`,
             list: listName,
             template: 'spring-sale',
-            subject: 'Spring sale: {{ name | default("friend") }}, your picks are 20% off',
+            subject: 'Spring sale: {{ name | default("friend", true) }}, your picks are 20% off',
             from: `Herald Demo <news@${DEMO_DOMAIN}>`,
             tags: ['demo'],
           });

@@ -45,6 +45,9 @@ function connectPostgres(databaseUrl: string, options: ConnectOptions): Db {
   // An idle client losing its server (restart, failover) must not crash the process:
   // the next query gets an error that callers retry.
   pool.on('error', (err) => options.onPoolError?.(err));
+  // A client checked out when its server goes away emits 'error' too; with no listener
+  // that would crash the process. The query it was running rejects on its own.
+  pool.on('connect', (client) => client.on('error', (err) => options.onPoolError?.(err)));
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     kind: 'postgres',

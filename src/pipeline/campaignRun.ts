@@ -69,6 +69,7 @@ export type RunOutcome =
 export class CampaignRun {
   readonly done: Promise<RunOutcome>;
   private haltReason: HaltReason | null = null;
+  private ended = false;
   private readonly renderQueue: BoundedQueue<ClaimedRecipient[]>;
   private readonly backlog: SendBacklog;
   private readonly pacer: Pacer;
@@ -112,7 +113,9 @@ export class CampaignRun {
 
   /** Re-reads the campaign status now (called on NOTIFY). */
   async checkStatus(): Promise<void> {
+    if (this.ended) return;
     const status = await campaignStatus(this.deps.db, this.campaign.id);
+    if (this.ended) return;
     if (status === 'paused') this.halt('paused');
     else if (status === 'cancelled') this.halt('cancelled');
     else if (status !== 'running') this.halt('stopped');
@@ -153,6 +156,7 @@ export class CampaignRun {
       const finished = await this.retrying('finish campaign', () => finishIfComplete(db, id));
       return finished ? { kind: 'finished' } : { kind: 'drained' };
     } finally {
+      this.ended = true;
       clearInterval(watcher);
       await this.pacer.close();
     }
