@@ -52,18 +52,22 @@ describe('pause, resume, graceful stop and crashes (postgres)', { skip }, () => 
     const total = 20_000;
     const { listId, recipientIds } = await seedList(db.kysely, 'chaos', total);
     const campaignId = await seedCampaign(db.kysely, listId, { unknownPolicy: 'reconcile' });
-    const workerArgs = ['worker', '--concurrency', '200', '--lease-ms', '2000'];
+    // Slow enough (about 1,000/s) that every phase below happens mid-campaign.
+    const workerArgs = ['worker', '--concurrency', '40', '--lease-ms', '2000'];
 
+    const logs: string[] = [];
+    const chaosEnv = { ...env, LOG_LEVEL: 'info' };
     for (let kill = 0; kill < 3; kill++) {
-      const worker = spawnHerald(workerArgs, env);
+      const worker = spawnHerald(workerArgs, chaosEnv);
       const before = await sentSoFar(campaignId);
       await waitUntil('the worker makes progress', async () => (await sentSoFar(campaignId)) > before + 500 + Math.random() * 2000);
       worker.process.kill('SIGKILL');
       await worker.exited;
+      logs.push(worker.output());
     }
 
     for (let cycle = 0; cycle < 2; cycle++) {
-      const worker = spawnHerald(workerArgs, env);
+      const worker = spawnHerald(workerArgs, chaosEnv);
       const before = await sentSoFar(campaignId);
       await waitUntil('the worker makes progress', async () => (await sentSoFar(campaignId)) > before + 1000);
       // Let the killed workers' leases (2 s) expire first, so no claim of theirs is still queued.
@@ -71,13 +75,20 @@ describe('pause, resume, graceful stop and crashes (postgres)', { skip }, () => 
       await runHerald(['campaign', 'pause', String(campaignId)], env);
       // With the campaign paused, the worker has nothing to run and exits by itself.
       assert.equal(await worker.exited, 0, worker.output());
+      logs.push(worker.output());
       const paused = await countDeliveries(db.kysely, campaignId);
       assert.equal(paused.queued, 0, 'pause released every unsent claim of the live worker');
       await runHerald(['campaign', 'resume', String(campaignId)], env);
     }
 
-    const last = spawnHerald(workerArgs, env);
+    const last = spawnHerald(workerArgs, chaosEnv);
     assert.equal(await last.exited, 0, last.output());
+    logs.push(last.output());
+
+    // The kills left sends of unknown outcome; reconciliation found some accepted by the provider.
+    const resolved = logs.join('\n').split('\n').filter((l) => l.includes('resolved deliveries of unknown outcome')).map((l) => JSON.parse(l) as { sent: number; resend: number });
+    assert.ok(resolved.length > 0, 'unknown deliveries were resolved');
+    assert.ok(resolved.some((r) => r.sent > 0), `reconciliation found accepted messages: ${JSON.stringify(resolved)}`);
 
     const campaign = await db.kysely.selectFrom('campaigns').select('status').where('id', '=', campaignId).executeTakeFirstOrThrow();
     assert.equal(campaign.status, 'finished');
