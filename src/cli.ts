@@ -3,7 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { registerCampaignCommands } from './commands/campaign.js';
 import { withContext } from './commands/context.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerListCommands } from './commands/lists.js';
 import { registerMockMailgunCommand } from './commands/mockMailgun.js';
+import { registerRecipientCommands } from './commands/recipients.js';
 import { registerWorkerCommand } from './commands/worker.js';
 import { migrateToLatest } from './db/migrate.js';
 
@@ -25,6 +27,8 @@ program
     }),
   );
 
+registerListCommands(program);
+registerRecipientCommands(program);
 registerCampaignCommands(program);
 registerWorkerCommand(program);
 registerDemoCommand(program);
