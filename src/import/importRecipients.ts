@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { normalizeEmail } from '../domain/email.js';
 import {
@@ -46,14 +47,20 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
   const run: SessionRunner = client ? pgSessionRunner(client, db.kysely) : kyselySessionRunner(db.kysely);
   const rawByLine = new Map<number, string>();
   try {
+    // A crash mid-import loses at most the last batches, and re-importing is idempotent:
+    // not waiting for each commit to reach the disk is the right trade for bulk loads.
+    if (client) await run(sql`set synchronous_commit = off`);
     await createImportTables(run);
     let header: { email: number; name: number; extra: Array<[number, string]> } | null = null;
     let batch: ImportRow[] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
+      // One transaction per batch: one commit instead of one per statement.
+      await run(sql`begin`);
       if (client) await copyBatch(client, batch);
       else await insertBatch(run, batch);
       const outcome = await mergeBatch(run, options.listId);
+      await run(sql`commit`);
       summary.imported += outcome.inserted;
       summary.updated += outcome.updated;
       summary.addedToList += outcome.addedToList;
@@ -97,7 +104,11 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
     if (!header) throw new ImportError(`${file}: the file is empty (expected a header line with an 'email' column)`);
     await flush();
     await dropImportTables(run);
+  } catch (err) {
+    await run(sql`rollback`).catch(() => undefined);
+    throw err;
   } finally {
+    if (client) await run(sql`reset synchronous_commit`).catch(() => undefined);
     client?.release();
     await rejects.close();
   }

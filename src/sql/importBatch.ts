@@ -46,7 +46,7 @@ export function kyselySessionRunner(db: Kysely<Database>): SessionRunner {
  * the file (so duplicates are found in the database, not in a growing in-memory set).
  */
 export async function createImportTables(run: SessionRunner): Promise<void> {
-  await run(sql`create temporary table if not exists import_batch (line int not null, email text not null, name text, attributes jsonb not null)`);
+  await run(sql`create temporary table if not exists import_batch (line int not null, email text not null, name text, attributes jsonb not null, is_first boolean not null default false)`);
   await run(sql`create temporary table if not exists import_seen (email_lower text primary key, line int not null)`);
   await run(sql`truncate import_batch, import_seen`);
 }
@@ -94,17 +94,24 @@ export async function insertBatch(run: SessionRunner, rows: readonly ImportRow[]
  * changed names/attributes updated (unchanged rows are not touched), and members added.
  */
 export async function mergeBatch(run: SessionRunner, listId: number): Promise<BatchOutcome> {
+  // Temporary tables are never analysed automatically; without statistics the planner
+  // hashes the whole (growing) import_seen table for every batch.
+  await run(sql`analyze import_batch`);
   await run(sql`
-    insert into import_seen (email_lower, line)
-    select lower(email), line from import_batch order by line
-    on conflict do nothing
+    with fresh as (
+      insert into import_seen (email_lower, line)
+      select lower(email), line from import_batch order by line
+      on conflict do nothing
+      returning line
+    )
+    update import_batch set is_first = true where line in (select line from fresh)
   `);
   const dupes = await run(sql<{ line: number; first_line: number }>`
     select b.line, s.line as first_line from import_batch b join import_seen s on s.email_lower = lower(b.email)
-    where s.line <> b.line order by b.line
+    where not b.is_first order by b.line
   `);
   // Rows that are the first occurrence of their address in the file.
-  const firsts = sql`select b.* from import_batch b join import_seen s on s.email_lower = lower(b.email) and s.line = b.line`;
+  const firsts = sql`select line, email, name, attributes from import_batch where is_first`;
   const merged = await run(sql<{ inserted: boolean }>`
     insert into recipients (email, name, attributes)
     select email, name, attributes from (${firsts}) f

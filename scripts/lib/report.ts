@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { packageRoot } from '../../src/paths.js';
+
+/** Replaces (or appends) one `## title` section of BENCHMARKS.md, leaving the others alone. */
+export function writeBenchmarkSection(title: string, body: string): void {
+  const file = path.join(packageRoot, 'BENCHMARKS.md');
+  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\nNumbers measured by the scripts under `scripts/`; re-run them to check.\n';
+  const heading = `## ${title}`;
+  const section = `${heading}\n\n${body.trim()}\n`;
+  const start = current.indexOf(`${heading}\n`);
+  let next: string;
+  if (start < 0) next = `${current.trimEnd()}\n\n${section}`;
+  else {
+    const end = current.indexOf('\n## ', start + heading.length);
+    next = current.slice(0, start) + section + (end < 0 ? '' : current.slice(end + 1));
+  }
+  fs.writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
+}
+
+export function machineLine(): string {
+  return `${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** A fresh database on the server named by DATABASE_URL; drop() removes it. */
+export async function freshDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const admin = process.env.DATABASE_URL;
+  if (!admin) throw new Error('set DATABASE_URL to a Postgres server (benchmarks run on real Postgres)');
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const run = async (text: string): Promise<void> => {
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    try {
+      await c.query(text);
+    } finally {
+      await c.end();
+    }
+  };
+  await run(`create database ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) };
+}
+
+/** Samples this process's RSS every 100 ms; stop() returns the peak in MB. */
+export function sampleRss(): { stop: () => number } {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return Math.round(Math.max(peak, process.memoryUsage().rss) / 2 ** 20);
+    },
+  };
+}
