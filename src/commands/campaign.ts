@@ -12,6 +12,7 @@ import { countDeliveries } from '../sql/campaigns.js';
 import { campaignIdArg, collect, intArg } from './args.js';
 import { withContext } from './context.js';
 import { showProgress } from './progress.js';
+import { RunStats } from './runStats.js';
 import { openSendingStack, type SendingOptions } from './sending.js';
 
 export function registerCampaignCommands(program: Command): void {
@@ -54,8 +55,9 @@ export function registerCampaignCommands(program: Command): void {
     campaign
       .command('start <id>')
       .description('start (or restart) a campaign; with --wait, send it from this process')
-      .option('--wait', 'send from this process with a live progress bar until it ends'),
-  ).action((idArg: string, o: SendingOptions & { wait?: boolean; shutdownTimeout: number }) =>
+      .option('--wait', 'send from this process with a live progress bar until it ends')
+      .option('--stats-json <file>', 'with --wait: write run statistics (rate, latency, event-loop delay, RSS, CPU) as JSON'),
+  ).action((idArg: string, o: SendingOptions & { wait?: boolean; statsJson?: string; shutdownTimeout: number }) =>
     withContext(async ({ db, config, log }) => {
       const id = campaignIdArg(idArg);
       await controlCampaign(db, config, id, 'start');
@@ -118,8 +120,9 @@ export function addSendingOptions(command: Command): Command {
     .option('--shutdown-timeout <ms>', 'longest a graceful stop may take', intArg(), 30_000);
 }
 
-export async function sendAndWait(db: Db, config: Config, log: Logger, id: number, o: SendingOptions & { shutdownTimeout: number }): Promise<void> {
+export async function sendAndWait(db: Db, config: Config, log: Logger, id: number, o: SendingOptions & { shutdownTimeout: number; statsJson?: string }): Promise<void> {
   const stack = await openSendingStack(config, db, log, o);
+  const stats = new RunStats();
   const detach = onShutdownSignal(log, o.shutdownTimeout, () => stack.close());
   const campaign = await getCampaignOrThrow(db, id);
   const base = await countDeliveries(db.kysely, id);
@@ -143,6 +146,7 @@ export async function sendAndWait(db: Db, config: Config, log: Logger, id: numbe
   const counts = await countDeliveries(db.kysely, id);
   const final = await getCampaignOrThrow(db, id);
   const sentNow = counts.sent - base.sent;
+  if (o.statsJson) stats.write(o.statsJson, { campaignId: id, status: final.status, sent: sentNow, seconds, latency: stack.worker.latency });
   console.log(
     [
       `campaign ${id} ${final.status}: sent ${counts.sent}, failed ${counts.failed}, suppressed ${counts.suppressed}, skipped ${counts.skipped}, open ${counts.pending + counts.queued + counts.unknown}`,
