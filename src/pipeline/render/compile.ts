@@ -103,7 +103,12 @@ function compileSource(env: nunjucks.Environment, source: string, file: string, 
 export function describeError(err: unknown, fallbackFile: string): string {
   const message = err instanceof Error ? err.message : String(err);
   const located = /^\(([^)]*)\) \[Line (\d+), Column (\d+)\]\s*([\s\S]*)$/.exec(message);
-  if (!located) return `${fallbackFile}: ${message.trim()}`;
+  if (!located) {
+    // Errors at the very end of the input come without a position.
+    const unplaced = /^\(([^)]*)\)\s*([\s\S]*)$/.exec(message);
+    const file = unplaced?.[1] && unplaced[1] !== 'unknown path' ? shorten(unplaced[1]) : fallbackFile;
+    return `${file === 'subject' ? 'subject' : file}: ${(unplaced?.[2] ?? message).trim()}`;
+  }
   const [, where, line, column, rest] = located;
   const file = where && where !== 'unknown path' ? where : fallbackFile;
   const inner = rest!.trim().replace(/^Error: /, '');

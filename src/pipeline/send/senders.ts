@@ -63,6 +63,9 @@ async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<voi
     await o.report(result(message, 'failed', null, 'transient_exhausted', `${outcome.code}: ${outcome.message}`));
     return;
   }
+  // The body is a view into its whole render batch (~500 bodies): copy it out, so one slow
+  // retry does not keep megabytes of already-sent mail alive.
+  if (message.attempts === 1) message.body = message.body.slice();
   o.backlog.retryLater(message, delay);
 }
 

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { verifyUnsubscribeToken } from '../src/domain/unsubscribeToken.js';
+import { templatesDir } from '../src/paths.js';
+import { checkCampaignTemplates } from '../src/pipeline/render/compile.js';
+import { RenderPool } from '../src/pipeline/render/pool.js';
+import type { CampaignRenderSpec, RenderRecipient, RenderResult } from '../src/pipeline/render/types.js';
+
+// Fixtures are read from the source tree, next to the compiled tests' origin.
+const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
+
+function spec(overrides: Partial<CampaignRenderSpec> = {}): CampaignRenderSpec {
+  return {
+    key: `k-${Math.random()}`,
+    campaignId: 7,
+    campaignName: 'Spring',
+    templatesDir: templatesDir(),
+    template: 'spring-sale',
+    subject: 'Hi {{ name | default("there", true) }}',
+    from: 'Shop <news@example.com>',
+    replyTo: 'help@example.com',
+    tags: ['spring', 'sale'],
+    unsubscribe: { baseUrl: 'https://herald.example.com', mailto: 'unsubscribe@example.com', secret: 's3cret' },
+    ...overrides,
+  };
+}
+
+const recipient = (i: number, attributes: Record<string, unknown> = {}, name: string | null = `Reader ${i}`): RenderRecipient => ({ recipientId: i, email: `reader${i}@example.com`, name, attributes });
+
+async function fields(result: RenderResult, index: number): Promise<FormData> {
+  const body = new Uint8Array(result.bodies, result.offsets[index]!, result.lengths[index]!);
+  return new Request('http://x/', { method: 'POST', body, headers: { 'content-type': result.contentType } }).formData();
+}
+
+describe('rendering on worker threads', () => {
+  let pool: RenderPool;
+  before(() => {
+    pool = new RenderPool({ threads: 1 });
+  });
+  after(() => pool.close());
+
+  it('renders the shipped template into a complete Mailgun message per recipient', async () => {
+    const result = await pool.render({ spec: spec(), recipients: [recipient(1, { products: 'tent,boots', city: 'Oslo' }), recipient(2, {}, null)] }, { timeoutMs: 10_000 });
+    assert.deepEqual(result.failures, []);
+    const first = await fields(result, 0);
+    assert.equal(first.get('to'), 'Reader 1 <reader1@example.com>');
+    assert.equal(first.get('from'), 'Shop <news@example.com>');
+    assert.equal(first.get('subject'), 'Hi Reader 1');
+    assert.deepEqual(first.getAll('o:tag'), ['spring', 'sale']);
+    assert.equal(first.get('h:Reply-To'), 'help@example.com');
+    assert.equal(first.get('v:herald-campaign'), '7');
+    assert.equal(first.get('v:herald-delivery'), '7.1');
+    const html = String(first.get('html'));
+    assert.match(html, /Hello Reader 1, spring is here/);
+    assert.match(html, /Ridgeline 2-Person Tent/);
+    assert.match(html, /the weather in Oslo/);
+    assert.ok(html.length > 10_000 && html.length < 20_000, `html is ${html.length} bytes`);
+    assert.match(String(first.get('text')), /Trailmark Waterproof Boots/);
+    const second = await fields(result, 1);
+    assert.equal(second.get('to'), 'reader2@example.com');
+    assert.match(String(second.get('html')), /Hello there, spring is here/);
+  });
+
+  it('puts a verifiable one-click unsubscribe link in the headers and the footer', async () => {
+    const result = await pool.render({ spec: spec(), recipients: [recipient(3)] }, { timeoutMs: 10_000 });
+    const f = await fields(result, 0);
+    assert.equal(f.get('h:List-Unsubscribe-Post'), 'List-Unsubscribe=One-Click');
+    const header = String(f.get('h:List-Unsubscribe'));
+    const match = /^<(https:\/\/herald\.example\.com\/u\/([^>]+))>, <mailto:unsubscribe@example\.com\?subject=unsubscribe-[^>]+>$/.exec(header);
+    assert.ok(match, header);
+    assert.deepEqual(verifyUnsubscribeToken(match[2]!, 's3cret'), { campaignId: 7, recipientId: 3, email: 'reader3@example.com' });
+    assert.ok(String(f.get('html')).includes(match[1]!), 'the footer links to the same URL');
+  });
+
+  it('escapes recipient data in HTML but not in the text part', async () => {
+    const result = await pool.render({ spec: spec(), recipients: [recipient(4, {}, 'Tom & <Jerry>')] }, { timeoutMs: 10_000 });
+    const f = await fields(result, 0);
+    assert.match(String(f.get('html')), /Hello Tom &amp; &lt;Jerry&gt;/);
+    assert.match(String(f.get('text')), /Hello Tom & <Jerry>/);
+    assert.equal(f.get('to'), '"Tom & <Jerry>" <reader4@example.com>');
+  });
+
+  it('fails only the recipients whose data leaves a variable undefined', async () => {
+    const recipients = Array.from({ length: 10 }, (_, i) => recipient(i, i % 3 === 0 ? {} : { coupon: `C${i}` }));
+    const result = await pool.render({ spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'strict', subject: 'x' }), recipients }, { timeoutMs: 10_000 });
+    assert.deepEqual(result.failures.map((f) => f.index), [0, 3, 6, 9]);
+    for (const f of result.failures) {
+      assert.equal(f.code, 'render_error');
+      assert.match(f.message, /strict\/html\.njk:1:\d+: attempted to output null or undefined value/);
+    }
+    assert.match(String((await fields(result, 1)).get('html')), /C1/);
+  });
+
+  it('aborts a batch that renders too long, fails it with render_timeout, and keeps working', async () => {
+    const slow = await pool.render({ spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'slow', subject: 'x' }), recipients: [recipient(1), recipient(2)] }, { timeoutMs: 300 });
+    assert.deepEqual(slow.failures.map((f) => [f.index, f.code]), [[0, 'render_timeout'], [1, 'render_timeout']]);
+    const fine = await pool.render({ spec: spec(), recipients: [recipient(5)] }, { timeoutMs: 10_000 });
+    assert.deepEqual(fine.failures, []);
+  });
+
+  it('keeps the main event loop free while a large batch renders', async () => {
+    const delay = monitorEventLoopDelay({ resolution: 5 });
+    delay.enable();
+    const recipients = Array.from({ length: 2000 }, (_, i) => recipient(i, { products: 'tent,lantern,boots,pack,stove,jacket' }));
+    await pool.render({ spec: spec(), recipients }, { timeoutMs: 60_000 });
+    delay.disable();
+    assert.ok(delay.max / 1e6 < 200, `event loop blocked for ${delay.max / 1e6} ms`);
+  });
+});
+
+describe('template checks at create and start', () => {
+  it('names file, line and column of a syntax error', () => {
+    assert.throws(() => checkCampaignTemplates(spec({ templatesDir: path.join(fixtures, 'templates'), template: 'broken-syntax' })), /templates\/broken-syntax\/html\.njk:2:\d+: expected variable end/);
+  });
+  it('names the partial when the error is inside it', () => {
+    assert.throws(() => checkCampaignTemplates(spec({ templatesDir: path.join(fixtures, 'templates-broken-partial'), template: 'uses-broken-partial' })), /templates-broken-partial\/_partials\/bad\.njk:3:\d+: expected variable end/);
+  });
+  it('names the subject when the subject is broken', () => {
+    assert.throws(() => checkCampaignTemplates(spec({ subject: 'Hi {{ name ' })), /^TemplateError: subject: expected variable end/);
+  });
+  it('refuses a template folder that does not exist', () => {
+    assert.throws(() => checkCampaignTemplates(spec({ template: 'nope' })), /template 'nope' not found/);
+  });
+  it('accepts the shipped templates', () => {
+    checkCampaignTemplates(spec());
+  });
+});
