@@ -116,7 +116,8 @@ export function addSendingOptions(command: Command): Command {
     .option('--concurrency <n>', 'requests in flight (default 500)', intArg())
     .option('--batch-size <n>', 'recipients claimed and rendered per batch (default 500)', intArg())
     .option('--render-threads <n>', 'render worker threads (default: cores - 1)', intArg())
-    .option('--lease-ms <n>', 'a worker silent this long is presumed dead (default 15000)', intArg(1000))
+    .option('--lease-ms <n>', 'a worker silent this long is presumed dead (default 40000)', intArg(1000))
+    .option('--request-timeout <ms>', 'give up on a request after this long (default 10000, at most lease/4)', intArg(100))
     .option('--shutdown-timeout <ms>', 'longest a graceful stop may take', intArg(), 30_000);
 }
 

@@ -14,7 +14,7 @@ export class RunStats {
   constructor() {
     this.loop.enable();
     this.sampler = setInterval(() => {
-      this.peakRss = Math.max(this.peakRss, process.memoryUsage().rss);
+      this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss());
     }, 100);
     this.sampler.unref();
   }

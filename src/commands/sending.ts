@@ -14,7 +14,7 @@ export interface SendingOptions {
   batchSize?: number;
   leaseMs?: number;
   renderThreads?: number;
-  requestTimeoutMs?: number;
+  requestTimeout?: number;
 }
 
 export interface SendingStack {
@@ -31,10 +31,12 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
   };
+  const leaseMs = options.leaseMs ?? defaultWorkerOptions.leaseMs;
   const client = new MailgunClient({
     ...mailgun,
     connections: run.concurrency,
-    timeoutMs: options.requestTimeoutMs ?? 30_000,
+    // See WorkerOptions.leaseMs: a request must end before the lease could expire.
+    timeoutMs: Math.min(options.requestTimeout ?? 10_000, Math.floor(leaseMs / 4)),
   });
   const renderer = new RenderPool(options.renderThreads ? { threads: options.renderThreads } : {});
   const runKey = String(Date.now());
@@ -42,7 +44,7 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
   const workerOptions: WorkerOptions = {
     ...defaultWorkerOptions,
     run,
-    ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+    leaseMs,
   };
   const worker = new Worker(
     { db, log, client, renderer, renderSpec: (campaign) => renderSpecFor(campaign, config, dir, runKey) },

@@ -14,13 +14,17 @@ import type { CampaignRenderSpec } from './render/types.js';
 
 export interface WorkerOptions {
   run: RunSettings;
-  /** A worker silent this long is presumed dead and its open claims become `unknown`. */
+  /**
+   * A worker silent this long is presumed dead and its open claims become `unknown`. The
+   * worker itself stops starting requests once its lease is half gone, and requests time
+   * out after a quarter of it, so none is still in flight when another worker takes over.
+   */
   leaseMs: number;
   /** How often to look for campaigns to run when nothing is notified. */
   pollMs: number;
 }
 
-export const defaultWorkerOptions: WorkerOptions = { run: defaultRunSettings, leaseMs: 15_000, pollMs: 1000 };
+export const defaultWorkerOptions: WorkerOptions = { run: defaultRunSettings, leaseMs: 40_000, pollMs: 1000 };
 
 export interface WorkerDeps {
   db: Db;
@@ -183,9 +187,12 @@ export class Worker {
   }
 
   private async beat(): Promise<void> {
+    // The lease counts from when the heartbeat was sent: the row may say an earlier time than
+    // when the answer arrived, never a later one.
+    const sentAt = Date.now();
     try {
       if (await heartbeat(this.deps.db.kysely, this.id)) {
-        this.lastBeat = Date.now();
+        this.lastBeat = sentAt;
         return;
       }
     } catch (err) {
