@@ -9,12 +9,21 @@ export class RunStats {
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
   private readonly cpuStart = process.cpuUsage();
   private peakRss = process.memoryUsage().rss;
+  private peakHeap = 0;
+  private peakBuffers = 0;
+  private ticks = 0;
   private readonly sampler: NodeJS.Timeout;
 
   constructor() {
     this.loop.enable();
     this.sampler = setInterval(() => {
       this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss());
+      // The full breakdown is costlier to read: every half second is enough.
+      if (++this.ticks % 5 === 0) {
+        const m = process.memoryUsage();
+        this.peakHeap = Math.max(this.peakHeap, m.heapUsed);
+        this.peakBuffers = Math.max(this.peakBuffers, m.arrayBuffers);
+      }
     }, 100);
     this.sampler.unref();
   }
@@ -36,6 +45,8 @@ export class RunStats {
       eventLoopDelayP99Ms: ms(this.loop.percentile(99)),
       eventLoopDelayMaxMs: ms(this.loop.max),
       peakRssMb: Math.round(Math.max(this.peakRss, process.memoryUsage().rss) / 2 ** 20),
+      peakHeapUsedMb: Math.round(this.peakHeap / 2 ** 20),
+      peakArrayBuffersMb: Math.round(this.peakBuffers / 2 ** 20),
       cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
     };
     fs.writeFileSync(file, `${JSON.stringify(stats, null, 2)}\n`);

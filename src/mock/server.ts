@@ -51,6 +51,10 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
   const store = new MockStore(options.record);
   const authorization = `Basic ${Buffer.from(`api:${options.apiKey}`).toString('base64')}`;
   let window = { second: 0, count: 0 };
+  // Message ids are unique per server run: a random prefix and a counter (cheaper than
+  // random bytes per message).
+  const idPrefix = randomBytes(4).toString('hex');
+  let sequence = 0;
   let baseUrl = '';
 
   const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -102,7 +106,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
       window.count++;
     }
 
-    const id = `<${new Date(now).toISOString().replace(/\D/g, '').slice(0, 14)}.${randomBytes(6).toString('hex')}@${domain}>`;
+    const id = `<${now}.${idPrefix}${(++sequence).toString(36)}@${domain}>`;
     // Recorded before the latency: a client that disconnects now still had its mail accepted.
     store.record(toAccepted(parsed, id, now / 1000, userVariables, headers));
     later(() => send(res, 200, { id, message: 'Queued. Thank you.' }));
@@ -119,11 +123,14 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
   };
 
   const handle = (req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer): void => {
-    const url = new URL(req.url ?? '/', 'http://mock');
-    const parts = url.pathname.split('/').filter(Boolean);
-    if (req.method === 'POST' && parts.length === 3 && parts[0] === 'v3' && parts[2] === 'messages') {
-      return handleMessage(req, res, decodeURIComponent(parts[1]!), raw);
+    const rawPath = req.url ?? '/';
+    // The hot path (POST /v3/{domain}/messages) is matched without building a URL object.
+    if (req.method === 'POST' && rawPath.startsWith('/v3/') && rawPath.endsWith('/messages')) {
+      const domain = rawPath.slice(4, -'/messages'.length);
+      if (!domain.includes('/')) return handleMessage(req, res, decodeURIComponent(domain), raw);
     }
+    const url = new URL(rawPath, 'http://mock');
+    const parts = url.pathname.split('/').filter(Boolean);
     if (req.method === 'GET' && parts[0] === 'v3' && parts[2] === 'events' && parts.length <= 4) {
       if (req.headers.authorization !== authorization) return send(res, 401, { message: 'Forbidden' });
       const domain = decodeURIComponent(parts[1]!);

@@ -21,8 +21,13 @@ export interface Renderer {
 }
 
 export interface RunSettings {
-  /** Recipients claimed per statement and rendered per task. */
+  /** Recipients claimed per statement. */
   batchSize: number;
+  /**
+   * Recipients per render task. Smaller than a claim: each task's bodies share one buffer
+   * that lives until its last message is sent, so small tasks keep memory low.
+   */
+  renderBatchSize: number;
   /** Requests in flight per campaign (unless the campaign sets a lower max). */
   concurrency: number;
   renderTimeoutMs: number;
@@ -34,6 +39,7 @@ export interface RunSettings {
 
 export const defaultRunSettings: RunSettings = {
   batchSize: 500,
+  renderBatchSize: 100,
   concurrency: 500,
   renderTimeoutMs: 30_000,
   retryPolicy: defaultRetryPolicy,
@@ -82,8 +88,9 @@ export class CampaignRun {
     private readonly settings: RunSettings = defaultRunSettings,
   ) {
     this.concurrency = Math.min(settings.concurrency, campaign.max_concurrency ?? Infinity);
-    this.renderQueue = new BoundedQueue(Math.max(2, deps.renderer.threads * 2));
-    this.backlog = new SendBacklog(this.concurrency + settings.batchSize);
+    // About two claims' worth of work waiting for the render threads.
+    this.renderQueue = new BoundedQueue(Math.max(2, Math.ceil((2 * settings.batchSize) / settings.renderBatchSize)));
+    this.backlog = new SendBacklog(this.concurrency + settings.renderBatchSize);
     this.pacer = new Pacer({
       ratePerSecond: campaign.rate_per_second,
       id: `herald:campaign:${campaign.id}`,
@@ -175,7 +182,9 @@ export class CampaignRun {
           this.halt(this.haltReason ?? 'stopped');
           return;
         }
-        if (claim.recipients.length > 0) await this.renderQueue.put(claim.recipients).catch(() => undefined);
+        for (let i = 0; i < claim.recipients.length && !this.haltReason; i += this.settings.renderBatchSize) {
+          await this.renderQueue.put(claim.recipients.slice(i, i + this.settings.renderBatchSize)).catch(() => undefined);
+        }
       }
     } finally {
       this.renderQueue.close();

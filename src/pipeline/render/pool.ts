@@ -23,6 +23,7 @@ export class RenderPool {
       maxThreads: this.threads,
       idleTimeout: 60_000,
       concurrentTasksPerWorker: 1,
+      resourceLimits: { maxYoungGenerationSizeMb: 12 },
     });
   }
 
