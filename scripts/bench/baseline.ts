@@ -4,6 +4,8 @@
  * result. Deliberately simple; it is the yardstick, not a way to send mail.
  *   node baseline.js DATABASE_URL MAILGUN_URL KEY DOMAIN TEMPLATES_DIR MESSAGES
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import Mailgun from 'mailgun.js';
 import nunjucks from 'nunjucks';
@@ -16,7 +18,7 @@ const db = new pg.Pool({ connectionString: databaseUrl, max: 10 });
 await db.query('create table if not exists baseline_results (id serial primary key, email text, status text, provider_id text, error text, at timestamptz default now())');
 const mg = new Mailgun(FormData).client({ username: 'api', key, url });
 nunjucks.configure(templatesDir, { autoescape: true });
-const globals = { company: { name: 'Northwind Outfitters', address: '12 Harbour Road', handle: 'northwind' } };
+const globals = JSON.parse(fs.readFileSync(path.join(templatesDir, 'globals.json'), 'utf8')) as Record<string, unknown>;
 const limit = pLimit(100);
 const latency = createHistogram();
 const loop = monitorEventLoopDelay({ resolution: 10 });
@@ -29,7 +31,8 @@ await Promise.all(
   Array.from({ length: messages }, (_, i) =>
     limit(async () => {
       const email = `baseline${i}@example.com`;
-      const context = { ...globals, name: `Reader ${i}`, email, recipient: { name: `Reader ${i}`, email }, campaign: { id: 1, name: 'baseline' }, unsubscribe_url: '#' };
+      const recipient = { name: `Reader ${i}`, email, city: 'Oslo', products: i % 3 === 0 ? 'tent,lantern,boots,pack,stove,jacket' : '' };
+      const context = { ...globals, name: recipient.name, email, recipient, campaign: { id: 1, name: 'baseline' }, unsubscribe_url: '#' };
       const html = nunjucks.render('spring-sale/html.njk', context);
       const text = nunjucks.render('spring-sale/text.njk', context);
       const t = performance.now();
