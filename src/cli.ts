@@ -6,6 +6,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerListCommands } from './commands/lists.js';
 import { registerMockMailgunCommand } from './commands/mockMailgun.js';
 import { registerRecipientCommands } from './commands/recipients.js';
+import { registerSuppressionCommands } from './commands/suppressions.js';
 import { registerWorkerCommand } from './commands/worker.js';
 import { migrateToLatest } from './db/migrate.js';
 
@@ -29,6 +30,7 @@ program
 
 registerListCommands(program);
 registerRecipientCommands(program);
+registerSuppressionCommands(program);
 registerCampaignCommands(program);
 registerWorkerCommand(program);
 registerDemoCommand(program);
