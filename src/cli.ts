@@ -6,6 +6,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerListCommands } from './commands/lists.js';
 import { registerMockMailgunCommand } from './commands/mockMailgun.js';
 import { registerRecipientCommands } from './commands/recipients.js';
+import { registerServeCommand } from './commands/serve.js';
 import { registerSuppressionCommands } from './commands/suppressions.js';
 import { registerWorkerCommand } from './commands/worker.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -35,6 +36,7 @@ registerCampaignCommands(program);
 registerWorkerCommand(program);
 registerDemoCommand(program);
 registerMockMailgunCommand(program);
+registerServeCommand(program);
 
 async function main(argv: string[]): Promise<void> {
   try {

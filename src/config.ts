@@ -15,6 +15,7 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   secret: string | undefined;
   publicUrl: string;
+  webhookSigningKey: string | undefined;
 }
 
 const optionalString = z
@@ -41,6 +42,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   HERALD_SECRET: optionalString,
   HERALD_PUBLIC_URL: urlString('HERALD_PUBLIC_URL'),
+  MAILGUN_WEBHOOK_SIGNING_KEY: optionalString,
 });
 
 export class ConfigError extends Error {
@@ -66,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL ?? 'info',
     secret: e.HERALD_SECRET,
     publicUrl: e.HERALD_PUBLIC_URL ?? 'http://localhost:8080',
+    webhookSigningKey: e.MAILGUN_WEBHOOK_SIGNING_KEY,
   };
 }
 

@@ -8,6 +8,7 @@ import { RenderPool } from '../pipeline/render/pool.js';
 import { renderSpecFor } from '../pipeline/render/spec.js';
 import { Worker, defaultWorkerOptions, type WorkerOptions } from '../pipeline/worker.js';
 import { defaultRunSettings } from '../pipeline/campaignRun.js';
+import { unsubscribeSecret } from '../sql/settings.js';
 
 export interface SendingOptions {
   concurrency?: number;
@@ -40,6 +41,9 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
   });
   const renderer = new RenderPool(options.renderThreads ? { threads: options.renderThreads } : {});
   const runKey = String(Date.now());
+  // Every message carries one-click unsubscribe headers, signed with HERALD_SECRET or a
+  // secret generated once and kept in the database.
+  const signing = { ...config, secret: await unsubscribeSecret(db.kysely, config.secret) };
   const dir = templatesDir();
   const workerOptions: WorkerOptions = {
     ...defaultWorkerOptions,
@@ -47,7 +51,7 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     leaseMs,
   };
   const worker = new Worker(
-    { db, log, client, renderer, renderSpec: (campaign) => renderSpecFor(campaign, config, dir, runKey) },
+    { db, log, client, renderer, renderSpec: (campaign) => renderSpecFor(campaign, signing, dir, runKey) },
     workerOptions,
   );
   await worker.start();

@@ -83,7 +83,33 @@ export interface DeliveriesTable {
   updated_at: Generated<Date>;
 }
 
+export interface SettingsTable {
+  key: string;
+  value: string;
+  created_at: Generated<Date>;
+}
+
+export interface WebhookTokensTable {
+  token: string;
+  seen_at: Generated<Date>;
+}
+
+export interface DeliveryEventsTable {
+  id: string;
+  campaign_id: number;
+  recipient_id: number;
+  event: string;
+  severity: string | null;
+  reason: string | null;
+  occurred_at: Timestamp;
+  payload: Json;
+  received_at: Generated<Date>;
+}
+
 export interface Database {
+  settings: SettingsTable;
+  webhook_tokens: WebhookTokensTable;
+  delivery_events: DeliveryEventsTable;
   lists: ListsTable;
   recipients: RecipientsTable;
   list_members: ListMembersTable;

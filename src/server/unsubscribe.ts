@@ -1,0 +1,44 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { verifyUnsubscribeToken, type UnsubscribeClaim } from '../domain/unsubscribeToken.js';
+import { addSuppressions } from '../sql/suppressions.js';
+
+export interface PageOutcome {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+const page = (status: number, title: string, inner: string): PageOutcome => ({
+  status,
+  contentType: 'text/html; charset=utf-8',
+  body: `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}button{font-size:1rem;padding:.6rem 1.2rem;cursor:pointer}</style></head>
+<body><h1>${title}</h1>${inner}</body></html>`,
+});
+
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function claimOf(token: string, secret: string): UnsubscribeClaim | null {
+  return verifyUnsubscribeToken(token, secret);
+}
+
+/** GET: a confirmation page with one button (mail scanners prefetch links; only POST acts). */
+export function unsubscribePage(token: string, secret: string): PageOutcome {
+  const claim = claimOf(token, secret);
+  if (!claim) return page(400, 'Invalid link', '<p>This unsubscribe link is not valid. Please use the link from the email you received.</p>');
+  return page(
+    200,
+    'Unsubscribe',
+    `<p>Stop sending email to <strong>${escapeHtml(claim.email)}</strong>?</p>
+<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`,
+  );
+}
+
+/** POST (RFC 8058 one-click, or the page's button): suppress at once, no further step. */
+export async function unsubscribe(db: Kysely<Database>, token: string, secret: string): Promise<PageOutcome> {
+  const claim = claimOf(token, secret);
+  if (!claim) return page(400, 'Invalid link', '<p>This unsubscribe link is not valid.</p>');
+  await addSuppressions(db, [claim.email], 'unsubscribed', 'one-click', claim.campaignId);
+  return page(200, 'Unsubscribed', `<p><strong>${escapeHtml(claim.email)}</strong> will get no more email from us.</p>`);
+}
