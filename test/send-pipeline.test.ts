@@ -3,7 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../src/config.js';
 import { openSendingStack } from '../src/commands/sending.js';
 import { createLogger } from '../src/log.js';
+import { request } from 'undici';
 import { formatDeliveryId } from '../src/domain/deliveryId.js';
+import { verifyUnsubscribeToken } from '../src/domain/unsubscribeToken.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
@@ -33,7 +35,7 @@ describe(`a campaign end to end against the mock (${dbLabel})`, () => {
       .execute();
     const campaignId = await seedCampaign(db.kysely, listId);
 
-    const config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url });
+    const config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'test-secret', HERALD_PUBLIC_URL: 'https://herald.example.test' });
     const stack = await openSendingStack(config, db, createLogger('warn'), { concurrency: 100, leaseMs: 5000 });
     try {
       await stack.worker.runCampaigns((c) => c.id === campaignId, false);
@@ -68,5 +70,17 @@ describe(`a campaign end to end against the mock (${dbLabel})`, () => {
     }
     assert.ok(rows.some((r) => r.status === 'sent' && r.attempts > 1), 'some messages needed a retry');
     assert.equal(byStatus('sent').length + failed.length + suppressedIds.length, 5000);
+
+    // Every message carries RFC 8058 one-click unsubscribe headers with a genuine token.
+    const messages = (await (await request(`${mock.url}/mock/messages`)).body.json()) as Array<{ headers: Record<string, string>; userVariables: Record<string, string>; to: string[] }>;
+    assert.equal(messages.length, byStatus('sent').length);
+    for (const m of messages) {
+      assert.equal(m.headers['List-Unsubscribe-Post'], 'List-Unsubscribe=One-Click');
+      const match = /^<https:\/\/herald\.example\.test\/u\/([^>]+)>, <mailto:[^>]+>$/.exec(m.headers['List-Unsubscribe'] ?? '');
+      assert.ok(match, `List-Unsubscribe of ${m.userVariables['herald-delivery']}: ${m.headers['List-Unsubscribe']}`);
+      const claim = verifyUnsubscribeToken(match[1]!, 'test-secret');
+      assert.equal(claim && formatDeliveryId(claim.campaignId, claim.recipientId), m.userVariables['herald-delivery']);
+      assert.equal(claim?.email, m.to[0]);
+    }
   });
 });
