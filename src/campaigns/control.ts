@@ -34,3 +34,13 @@ export async function controlCampaign(db: Db, config: Config, id: number, action
   }
   return updated;
 }
+
+/** Schedules a draft (or re-schedules a scheduled) campaign; a worker with --watch starts it. */
+export async function scheduleCampaign(db: Db, config: Config, id: number, at: Date): Promise<Campaign> {
+  const campaign = await getCampaignOrThrow(db, id);
+  if (!canTransition('schedule', campaign.status)) throw new UserError(`cannot schedule campaign ${id}: it is ${campaign.status}`);
+  await checkTemplatesOrThrow(renderSpecFor(campaign, config, templatesDir(), 'check'));
+  const updated = await transitionCampaign(db.kysely, id, 'schedule', { scheduledAt: at });
+  if (!updated) throw new UserError(`cannot schedule campaign ${id}: it is ${(await getCampaignOrThrow(db, id)).status}`);
+  return updated;
+}

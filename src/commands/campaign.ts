@@ -13,7 +13,15 @@ import { campaignIdArg, collect, intArg } from './args.js';
 import { withContext } from './context.js';
 import { showProgress } from './progress.js';
 import { RunStats } from './runStats.js';
-import { openSendingStack, type SendingOptions } from './sending.js';
+import { openMailgunClient, openRendering, openSendingStack, type SendingOptions } from './sending.js';
+import { dryRun } from '../campaigns/dryRun.js';
+import { testSend } from '../campaigns/testSend.js';
+import { checkTemplatesOrThrow } from '../campaigns/create.js';
+import { scheduleCampaign } from '../campaigns/control.js';
+import { normalizeEmail } from '../domain/email.js';
+import { UserError } from '../errors.js';
+import { templatesDir } from '../paths.js';
+import { renderSpecFor } from '../pipeline/render/spec.js';
 
 export function registerCampaignCommands(program: Command): void {
   const campaign = program.command('campaign').description('create, run and inspect campaigns');
@@ -56,10 +64,15 @@ export function registerCampaignCommands(program: Command): void {
       .command('start <id>')
       .description('start (or restart) a campaign; with --wait, send it from this process')
       .option('--wait', 'send from this process with a live progress bar until it ends')
-      .option('--stats-json <file>', 'with --wait: write run statistics (rate, latency, event-loop delay, RSS, CPU) as JSON'),
-  ).action((idArg: string, o: SendingOptions & { wait?: boolean; statsJson?: string; shutdownTimeout: number }) =>
+      .option('--stats-json <file>', 'with --wait: write run statistics (rate, latency, event-loop delay, RSS, CPU) as JSON')
+      .option('--dry-run', 'render every recipient and report render errors; send nothing, record nothing'),
+  ).action((idArg: string, o: SendingOptions & { wait?: boolean; dryRun?: boolean; statsJson?: string; shutdownTimeout: number }) =>
     withContext(async ({ db, config, log }) => {
       const id = campaignIdArg(idArg);
+      if (o.dryRun) {
+        await runDry(db, config, id, o);
+        return;
+      }
       await controlCampaign(db, config, id, 'start');
       if (!o.wait) {
         console.log(`campaign ${id} is running; a worker sends it (herald worker)`);
@@ -86,6 +99,42 @@ export function registerCampaignCommands(program: Command): void {
         }),
       );
   }
+
+  campaign
+    .command('schedule <id>')
+    .description('start the campaign at a given time (a worker must be running with --watch)')
+    .requiredOption('--at <time>', 'ISO 8601 time, e.g. 2026-12-01T09:00:00+01:00')
+    .action((idArg: string, o: { at: string }) =>
+      withContext(async ({ db, config }) => {
+        const at = new Date(o.at);
+        if (!/^\d{4}-\d{2}-\d{2}T/.test(o.at) || Number.isNaN(at.getTime())) throw new UserError(`--at '${o.at}' is not an ISO 8601 time`);
+        const updated = await scheduleCampaign(db, config, campaignIdArg(idArg), at);
+        console.log(`campaign ${updated.id} is scheduled for ${at.toISOString()}`);
+      }),
+    );
+
+  campaign
+    .command('test-send <id>')
+    .description('render for one recipient and send just that message to ADDRESS; delivery records are untouched')
+    .requiredOption('--to <address>', 'where to send the test')
+    .option('--as <email>', 'render as this recipient (default: the first member of the list)')
+    .action((idArg: string, o: { to: string; as?: string }) =>
+      withContext(async ({ db, config }) => {
+        const campaignRow = await getCampaignOrThrow(db, campaignIdArg(idArg));
+        const to = normalizeEmail(o.to);
+        if (!to.ok) throw new UserError(`--to '${o.to}': ${to.reason}`);
+        const { renderer, specFor } = await openRendering(config, db, { renderThreads: 1 });
+        const client = openMailgunClient(config);
+        try {
+          const { recipient, outcome } = await testSend(db, campaignRow, specFor(campaignRow), renderer, client, to.email, o.as);
+          if (outcome.kind !== 'accepted') throw new UserError(`the provider refused the test message: ${outcome.code} ${outcome.message}`);
+          console.log(`sent a test of campaign ${campaignRow.id} to ${to.email}, rendered as ${recipient.email}: ${outcome.providerId}`);
+        } finally {
+          await renderer.close();
+          await client.close();
+        }
+      }),
+    );
 
   campaign
     .command('status <id>')
@@ -154,6 +203,20 @@ export async function sendAndWait(db: Db, config: Config, log: Logger, id: numbe
       `this run: ${sentNow} sent in ${seconds.toFixed(1)} s (${Math.round(sentNow / Math.max(seconds, 0.001))} msgs/s)`,
     ].join('\n'),
   );
+}
+
+async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Promise<void> {
+  const campaignRow = await getCampaignOrThrow(db, id);
+  await checkTemplatesOrThrow(renderSpecFor(campaignRow, config, templatesDir(), 'check'));
+  const { renderer, specFor } = await openRendering(config, db, o);
+  const started = Date.now();
+  try {
+    const report = await dryRun(db, campaignRow, specFor(campaignRow), renderer, (f) => console.log(`render failed for ${f.email} (recipient ${f.recipientId}): ${f.code}: ${f.message}`));
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`dry run of campaign ${id}: ${report.rendered} rendered, ${report.failed} failed, average ${Math.round(report.bytes / Math.max(1, report.rendered) / 1024)} KB per message, ${seconds.toFixed(1)} s; nothing sent or recorded`);
+  } finally {
+    await renderer.close();
+  }
 }
 
 async function writeReport(db: Db, id: number, format: 'csv' | 'jsonl', out: NodeJS.WritableStream): Promise<void> {

@@ -25,7 +25,13 @@ export function registerMockMailgunCommand(program: Command): void {
     .option('--rate-limit <n>', 'answer 429 past N accepted requests per second', intArg())
     .option('--seed <n>', 'make fault injection reproducible per delivery and attempt', intArg(0))
     .addOption(new Option('--record <mode>', 'what to keep of accepted messages').choices(['full', 'counts', 'none']).default('full'))
-    .action(async (o: { port: number; host: string; apiKey?: string; domain?: string[]; latency: number; jitter: number; failRate: number; throttleRate: number; permanentFailRate: number; rateLimit?: number; seed?: number; record: RecordMode }) => {
+    .option('--webhook-url <url>', 'post signed webhooks (delivered, bounced, complained) for accepted messages here')
+    .option('--webhook-signing-key <key>', 'key to sign webhooks with (default: MAILGUN_WEBHOOK_SIGNING_KEY)')
+    .option('--bounce-rate <p>', 'share of accepted messages reported as permanent failures', share, 0)
+    .option('--complaint-rate <p>', 'share of accepted messages reported as complaints', share, 0)
+    .action(async (o: { port: number; host: string; apiKey?: string; domain?: string[]; latency: number; jitter: number; failRate: number; throttleRate: number; permanentFailRate: number; rateLimit?: number; seed?: number; record: RecordMode; webhookUrl?: string; webhookSigningKey?: string; bounceRate: number; complaintRate: number }) => {
+      const signingKey = o.webhookSigningKey ?? process.env.MAILGUN_WEBHOOK_SIGNING_KEY;
+      if (o.webhookUrl && !signingKey) throw new InvalidArgumentError('--webhook-url needs --webhook-signing-key (or MAILGUN_WEBHOOK_SIGNING_KEY)');
       const mock = await startMockMailgun({
         port: o.port,
         host: o.host,
@@ -36,6 +42,7 @@ export function registerMockMailgunCommand(program: Command): void {
         faults: { failRate: o.failRate, throttleRate: o.throttleRate, permanentFailRate: o.permanentFailRate, seed: o.seed ?? null },
         rateLimit: o.rateLimit ?? null,
         record: o.record,
+        webhooks: o.webhookUrl ? { url: o.webhookUrl, signingKey: signingKey!, bounceRate: o.bounceRate, complaintRate: o.complaintRate } : null,
       });
       console.log(`mock Mailgun listening on ${mock.url}`);
       await new Promise<void>((resolve) => {

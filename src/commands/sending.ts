@@ -1,4 +1,6 @@
 import type { Config } from '../config.js';
+import type { Campaign } from '../db/schema.js';
+import type { CampaignRenderSpec } from '../pipeline/render/types.js';
 import { requireMailgun } from '../config.js';
 import type { Db } from '../db/connect.js';
 import type { Logger } from '../log.js';
@@ -16,6 +18,7 @@ export interface SendingOptions {
   leaseMs?: number;
   renderThreads?: number;
   requestTimeout?: number;
+  scheduleGrace?: number;
 }
 
 export interface SendingStack {
@@ -39,19 +42,15 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     // See WorkerOptions.leaseMs: a request must end before the lease could expire.
     timeoutMs: Math.min(options.requestTimeout ?? 10_000, Math.floor(leaseMs / 4)),
   });
-  const renderer = new RenderPool(options.renderThreads ? { threads: options.renderThreads } : {});
-  const runKey = String(Date.now());
-  // Every message carries one-click unsubscribe headers, signed with HERALD_SECRET or a
-  // secret generated once and kept in the database.
-  const signing = { ...config, secret: await unsubscribeSecret(db.kysely, config.secret) };
-  const dir = templatesDir();
+  const { renderer, specFor } = await openRendering(config, db, options);
   const workerOptions: WorkerOptions = {
     ...defaultWorkerOptions,
     run,
     leaseMs,
+    ...(options.scheduleGrace !== undefined ? { scheduleGraceMs: options.scheduleGrace } : {}),
   };
   const worker = new Worker(
-    { db, log, client, renderer, renderSpec: (campaign) => renderSpecFor(campaign, signing, dir, runKey) },
+    { db, log, client, renderer, renderSpec: specFor },
     workerOptions,
   );
   await worker.start();
@@ -66,4 +65,24 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
         await client.close();
       })()),
   };
+}
+
+export interface Rendering {
+  renderer: RenderPool;
+  specFor: (campaign: Campaign) => CampaignRenderSpec;
+}
+
+/** The render pool and how to describe a campaign to it, as every sending path needs them. */
+export async function openRendering(config: Config, db: Db, options: SendingOptions = {}): Promise<Rendering> {
+  const renderer = new RenderPool(options.renderThreads ? { threads: options.renderThreads } : {});
+  const runKey = String(Date.now());
+  // Every message carries one-click unsubscribe headers, signed with HERALD_SECRET or a
+  // secret generated once and kept in the database.
+  const signing = { ...config, secret: await unsubscribeSecret(db.kysely, config.secret) };
+  const dir = templatesDir();
+  return { renderer, specFor: (campaign) => renderSpecFor(campaign, signing, dir, runKey) };
+}
+
+export function openMailgunClient(config: Config, concurrency = 4, timeoutMs = 10_000): MailgunClient {
+  return new MailgunClient({ ...requireMailgun(config), connections: concurrency, timeoutMs });
 }

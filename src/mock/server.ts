@@ -5,6 +5,7 @@ import { BodyError, parseMessageBody, type ParsedMessage } from './bodyParser.js
 import { EventQueryError, decodePageToken, eventsPage, parseEventQuery } from './events.js';
 import { pickFault, type FaultRates } from './faults.js';
 import { MockStore, type AcceptedMessage, type RecordMode } from './store.js';
+import { WebhookPoster, type MockWebhookOptions } from './webhooks.js';
 
 export interface MockMailgunOptions {
   port: number;
@@ -18,6 +19,8 @@ export interface MockMailgunOptions {
   /** Accepted requests per second before answering 429; null for no limit. */
   rateLimit: number | null;
   record: RecordMode;
+  /** Post signed webhooks for accepted messages. */
+  webhooks: MockWebhookOptions | null;
 }
 
 export const defaultMockOptions: MockMailgunOptions = {
@@ -30,6 +33,7 @@ export const defaultMockOptions: MockMailgunOptions = {
   faults: { failRate: 0, throttleRate: 0, permanentFailRate: 0, seed: null },
   rateLimit: null,
   record: 'full',
+  webhooks: null,
 };
 
 export interface MockMailgun {
@@ -49,6 +53,7 @@ const ADDRESS = /^[^\s@<>,]+@[^\s@<>,]+\.[^\s@<>,]+$/;
 export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = {}): Promise<MockMailgun> {
   const options: MockMailgunOptions = { ...defaultMockOptions, ...overrides, faults: { ...defaultMockOptions.faults, ...overrides.faults } };
   const store = new MockStore(options.record);
+  const webhooks = options.webhooks ? new WebhookPoster(options.webhooks) : null;
   const authorization = `Basic ${Buffer.from(`api:${options.apiKey}`).toString('base64')}`;
   let window = { second: 0, count: 0 };
   // Message ids are unique per server run: a random prefix and a counter (cheaper than
@@ -108,7 +113,9 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
 
     const id = `<${now}.${idPrefix}${(++sequence).toString(36)}@${domain}>`;
     // Recorded before the latency: a client that disconnects now still had its mail accepted.
-    store.record(toAccepted(parsed, id, now / 1000, userVariables, headers));
+    const accepted = toAccepted(parsed, id, now / 1000, userVariables, headers);
+    store.record(accepted);
+    webhooks?.post(accepted);
     later(() => send(res, 200, { id, message: 'Queued. Thank you.' }));
   };
 
@@ -142,7 +149,9 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
         throw err;
       }
     }
-    if (req.method === 'GET' && url.pathname === '/mock/stats') return send(res, 200, stats(store));
+    if (req.method === 'GET' && url.pathname === '/mock/stats') {
+      return send(res, 200, { ...stats(store), webhooksSent: webhooks?.sent ?? 0, webhooksFailed: webhooks?.failed ?? 0 });
+    }
     if (req.method === 'GET' && url.pathname === '/mock/deliveries') return send(res, 200, Object.fromEntries(store.deliveries));
     if (req.method === 'GET' && url.pathname === '/mock/messages') return send(res, 200, store.messages);
     if (req.method === 'POST' && url.pathname === '/mock/reset') {
@@ -180,7 +189,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      }).then(() => webhooks?.close()),
   };
 }
 

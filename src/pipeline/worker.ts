@@ -7,6 +7,7 @@ import type { Campaign } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import type { MailgunClient } from '../mailgun/client.js';
 import { CAMPAIGN_CHANNEL, runningCampaigns } from '../sql/campaigns.js';
+import { promoteDueCampaigns } from '../sql/scheduledCampaigns.js';
 import { expireDeadWorkers, heartbeat, registerWorker, unregisterWorker } from '../sql/workers.js';
 import { CampaignRun, defaultRunSettings, type Renderer, type RunOutcome, type RunSettings } from './campaignRun.js';
 import { Reporter, defaultReporterOptions } from './report/reporter.js';
@@ -22,9 +23,11 @@ export interface WorkerOptions {
   leaseMs: number;
   /** How often to look for campaigns to run when nothing is notified. */
   pollMs: number;
+  /** A schedule missed by more than this waits for an explicit `campaign start`. */
+  scheduleGraceMs: number;
 }
 
-export const defaultWorkerOptions: WorkerOptions = { run: defaultRunSettings, leaseMs: 40_000, pollMs: 1000 };
+export const defaultWorkerOptions: WorkerOptions = { run: defaultRunSettings, leaseMs: 40_000, pollMs: 1000, scheduleGraceMs: 3_600_000 };
 
 export interface WorkerDeps {
   db: Db;
@@ -56,6 +59,7 @@ export class Worker {
   private unlisten: (() => Promise<void>) | null = null;
   private stopping = false;
   private wakeLoop: (() => void) | null = null;
+  private readonly warnedMissed = new Set<number>();
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -99,6 +103,12 @@ export class Worker {
       let campaigns: Campaign[] = [];
       try {
         await expireDeadWorkers(this.deps.db.kysely, this.options.leaseMs);
+        const { missed } = await promoteDueCampaigns(this.deps.db.kysely, this.options.scheduleGraceMs);
+        for (const id of missed) {
+          if (this.warnedMissed.has(id)) continue;
+          this.warnedMissed.add(id);
+          this.deps.log.warn({ campaignId: id }, 'schedule missed by more than the grace period: not starting it; use campaign start');
+        }
         campaigns = (await runningCampaigns(this.deps.db.kysely)).filter(wanted);
       } catch (err) {
         this.deps.log.warn({ err: (err as Error).message }, 'could not look for campaigns; retrying');

@@ -32,6 +32,11 @@ export interface RenderRecipient {
 export interface RenderTask {
   spec: CampaignRenderSpec;
   recipients: RenderRecipient[];
+  /**
+   * A test send: rendered for these recipients but addressed to `to`, subject marked
+   * [TEST], and not tied to any delivery record.
+   */
+  testSendTo?: string;
 }
 
 export type RenderFailureCode = 'render_error' | 'render_timeout';

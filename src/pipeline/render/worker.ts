@@ -35,7 +35,7 @@ function prepare(spec: CampaignRenderSpec): Prepared {
   return prepared;
 }
 
-function renderOne(spec: CampaignRenderSpec, p: Prepared, r: RenderRecipient, now: Date): FormField[] | string {
+function renderOne(spec: CampaignRenderSpec, p: Prepared, r: RenderRecipient, now: Date, testSendTo: string | undefined): FormField[] | string {
   let unsubscribeUrl = '#';
   let listUnsubscribe: string | null = null;
   if (spec.unsubscribe) {
@@ -63,13 +63,15 @@ function renderOne(spec: CampaignRenderSpec, p: Prepared, r: RenderRecipient, no
   } catch (err) {
     return describeError(err, spec.template);
   }
-  const fields: FormField[] = [
-    ['to', r.name ? `${quoteName(r.name)} <${r.email}>` : r.email],
-    ['subject', subject],
-    ['html', html],
-    ['text', text],
-    ['v:herald-delivery', formatDeliveryId(spec.campaignId, r.recipientId)],
-  ];
+  const fields: FormField[] = testSendTo
+    ? [['to', testSendTo], ['subject', `[TEST] ${subject}`], ['html', html], ['text', text], ['v:herald-delivery', `${spec.campaignId}.test`]]
+    : [
+        ['to', r.name ? `${quoteName(r.name)} <${r.email}>` : r.email],
+        ['subject', subject],
+        ['html', html],
+        ['text', text],
+        ['v:herald-delivery', formatDeliveryId(spec.campaignId, r.recipientId)],
+      ];
   if (listUnsubscribe) fields.push(['h:List-Unsubscribe', listUnsubscribe]);
   return fields;
 }
@@ -100,7 +102,7 @@ export default function renderBatch(task: RenderTask): unknown {
   let out = Buffer.from(new ArrayBuffer(Math.max(64 * 1024, n * averageBody)));
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const fields = renderOne(task.spec, prepared, task.recipients[i]!, now);
+    const fields = renderOne(task.spec, prepared, task.recipients[i]!, now, task.testSendTo);
     if (typeof fields === 'string') {
       failures.push({ index: i, code: 'render_error', message: fields });
       continue;

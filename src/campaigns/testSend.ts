@@ -1,0 +1,37 @@
+import type { Db } from '../db/connect.js';
+import type { Campaign } from '../db/schema.js';
+import type { SendOutcome } from '../domain/retryPolicy.js';
+import { UserError } from '../errors.js';
+import type { MailgunClient } from '../mailgun/client.js';
+import type { Renderer } from '../pipeline/campaignRun.js';
+import type { CampaignRenderSpec } from '../pipeline/render/types.js';
+import { findRecipientByEmail, listPage } from '../sql/listPage.js';
+import type { ClaimedRecipient } from '../sql/claimBatch.js';
+
+/**
+ * Renders the campaign for one real recipient (`as`, else the list's first member, else a
+ * sample) and sends that single message to `to`. The campaign's delivery records are not
+ * touched.
+ */
+export async function testSend(
+  db: Db,
+  campaign: Campaign,
+  spec: CampaignRenderSpec,
+  renderer: Renderer,
+  client: MailgunClient,
+  to: string,
+  as: string | undefined,
+): Promise<{ recipient: ClaimedRecipient; outcome: SendOutcome }> {
+  let recipient: ClaimedRecipient | undefined;
+  if (as) {
+    recipient = await findRecipientByEmail(db.kysely, as);
+    if (!recipient) throw new UserError(`no recipient with address '${as}'`);
+  } else {
+    recipient = (await listPage(db.kysely, campaign.list_id, 0, 1))[0] ?? { recipientId: 0, email: to, name: 'Sample Recipient', attributes: {} };
+  }
+  const result = await renderer.render({ spec, recipients: [recipient], testSendTo: to }, { timeoutMs: 30_000 });
+  const failure = result.failures[0];
+  if (failure) throw new UserError(`rendering for ${recipient.email} failed: ${failure.message}`);
+  const body = new Uint8Array(result.bodies, result.offsets[0]!, result.lengths[0]!);
+  return { recipient, outcome: await client.send(body, result.contentType) };
+}

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { openSendingStack } from '../src/commands/sending.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { startServer, type RunningServer } from '../src/server/app.js';
+import { countDeliveries, transitionCampaign } from '../src/sql/campaigns.js';
+import { dbLabel, openTestDb, type TestDb } from './support/db.js';
+import { seedCampaign, seedList } from './support/fixtures.js';
+import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
+
+const SIGNING_KEY = 'loop-signing-key';
+
+describe(`scheduling, and the webhook loop through the mock (${dbLabel})`, () => {
+  let db: TestDb;
+  let server: RunningServer;
+  let mock: MockProcess;
+  before(async () => {
+    db = await openTestDb();
+    server = await startServer(db.kysely, createLogger('silent'), { host: '127.0.0.1', port: 0, unsubscribeSecret: 's', webhookSigningKey: SIGNING_KEY });
+    mock = await startMockProcess(['--latency', '2', '--webhook-url', `${server.url}/webhooks/mailgun`, '--webhook-signing-key', SIGNING_KEY, '--bounce-rate', '0.1', '--complaint-rate', '0.05']);
+  });
+  after(async () => {
+    await mock?.stop();
+    await server?.close();
+    await db?.dispose();
+  });
+
+  it('starts a due schedule, leaves one missed beyond the grace period alone, and records every webhook', async () => {
+    const { listId } = await seedList(db.kysely, 'sched', 400);
+    const due = await seedCampaign(db.kysely, listId, { status: 'draft' });
+    const missed = await seedCampaign(db.kysely, listId, { status: 'draft' });
+    await transitionCampaign(db.kysely, due, 'schedule', { scheduledAt: new Date(Date.now() + 1500) });
+    await transitionCampaign(db.kysely, missed, 'schedule', { scheduledAt: new Date(Date.now() - 2 * 3600_000) });
+
+    const config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url });
+    const stack = await openSendingStack(config, db, createLogger('silent'), { concurrency: 20, scheduleGrace: 3600_000 });
+    const watching = stack.worker.runCampaigns(() => true, true);
+    try {
+      const statusOf = async (id: number) => (await db.kysely.selectFrom('campaigns').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
+      assert.equal(await statusOf(due), 'scheduled', 'not before its time');
+      const deadline = Date.now() + 30_000;
+      while ((await statusOf(due)) !== 'finished') {
+        assert.ok(Date.now() < deadline, 'the scheduled campaign finished in time');
+        await sleep(100);
+      }
+      assert.equal(await statusOf(missed), 'scheduled', 'a schedule missed by hours waits for an explicit start');
+    } finally {
+      await stack.close();
+      await watching;
+    }
+    assert.equal((await countDeliveries(db.kysely, due)).sent, 400);
+
+    // Every accepted message comes back as one signed webhook, stored against its delivery.
+    let events = 0;
+    for (let i = 0; i < 100 && events < 400; i++) {
+      events = Number((await sql<{ n: number }>`select count(*) as n from delivery_events where campaign_id = ${due}`.execute(db.kysely)).rows[0]!.n);
+      await sleep(100);
+    }
+    assert.equal(events, 400);
+    const kinds = await sql<{ event: string; n: number }>`select event, count(*) as n from delivery_events where campaign_id = ${due} group by event`.execute(db.kysely);
+    const byKind = Object.fromEntries(kinds.rows.map((r) => [r.event, Number(r.n)]));
+    assert.ok((byKind.failed ?? 0) > 0 && (byKind.complained ?? 0) > 0 && (byKind.delivered ?? 0) > 0, JSON.stringify(byKind));
+    const suppressions = await sql<{ n: number }>`select count(*) as n from suppressions where campaign_id = ${due}`.execute(db.kysely);
+    assert.equal(Number(suppressions.rows[0]!.n), (byKind.failed ?? 0) + (byKind.complained ?? 0));
+  });
+});
