@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type pg from 'pg';
 import type { Db } from '../db/connect.js';
 import { normalizeEmail } from '../domain/email.js';
 import {
@@ -7,10 +8,13 @@ import {
   dropImportTables,
   insertBatch,
   kyselySessionRunner,
-  mergeBatch,
+  markFirstOccurrences,
+  addMembers,
   pgSessionRunner,
+  upsertRecipients,
   type ImportRow,
   type SessionRunner,
+  type UpsertOutcome,
 } from '../sql/importBatch.js';
 import { lineFields, readCsv } from './csvRecords.js';
 import { RejectsFile } from './rejectsFile.js';
@@ -28,51 +32,79 @@ export interface ImportSummary {
 export interface ImportOptions {
   listId: number;
   rejectsPath: string;
-  /** Rows per COPY/merge round; memory stays flat at any file size. */
+  /** Rows per staging/merge round; memory stays flat at any file size. */
   batchSize?: number;
 }
 
 export class ImportError extends Error {}
 
+interface Header {
+  email: number;
+  name: number;
+  extra: Array<[number, string]>;
+}
+
 /**
  * Streams a CSV of recipients into a list: validates and normalises addresses, rejects bad
- * rows to a file with line number and reason, and merges the good ones in batches (COPY on
- * real Postgres). Re-importing the same file changes nothing.
+ * rows to a file with line number and reason, and merges the good ones in batches.
+ * Re-importing the same file changes nothing.
+ *
+ * On real Postgres two sessions overlap: one stages batch k+1 (COPY, duplicate marking, in
+ * file order) while the other merges batch k into recipients and the list.
  */
 export async function importRecipients(db: Db, file: string, options: ImportOptions): Promise<ImportSummary> {
   const batchSize = options.batchSize ?? 10_000;
   const rejects = new RejectsFile(options.rejectsPath);
   const summary: ImportSummary = { rowsRead: 0, imported: 0, updated: 0, unchanged: 0, addedToList: 0, rejected: 0, rejectsPath: options.rejectsPath };
-  const client = db.pool ? await db.pool.connect() : null;
-  const run: SessionRunner = client ? pgSessionRunner(client, db.kysely) : kyselySessionRunner(db.kysely);
-  const rawByLine = new Map<number, string>();
-  try {
-    // A crash mid-import loses at most the last batches, and re-importing is idempotent:
-    // not waiting for each commit to reach the disk is the right trade for bulk loads.
-    if (client) await run(sql`set synchronous_commit = off`);
-    await createImportTables(run);
-    let header: { email: number; name: number; extra: Array<[number, string]> } | null = null;
-    let batch: ImportRow[] = [];
-    const flush = async (): Promise<void> => {
-      if (batch.length === 0) return;
-      // One transaction per batch: one commit instead of one per statement.
-      await run(sql`begin`);
-      if (client) await copyBatch(client, batch);
-      else await insertBatch(run, batch);
-      const outcome = await mergeBatch(run, options.listId);
-      await run(sql`commit`);
-      summary.imported += outcome.inserted;
-      summary.updated += outcome.updated;
-      summary.addedToList += outcome.addedToList;
-      const duplicateCount = outcome.duplicates.length;
-      summary.unchanged += batch.length - duplicateCount - outcome.inserted - outcome.updated;
-      for (const d of outcome.duplicates) {
-        await rejects.add(d.line, `duplicate email in file (first seen on line ${d.firstLine})`, rawByLine.get(d.line) ?? '');
-      }
-      batch = [];
-      rawByLine.clear();
-    };
+  const clients: pg.PoolClient[] = db.pool ? [await db.pool.connect(), await db.pool.connect(), await db.pool.connect()] : [];
+  const stager: SessionRunner = clients[0] ? pgSessionRunner(clients[0], db.kysely) : kyselySessionRunner(db.kysely);
+  const upserter: SessionRunner = clients[1] ? pgSessionRunner(clients[1], db.kysely) : stager;
+  const memberAdder: SessionRunner = clients[2] ? pgSessionRunner(clients[2], db.kysely) : stager;
+  // A crash mid-import loses at most the last batches, and re-importing is idempotent:
+  // not waiting for each commit to reach the disk is the right trade for bulk loads.
+  for (const run of new Set([stager, upserter, memberAdder])) if (db.pool) await run(sql`set synchronous_commit = off`);
+  await createImportTables(stager);
 
+  const rawByLine = new Map<number, string>();
+  let batch: ImportRow[] = [];
+  // Three stages, each on its own session on real Postgres, each taking batches in file
+  // order: stage (COPY + duplicate marking) → upsert recipients → add list members.
+  let upserting: Promise<UpsertOutcome> | null = null;
+  let adding: Promise<void> = Promise.resolve();
+  let addingBefore: Promise<void> = Promise.resolve();
+  const addAfterUpsert = async (upsert: Promise<UpsertOutcome>, previous: Promise<void>): Promise<void> => {
+    const u = await upsert;
+    summary.imported += u.inserted;
+    summary.updated += u.updated;
+    summary.unchanged += u.unchanged;
+    await previous;
+    summary.addedToList += await addMembers(memberAdder, u.ids, options.listId);
+  };
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    if (clients[0]) await copyBatch(clients[0], batch);
+    else await insertBatch(stager, batch);
+    const { firsts, duplicates } = await markFirstOccurrences(stager);
+    for (const d of duplicates) {
+      await rejects.add(d.line, `duplicate email in file (first seen on line ${d.firstLine})`, rawByLine.get(d.line) ?? '');
+    }
+    batch = [];
+    rawByLine.clear();
+    // At most one batch per stage in flight: memory stays flat and order is kept.
+    if (upserting) await upserting;
+    await addingBefore;
+    addingBefore = adding;
+    const next = upsertRecipients(upserter, firsts);
+    upserting = next;
+    adding = addAfterUpsert(next, adding);
+    // Handled here so a failure while the next batch is read is not an unhandled rejection;
+    // it is still thrown where `adding` is awaited.
+    adding.catch(() => undefined);
+    if (!db.pool) await adding;
+  };
+
+  try {
+    let header: Header | null = null;
     const isRow = (line: string): boolean => {
       const fields = header ? lineFields(line) : null;
       return fields !== null && normalizeEmail(fields[header!.email]).ok;
@@ -103,20 +135,21 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
     }
     if (!header) throw new ImportError(`${file}: the file is empty (expected a header line with an 'email' column)`);
     await flush();
-    await dropImportTables(run);
-  } catch (err) {
-    await run(sql`rollback`).catch(() => undefined);
-    throw err;
+    await adding;
   } finally {
-    if (client) await run(sql`reset synchronous_commit`).catch(() => undefined);
-    client?.release();
+    await adding.catch(() => undefined);
+    await dropImportTables(stager).catch(() => undefined);
+    for (const client of clients) {
+      await pgSessionRunner(client, db.kysely)(sql`reset synchronous_commit`).catch(() => undefined);
+      client.release();
+    }
     await rejects.close();
   }
   summary.rejected = rejects.count;
   return summary;
 }
 
-function readHeader(fields: string[], file: string): { email: number; name: number; extra: Array<[number, string]> } {
+function readHeader(fields: string[], file: string): Header {
   const names = fields.map((f) => f.trim().toLowerCase());
   const email = names.indexOf('email');
   if (email < 0) throw new ImportError(`${file}:1: the header has no 'email' column (found: ${fields.join(', ')})`);

@@ -1,8 +1,8 @@
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { from as copyFrom } from 'pg-copy-streams';
 import type pg from 'pg';
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import type { Database } from '../db/schema.js';
 
 export interface ImportRow {
@@ -12,17 +12,12 @@ export interface ImportRow {
   attributes: Record<string, string>;
 }
 
-export interface BatchOutcome {
-  inserted: number;
-  updated: number;
-  addedToList: number;
-  /** Rows whose address appeared earlier in the same file: line → first line. */
-  duplicates: Array<{ line: number; firstLine: number }>;
-}
+/** Rows whose address appeared earlier in the same file: line → first line. */
+export type Duplicates = Array<{ line: number; firstLine: number }>;
 
 /**
- * Runs a statement on the one session an import uses (its temporary tables live there):
- * a dedicated pg client on real Postgres, the single PGlite connection otherwise.
+ * Runs a statement on one session: a dedicated pg client on real Postgres (so an import can
+ * use two at once), the single PGlite connection otherwise.
  */
 export type SessionRunner = <R>(query: RawBuilder<R>) => Promise<{ rows: R[]; affected: number }>;
 
@@ -42,8 +37,9 @@ export function kyselySessionRunner(db: Kysely<Database>): SessionRunner {
 }
 
 /**
- * Session-scoped tables for one import: the current batch, and every address seen so far in
- * the file (so duplicates are found in the database, not in a growing in-memory set).
+ * Session-scoped tables of the staging session: the current batch, and every address seen
+ * so far in the file (so duplicates are found in the database, not in a growing in-memory
+ * set).
  */
 export async function createImportTables(run: SessionRunner): Promise<void> {
   await run(sql`create temporary table if not exists import_batch (line int not null, email text not null, name text, attributes jsonb not null, is_first boolean not null default false)`);
@@ -89,14 +85,19 @@ export async function insertBatch(run: SessionRunner, rows: readonly ImportRow[]
   `);
 }
 
+/** The rows of a batch that are the first occurrence of their address in the file. */
+export interface FirstOccurrences {
+  emails: string[];
+  names: Array<string | null>;
+  attributes: string[];
+}
+
 /**
- * Merges the loaded batch: first occurrence in the file wins, new addresses are inserted,
- * changed names/attributes updated (unchanged rows are not touched), and members added.
+ * Marks the staged batch against every address seen so far in the file (batches come in
+ * file order, so "first" means first in the file); returns the first occurrences to merge
+ * and the duplicates to reject.
  */
-export async function mergeBatch(run: SessionRunner, listId: number): Promise<BatchOutcome> {
-  // Temporary tables are never analysed automatically; without statistics the planner
-  // hashes the whole (growing) import_seen table for every batch.
-  await run(sql`analyze import_batch`);
+export async function markFirstOccurrences(run: SessionRunner): Promise<{ firsts: FirstOccurrences; duplicates: Duplicates }> {
   await run(sql`
     with fresh as (
       insert into import_seen (email_lower, line)
@@ -106,32 +107,62 @@ export async function mergeBatch(run: SessionRunner, listId: number): Promise<Ba
     )
     update import_batch set is_first = true where line in (select line from fresh)
   `);
+  // A scalar subquery: one index lookup per duplicate. (A join lets the planner, which has no
+  // statistics for temporary tables, hash the whole growing import_seen table every batch.)
   const dupes = await run(sql<{ line: number; first_line: number }>`
-    select b.line, s.line as first_line from import_batch b join import_seen s on s.email_lower = lower(b.email)
-    where not b.is_first order by b.line
+    select b.line, (select s.line from import_seen s where s.email_lower = lower(b.email)) as first_line
+    from import_batch b where not b.is_first order by b.line
   `);
-  // Rows that are the first occurrence of their address in the file.
-  const firsts = sql`select line, email, name, attributes from import_batch where is_first`;
-  const merged = await run(sql<{ inserted: boolean }>`
+  const rows = await run(sql<{ email: string; name: string | null; attributes: string }>`
+    select email, name, attributes::text as attributes from import_batch where is_first order by line
+  `);
+  return {
+    firsts: { emails: rows.rows.map((r) => r.email), names: rows.rows.map((r) => r.name), attributes: rows.rows.map((r) => r.attributes) },
+    duplicates: dupes.rows.map((d) => ({ line: d.line, firstLine: d.first_line })),
+  };
+}
+
+export interface UpsertOutcome {
+  ids: number[];
+  inserted: number;
+  updated: number;
+  unchanged: number;
+}
+
+/**
+ * Merges first occurrences into recipients: new addresses inserted, changed names or
+ * attributes updated, unchanged rows not touched. Needs no staging table, so it can run on
+ * another session while the next batch is staged.
+ */
+export async function upsertRecipients(run: SessionRunner, firsts: FirstOccurrences): Promise<UpsertOutcome> {
+  const total = firsts.emails.length;
+  if (total === 0) return { ids: [], inserted: 0, updated: 0, unchanged: 0 };
+  const merged = await run(sql<{ id: number; inserted: boolean }>`
     insert into recipients (email, name, attributes)
-    select email, name, attributes from (${firsts}) f
+    select * from unnest(${firsts.emails}::text[], ${firsts.names}::text[], ${firsts.attributes}::jsonb[])
     on conflict ((lower(email))) do update
       set email = excluded.email, name = excluded.name, attributes = excluded.attributes, updated_at = now()
       where recipients.email is distinct from excluded.email
          or recipients.name is distinct from excluded.name
          or recipients.attributes is distinct from excluded.attributes
-    returning (xmax = 0) as inserted
+    returning id, (xmax = 0) as inserted
   `);
+  // The upsert returns the ids of new and changed rows; only unchanged ones need a lookup.
+  const ids =
+    merged.rows.length === total
+      ? merged.rows.map((r) => r.id)
+      : (await run(sql<{ id: number }>`select r.id from unnest(${firsts.emails}::text[]) as e join recipients r on lower(r.email) = lower(e)`)).rows.map((r) => r.id);
+  const inserted = merged.rows.filter((r) => r.inserted).length;
+  return { ids, inserted, updated: merged.rows.length - inserted, unchanged: total - merged.rows.length };
+}
+
+/** Adds recipients to a list; returns how many were not members yet. */
+export async function addMembers(run: SessionRunner, ids: readonly number[], listId: number): Promise<number> {
+  if (ids.length === 0) return 0;
   const members = await run(sql`
     insert into list_members (list_id, recipient_id)
-    select ${listId}, r.id from (${firsts}) f join recipients r on lower(r.email) = lower(f.email)
+    select ${listId}, id from unnest(${[...ids]}::bigint[]) as id
     on conflict do nothing
   `);
-  const inserted = merged.rows.filter((r) => r.inserted).length;
-  return {
-    inserted,
-    updated: merged.rows.length - inserted,
-    addedToList: members.affected,
-    duplicates: dupes.rows.map((d) => ({ line: d.line, firstLine: d.first_line })),
-  };
+  return members.affected;
 }
