@@ -167,6 +167,7 @@ export function addSendingOptions(command: Command): Command {
     .option('--render-threads <n>', 'render worker threads (default: cores - 1)', intArg())
     .option('--lease-ms <n>', 'a worker silent this long is presumed dead (default 40000)', intArg(1000))
     .option('--request-timeout <ms>', 'give up on a request after this long (default 10000, at most lease/4)', intArg(100))
+    .option('--domain-rate <n>', 'messages per second for the sending domain, all campaigns together (all workers, with REDIS_URL)', intArg())
     .option('--shutdown-timeout <ms>', 'longest a graceful stop may take', intArg(), 30_000);
 }
 

@@ -19,6 +19,7 @@ export interface SendingOptions {
   renderThreads?: number;
   requestTimeout?: number;
   scheduleGrace?: number;
+  domainRate?: number;
 }
 
 export interface SendingStack {
@@ -47,6 +48,8 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     ...defaultWorkerOptions,
     run,
     leaseMs,
+    domain: mailgun.domain,
+    domainRate: options.domainRate ?? null,
     ...(options.scheduleGrace !== undefined ? { scheduleGraceMs: options.scheduleGrace } : {}),
   };
   const worker = new Worker(

@@ -57,6 +57,8 @@ export interface RunDeps {
   /** Resolves when this worker may send (lease fresh, results recordable). */
   mayProceed: () => Promise<void> | void;
   onResponse?: (latencyMs: number) => void;
+  /** The sending domain's limit, shared by every campaign (and worker, with Redis). */
+  domainPacer: Pacer;
 }
 
 export type HaltReason = 'paused' | 'cancelled' | 'shutdown' | 'lease_lost' | 'stopped';
@@ -94,6 +96,7 @@ export class CampaignRun {
     this.pacer = new Pacer({
       ratePerSecond: campaign.rate_per_second,
       id: `herald:campaign:${campaign.id}`,
+      adaptive: false,
       ...(settings.redisUrl ? { redisUrl: settings.redisUrl } : {}),
     });
     this.done = this.run();
@@ -103,10 +106,6 @@ export class CampaignRun {
     return this.haltReason;
   }
 
-  /** The rate limit in force now (configured or adaptive), for status output. */
-  currentLimit(): number | null {
-    return this.pacer.currentLimit();
-  }
 
   halt(reason: HaltReason): void {
     if (this.haltReason) return;
@@ -143,7 +142,7 @@ export class CampaignRun {
       const sending = runSenders({
         client: this.deps.client,
         backlog: this.backlog,
-        pacer: this.pacer,
+        pacers: [this.pacer, this.deps.domainPacer],
         retryPolicy: this.settings.retryPolicy,
         concurrency: this.concurrency,
         mayProceed: this.deps.mayProceed,

@@ -11,6 +11,7 @@ import { promoteDueCampaigns } from '../sql/scheduledCampaigns.js';
 import { expireDeadWorkers, heartbeat, registerWorker, unregisterWorker } from '../sql/workers.js';
 import { CampaignRun, defaultRunSettings, type Renderer, type RunOutcome, type RunSettings } from './campaignRun.js';
 import { Reporter, defaultReporterOptions } from './report/reporter.js';
+import { Pacer } from './send/pacer.js';
 import type { CampaignRenderSpec } from './render/types.js';
 
 export interface WorkerOptions {
@@ -25,9 +26,13 @@ export interface WorkerOptions {
   pollMs: number;
   /** A schedule missed by more than this waits for an explicit `campaign start`. */
   scheduleGraceMs: number;
+  /** Messages per second for the sending domain, all campaigns together; null for none. */
+  domainRate: number | null;
+  /** Names the domain's shared limiter. */
+  domain: string;
 }
 
-export const defaultWorkerOptions: WorkerOptions = { run: defaultRunSettings, leaseMs: 40_000, pollMs: 1000, scheduleGraceMs: 3_600_000 };
+export const defaultWorkerOptions: WorkerOptions = { run: defaultRunSettings, leaseMs: 40_000, pollMs: 1000, scheduleGraceMs: 3_600_000, domainRate: null, domain: 'default' };
 
 export interface WorkerDeps {
   db: Db;
@@ -60,11 +65,19 @@ export class Worker {
   private stopping = false;
   private wakeLoop: (() => void) | null = null;
   private readonly warnedMissed = new Set<number>();
+  /** One limiter for the sending domain: provider throttling is per domain, so it adapts here. */
+  private readonly domainPacer: Pacer;
 
   constructor(
     private readonly deps: WorkerDeps,
     private readonly options: WorkerOptions = defaultWorkerOptions,
   ) {
+    this.domainPacer = new Pacer({
+      ratePerSecond: options.domainRate,
+      id: `herald:domain:${options.domain}`,
+      adaptive: true,
+      ...(options.run.redisUrl ? { redisUrl: options.run.redisUrl } : {}),
+    });
     this.reporter = new Reporter(deps.db.kysely, deps.log, {
       ...defaultReporterOptions,
       onWritten: (results) => {
@@ -136,6 +149,7 @@ export class Worker {
     this.wakeLoop?.();
     await Promise.all([...this.runs.values()].map((r) => r.done));
     await this.reporter.close();
+    await this.domainPacer.close();
     if (this.beatTimer) clearInterval(this.beatTimer);
     await this.unlisten?.();
     await unregisterWorker(this.deps.db.kysely, this.id).catch(() => undefined);
@@ -158,6 +172,7 @@ export class Worker {
         renderSpec: this.deps.renderSpec,
         mayProceed: () => this.mayProceed(),
         onResponse: (ms) => this.latency.record(Math.max(1, Math.round(ms * 1000))),
+        domainPacer: this.domainPacer,
       },
       this.options.run,
     );

@@ -7,7 +7,8 @@ import type { Pacer } from './pacer.js';
 export interface SendersOptions {
   client: MailgunClient;
   backlog: SendBacklog;
-  pacer: Pacer;
+  /** Every limit a message must pass (the campaign's, the sending domain's). */
+  pacers: readonly Pacer[];
   retryPolicy: RetryPolicy;
   concurrency: number;
   /** Resolves when sending is allowed (lease held, results can be recorded). */
@@ -33,7 +34,7 @@ async function sendLoop(o: SendersOptions): Promise<void> {
   for (;;) {
     const message = await o.backlog.take();
     if (!message) return;
-    await o.pacer.acquire();
+    for (const pacer of o.pacers) await pacer.acquire();
     await o.mayProceed();
     if (o.abandoned()) return;
     await sendOne(o, message);
@@ -48,16 +49,16 @@ async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<voi
   o.onResponse?.(performance.now() - started);
 
   if (outcome.kind === 'accepted') {
-    o.pacer.record('accepted');
+    for (const pacer of o.pacers) pacer.record('accepted');
     await o.report(result(message, 'sent', outcome.providerId, null, null));
     return;
   }
   if (outcome.kind === 'permanent') {
-    o.pacer.record('other');
+    for (const pacer of o.pacers) pacer.record('other');
     await o.report(result(message, 'failed', null, outcome.code, outcome.message));
     return;
   }
-  o.pacer.record(outcome.throttled ? 'throttled' : 'other', outcome.retryAfterMs);
+  for (const pacer of o.pacers) pacer.record(outcome.throttled ? 'throttled' : 'other', outcome.retryAfterMs);
   const delay = nextRetryDelay(o.retryPolicy, message.attempts, outcome.retryAfterMs, Math.random());
   if (delay === null) {
     await o.report(result(message, 'failed', null, 'transient_exhausted', `${outcome.code}: ${outcome.message}`));

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { formatDeliveryId } from '../src/domain/deliveryId.js';
+import { countDeliveries } from '../src/sql/campaigns.js';
+import { onRealPostgres, openTestDb, type TestDb } from './support/db.js';
+import { seedCampaign, seedList } from './support/fixtures.js';
+import { MOCK_KEY, spawnHerald, startMockProcess, type HeraldProcess, type MockProcess } from './support/processes.js';
+
+async function redisReachable(url: string | undefined): Promise<boolean> {
+  if (!url) return false;
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(u.port || 6379), u.hostname);
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+const redisUrl = process.env.REDIS_URL;
+const skip = !onRealPostgres
+  ? 'several worker processes share one database: needs DATABASE_URL (real Postgres)'
+  : !(await redisReachable(redisUrl))
+    ? 'needs REDIS_URL pointing at a running Redis (the shared rate limit lives there)'
+    : false;
+if (skip) console.log(`# scale-out test skipped: ${skip}`);
+
+describe('three workers, two campaigns, one shared rate limit (postgres + redis)', { skip }, () => {
+  let db: TestDb;
+  let mock: MockProcess;
+  const domain = `scale-${process.pid}-${Date.now()}.test`;
+  before(async () => {
+    db = await openTestDb();
+    // A domain of its own: the shared limiter in Redis is named after it.
+    mock = await startMockProcess(['--latency', '5', '--record', 'counts', '--domain', domain]);
+  });
+  after(async () => {
+    await mock?.stop();
+    await db?.dispose();
+  });
+
+  it('holds 300 msgs/s across all workers, survives a SIGKILL, and sends everyone exactly once', async () => {
+    const a = await seedList(db.kysely, 'scale-a', 2500);
+    const b = await seedList(db.kysely, 'scale-b', 2500);
+    const campaignA = await seedCampaign(db.kysely, a.listId);
+    const campaignB = await seedCampaign(db.kysely, b.listId);
+    const env = { DATABASE_URL: db.url!, REDIS_URL: redisUrl!, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: domain, MAILGUN_BASE_URL: mock.url };
+    const args = ['worker', '--domain-rate', '300', '--concurrency', '50', '--lease-ms', '3000'];
+    const workers: HeraldProcess[] = [spawnHerald(args, env), spawnHerald(args, env), spawnHerald(args, env)];
+
+    const sent = async () => (await countDeliveries(db.kysely, campaignA)).sent + (await countDeliveries(db.kysely, campaignB)).sent;
+    const deadline = Date.now() + 60_000;
+    while ((await sent()) < 1500) {
+      assert.ok(Date.now() < deadline, `no progress: ${workers.map((w) => w.output()).join('\n')}`);
+      await sleep(100);
+    }
+    workers[0]!.process.kill('SIGKILL');
+    await workers[0]!.exited;
+    for (const w of workers.slice(1)) assert.equal(await w.exited, 0, w.output());
+
+    for (const id of [campaignA, campaignB]) {
+      const counts = await countDeliveries(db.kysely, id);
+      assert.equal(counts.sent, 2500, `campaign ${id}: ${JSON.stringify(counts)}`);
+    }
+    const accepted = await mock.deliveries();
+    for (const [id, list] of [[campaignA, a], [campaignB, b]] as const) {
+      for (const r of list.recipientIds) assert.equal(accepted[formatDeliveryId(id, r)], 1, `recipient ${r} of campaign ${id}`);
+    }
+    const perSecond = Object.values((await mock.stats()).perSecond as Record<string, number>);
+    const peak = Math.max(...perSecond);
+    assert.ok(peak <= 315, `peak ${peak}/s over a 300/s limit: ${perSecond.join(', ')}`);
+    assert.ok(perSecond.filter((n) => n >= 250).length >= 5, `the limit was actually used: ${perSecond.join(', ')}`);
+  });
+});
