@@ -69,7 +69,7 @@ export class Pacer {
     this.closed = true;
     const limiter = this.limiter;
     this.limiter = null;
-    if (limiter) await limiter.disconnect(false);
+    if (limiter) await shutDown(limiter);
   }
 
   private chunkSize(): number {
@@ -88,7 +88,7 @@ export class Pacer {
     if (rate === this.limiterRate) return;
     this.limiterRate = rate;
     if (rate === null) {
-      void this.limiter?.disconnect(false);
+      if (this.limiter) void shutDown(this.limiter);
       this.limiter = null;
       return;
     }
@@ -136,6 +136,15 @@ function redisOptions(url: string): Record<string, unknown> {
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
   };
+}
+
+/**
+ * Disconnects once the limiter has finished registering and flushes pending Redis commands:
+ * closing mid-registration leaves ioredis rejecting a command nobody awaits.
+ */
+async function shutDown(limiter: Bottleneck): Promise<void> {
+  await limiter.ready().catch(() => undefined);
+  await limiter.disconnect(true).catch(() => undefined);
 }
 
 function sleep(ms: number): Promise<void> {
