@@ -16,7 +16,7 @@ export function writeBenchmarkSection(title: string, body: string): void {
   if (start < 0) next = `${current.trimEnd()}\n\n${section}`;
   else {
     const end = current.indexOf('\n## ', start + heading.length);
-    next = current.slice(0, start) + section + (end < 0 ? '' : current.slice(end + 1));
+    next = current.slice(0, start) + section + (end < 0 ? '' : `\n${current.slice(end + 1)}`);
   }
   fs.writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
 }
