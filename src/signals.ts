@@ -33,3 +33,16 @@ export function onShutdownSignal(log: Logger, timeoutMs: number, gracefulStop: (
     process.off('SIGTERM', handler);
   };
 }
+
+/** For servers that run until stopped: resolves once SIGINT/SIGTERM came and `close` finished. */
+export function closeOnSignal(close: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void close().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

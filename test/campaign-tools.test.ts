@@ -5,13 +5,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { dbLabel, onRealPostgres, openTestDb, type TestDb } from './support/db.js';
-import { MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';
+import { dbLabel } from './support/db.js';
+import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
 
 describe(`dry runs and test sends (${dbLabel})`, () => {
-  let db: TestDb | undefined;
+  let disposeDb: () => Promise<void> = async () => undefined;
   let mock: MockProcess;
   let env: Record<string, string>;
   let dir: string;
@@ -22,13 +22,9 @@ describe(`dry runs and test sends (${dbLabel})`, () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-tools-'));
     mock = await startMockProcess(['--latency', '1']);
     env = { MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_TEMPLATES_DIR: path.join(fixtures, 'templates') };
-    if (onRealPostgres) {
-      db = await openTestDb();
-      env.DATABASE_URL = db.url!;
-    } else {
-      env.DATABASE_URL = '';
-      env.HERALD_DATA_DIR = path.join(dir, 'db');
-    }
+    const database = await cliDatabaseEnv(dir);
+    disposeDb = database.dispose;
+    env = { ...env, ...database.env };
     const csv = path.join(dir, 'people.csv');
     // Every fourth recipient has no coupon: the strict template fails for them.
     fs.writeFileSync(csv, ['email,name,coupon', ...Array.from({ length: 40 }, (_, i) => `t${i}@example.org,T ${i},${i % 4 === 0 ? '' : `C${i}`}`)].join('\n'));
@@ -37,7 +33,7 @@ describe(`dry runs and test sends (${dbLabel})`, () => {
   });
   after(async () => {
     await mock?.stop();
-    await db?.dispose();
+    await disposeDb();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

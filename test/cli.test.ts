@@ -5,13 +5,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { dbLabel, onRealPostgres, openTestDb, type TestDb } from './support/db.js';
-import { MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';
+import { dbLabel } from './support/db.js';
+import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
 
 describe(`the herald command, start to report (${dbLabel})`, () => {
-  let db: TestDb | undefined;
+  let disposeDb: () => Promise<void> = async () => undefined;
   let mock: MockProcess;
   let env: Record<string, string>;
   let dir: string;
@@ -19,17 +19,13 @@ describe(`the herald command, start to report (${dbLabel})`, () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-cli-'));
     mock = await startMockProcess(['--latency', '5']);
     env = { MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url };
-    if (onRealPostgres) {
-      db = await openTestDb();
-      env.DATABASE_URL = db.url!;
-    } else {
-      env.DATABASE_URL = '';
-      env.HERALD_DATA_DIR = path.join(dir, 'db');
-    }
+    const database = await cliDatabaseEnv(dir);
+    disposeDb = database.dispose;
+    env = { ...env, ...database.env };
   });
   after(async () => {
     await mock?.stop();
-    await db?.dispose();
+    await disposeDb();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

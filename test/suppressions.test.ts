@@ -3,24 +3,21 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { dbLabel, onRealPostgres, openTestDb, type TestDb } from './support/db.js';
-import { runHerald, spawnHerald } from './support/processes.js';
+import { dbLabel } from './support/db.js';
+import { cliDatabaseEnv, runHerald, spawnHerald } from './support/processes.js';
 
 describe(`suppressions from the command line (${dbLabel})`, () => {
-  let db: TestDb | undefined;
+  let disposeDb: () => Promise<void> = async () => undefined;
   let env: Record<string, string>;
   let dir: string;
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-suppress-'));
-    if (onRealPostgres) {
-      db = await openTestDb();
-      env = { DATABASE_URL: db.url! };
-    } else {
-      env = { DATABASE_URL: '', HERALD_DATA_DIR: path.join(dir, 'db') };
-    }
+    const database = await cliDatabaseEnv(dir);
+    disposeDb = database.dispose;
+    env = { ...database.env };
   });
   after(async () => {
-    await db?.dispose();
+    await disposeDb();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

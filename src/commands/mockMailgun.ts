@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startMockMailgun } from '../mock/server.js';
 import type { RecordMode } from '../mock/store.js';
+import { closeOnSignal } from '../signals.js';
 import { intArg } from './args.js';
 
 function share(value: string): number {
@@ -45,14 +46,6 @@ export function registerMockMailgunCommand(program: Command): void {
         webhooks: o.webhookUrl ? { url: o.webhookUrl, signingKey: signingKey!, bounceRate: o.bounceRate, complaintRate: o.complaintRate } : null,
       });
       console.log(`mock Mailgun listening on ${mock.url}`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          void mock.close().then(resolve);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await closeOnSignal(() => mock.close());
     });
 }

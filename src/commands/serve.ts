@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { startServer } from '../server/app.js';
 import { unsubscribeSecret } from '../sql/settings.js';
+import { closeOnSignal } from '../signals.js';
 import { intArg } from './args.js';
 import { withContext } from './context.js';
 
@@ -20,15 +21,7 @@ export function registerServeCommand(program: Command): void {
           webhookSigningKey: config.webhookSigningKey,
         });
         console.log(`herald serve listening on ${server.url}`);
-        await new Promise<void>((resolve) => {
-          const stop = (): void => {
-            process.off('SIGINT', stop);
-            process.off('SIGTERM', stop);
-            void server.close().then(resolve);
-          };
-          process.on('SIGINT', stop);
-          process.on('SIGTERM', stop);
-        });
+        await closeOnSignal(() => server.close());
       }),
     );
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { onRealPostgres, openTestDb } from './db.js';
 
 /** The compiled CLI next to this build of the tests. */
 export const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli.js');
@@ -75,4 +76,14 @@ export async function runHerald(args: string[], env: Record<string, string | und
   const code = await p.exited;
   if (code !== 0) throw new Error(`herald ${args.join(' ')} exited ${code}:\n${p.output()}`);
   return p.output();
+}
+
+/**
+ * Environment for running `herald` commands against this test's database: its own Postgres
+ * database when DATABASE_URL is set, else a PGlite folder of its own.
+ */
+export async function cliDatabaseEnv(dir: string): Promise<{ env: Record<string, string>; dispose: () => Promise<void> }> {
+  if (!onRealPostgres) return { env: { DATABASE_URL: '', HERALD_DATA_DIR: `${dir}/db` }, dispose: async () => undefined };
+  const db = await openTestDb();
+  return { env: { DATABASE_URL: db.url! }, dispose: () => db.dispose() };
 }
