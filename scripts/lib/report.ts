@@ -51,16 +51,20 @@ export async function freshDatabase(prefix: string): Promise<{ url: string; drop
   return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) };
 }
 
-/** Samples this process's RSS every 100 ms; stop() returns the peak in MB. */
-export function sampleRss(): { stop: () => number } {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 100);
+/**
+ * Samples this process's RSS every 100 ms. stop() returns the peak and the medians of the
+ * first and last quarter of the samples (MB): equal quarters mean memory did not grow.
+ */
+export function sampleRss(): { stop: () => { peakMb: number; firstQuarterMb: number; lastQuarterMb: number } } {
+  const samples: number[] = [process.memoryUsage.rss()];
+  const timer = setInterval(() => samples.push(process.memoryUsage.rss()), 100);
   return {
     stop: () => {
       clearInterval(timer);
-      return Math.round(Math.max(peak, process.memoryUsage().rss) / 2 ** 20);
+      samples.push(process.memoryUsage.rss());
+      const mb = (n: number): number => Math.round(n / 2 ** 20);
+      const quarter = Math.max(1, Math.floor(samples.length / 4));
+      return { peakMb: mb(Math.max(...samples)), firstQuarterMb: mb(median(samples.slice(0, quarter))), lastQuarterMb: mb(median(samples.slice(-quarter))) };
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Db } from '../db/connect.js';
 import type { CampaignStatus } from '../db/schema.js';
 import { campaignProgress } from '../sql/campaignProgress.js';
 import { countDeliveries, type StatusCounts } from '../sql/campaigns.js';
+import { notSentBreakdown } from '../sql/retryFailed.js';
 import { getCampaignOrThrow } from './control.js';
 
 export interface CampaignStatusReport {
@@ -16,15 +17,18 @@ export interface CampaignStatusReport {
   rate: number;
   etaSeconds: number | null;
   workers: Array<{ workerId: string; open: number; heartbeatAt: string | null }>;
+  /** Who did not get it: failed per reason, suppressed, skipped, unknown. */
+  notSent: Array<{ status: string; reason: string | null; count: number }>;
   startedAt: string | null;
   finishedAt: string | null;
 }
 
 export async function campaignStatusReport(db: Db, id: number): Promise<CampaignStatusReport> {
   const campaign = await getCampaignOrThrow(db, id);
-  const [counts, progress] = await Promise.all([
+  const [counts, progress, notSent] = await Promise.all([
     countDeliveries(db.kysely, id),
     campaignProgress(db.kysely, id, campaign.list_id),
+    notSentBreakdown(db.kysely, id),
   ]);
   const recorded = Object.values(counts).reduce((a, b) => a + b, 0);
   const unclaimed = campaign.list_exhausted ? 0 : Math.max(0, progress.listSize - recorded);
@@ -40,6 +44,7 @@ export async function campaignStatusReport(db: Db, id: number): Promise<Campaign
     rate,
     etaSeconds: campaign.status === 'running' && rate > 0 ? Math.round(open / rate) : null,
     workers: progress.holders.map((h) => ({ ...h, heartbeatAt: h.heartbeatAt?.toISOString() ?? null })),
+    notSent,
     startedAt: campaign.started_at?.toISOString() ?? null,
     finishedAt: campaign.finished_at?.toISOString() ?? null,
   };
@@ -61,5 +66,9 @@ export function formatStatus(r: CampaignStatusReport): string {
     `  rate        ${r.rate}/s over the last minute${r.etaSeconds !== null ? `, ETA ${r.etaSeconds}s` : ''}`,
   ];
   for (const w of r.workers) lines.push(`  worker ${w.workerId} holds ${w.open} (heartbeat ${w.heartbeatAt ?? 'gone'})`);
+  if (r.notSent.length > 0) {
+    lines.push('  not sent:');
+    for (const n of r.notSent) lines.push(`    ${String(n.count).padStart(8)}  ${n.status}${n.reason ? ` (${n.reason})` : ''}`);
+  }
   return lines.join('\n');
 }

@@ -8,7 +8,8 @@ import { campaignStatusReport, formatStatus } from '../campaigns/status.js';
 import type { Logger } from '../log.js';
 import { onShutdownSignal } from '../signals.js';
 import { campaignReport } from '../sql/campaignReport.js';
-import { countDeliveries } from '../sql/campaigns.js';
+import { countDeliveries, transitionCampaign } from '../sql/campaigns.js';
+import { DEFAULT_RETRY_REASONS, retryFailed } from '../sql/retryFailed.js';
 import { campaignIdArg, collect, intArg } from './args.js';
 import { withContext } from './context.js';
 import { showProgress } from './progress.js';
@@ -137,6 +138,27 @@ export function registerCampaignCommands(program: Command): void {
     );
 
   campaign
+    .command('retry-failed <id>')
+    .description('re-queue the failed deliveries of a finished or paused campaign (transient failures by default)')
+    .option('--reason <code>', `error code to retry (repeatable; default: ${DEFAULT_RETRY_REASONS.join(', ')})`, collect)
+    .option('--since <time>', 'only deliveries that failed at or after this ISO 8601 time')
+    .action((idArg: string, o: { reason?: string[]; since?: string }) =>
+      withContext(async ({ db }) => {
+        const id = campaignIdArg(idArg);
+        const campaignRow = await getCampaignOrThrow(db, id);
+        if (campaignRow.status !== 'finished' && campaignRow.status !== 'paused') {
+          throw new UserError(`retry-failed works on finished or paused campaigns; campaign ${id} is ${campaignRow.status}`);
+        }
+        const since = o.since === undefined ? null : new Date(o.since);
+        if (since && Number.isNaN(since.getTime())) throw new UserError(`--since '${o.since}' is not an ISO 8601 time`);
+        const requeued = await retryFailed(db.kysely, id, o.reason ?? DEFAULT_RETRY_REASONS, since);
+        if (requeued > 0 && campaignRow.status === 'finished') await transitionCampaign(db.kysely, id, 'retry');
+        const next = campaignRow.status === 'paused' ? 'still paused (resume it to send them)' : requeued > 0 ? 'running again (a worker sends them)' : 'unchanged';
+        console.log(`re-queued ${requeued} deliveries of campaign ${id}; it is ${next}`);
+      }),
+    );
+
+  campaign
     .command('status <id>')
     .description('counts per delivery status, current rate, ETA and the workers holding it')
     .option('--json', 'machine-readable output')
@@ -167,6 +189,7 @@ export function addSendingOptions(command: Command): Command {
     .option('--render-threads <n>', 'render worker threads (default: cores - 1)', intArg())
     .option('--lease-ms <n>', 'a worker silent this long is presumed dead (default 40000)', intArg(1000))
     .option('--request-timeout <ms>', 'give up on a request after this long (default 10000, at most lease/4)', intArg(100))
+    .option('--max-attempts <n>', 'requests per message before it fails as transient_exhausted (default 6)', intArg())
     .option('--domain-rate <n>', 'messages per second for the sending domain, all campaigns together (all workers, with REDIS_URL)', intArg())
     .option('--shutdown-timeout <ms>', 'longest a graceful stop may take', intArg(), 30_000);
 }

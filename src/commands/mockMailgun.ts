@@ -23,6 +23,7 @@ export function registerMockMailgunCommand(program: Command): void {
     .option('--fail-rate <p>', 'share of requests answered 503', share, 0)
     .option('--throttle-rate <p>', 'share of requests answered 429 (Retry-After: 1)', share, 0)
     .option('--permanent-fail-rate <p>', 'share of deliveries refused with 400 on every attempt', share, 0)
+    .option('--stuck-rate <p>', 'share of deliveries answered 503 on every attempt', share, 0)
     .option('--rate-limit <n>', 'answer 429 past N accepted requests per second', intArg())
     .option('--seed <n>', 'make fault injection reproducible per delivery and attempt', intArg(0))
     .addOption(new Option('--record <mode>', 'what to keep of accepted messages').choices(['full', 'counts', 'none']).default('full'))
@@ -30,7 +31,7 @@ export function registerMockMailgunCommand(program: Command): void {
     .option('--webhook-signing-key <key>', 'key to sign webhooks with (default: MAILGUN_WEBHOOK_SIGNING_KEY)')
     .option('--bounce-rate <p>', 'share of accepted messages reported as permanent failures', share, 0)
     .option('--complaint-rate <p>', 'share of accepted messages reported as complaints', share, 0)
-    .action(async (o: { port: number; host: string; apiKey?: string; domain?: string[]; latency: number; jitter: number; failRate: number; throttleRate: number; permanentFailRate: number; rateLimit?: number; seed?: number; record: RecordMode; webhookUrl?: string; webhookSigningKey?: string; bounceRate: number; complaintRate: number }) => {
+    .action(async (o: { port: number; host: string; apiKey?: string; domain?: string[]; latency: number; jitter: number; failRate: number; throttleRate: number; permanentFailRate: number; stuckRate: number; rateLimit?: number; seed?: number; record: RecordMode; webhookUrl?: string; webhookSigningKey?: string; bounceRate: number; complaintRate: number }) => {
       const signingKey = o.webhookSigningKey ?? process.env.MAILGUN_WEBHOOK_SIGNING_KEY;
       if (o.webhookUrl && !signingKey) throw new InvalidArgumentError('--webhook-url needs --webhook-signing-key (or MAILGUN_WEBHOOK_SIGNING_KEY)');
       const mock = await startMockMailgun({
@@ -40,7 +41,7 @@ export function registerMockMailgunCommand(program: Command): void {
         domains: o.domain ?? [],
         latencyMs: o.latency,
         jitterMs: o.jitter,
-        faults: { failRate: o.failRate, throttleRate: o.throttleRate, permanentFailRate: o.permanentFailRate, seed: o.seed ?? null },
+        faults: { failRate: o.failRate, throttleRate: o.throttleRate, permanentFailRate: o.permanentFailRate, stuckRate: o.stuckRate, seed: o.seed ?? null },
         rateLimit: o.rateLimit ?? null,
         record: o.record,
         webhooks: o.webhookUrl ? { url: o.webhookUrl, signingKey: signingKey!, bounceRate: o.bounceRate, complaintRate: o.complaintRate } : null,

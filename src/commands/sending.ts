@@ -20,6 +20,7 @@ export interface SendingOptions {
   requestTimeout?: number;
   scheduleGrace?: number;
   domainRate?: number;
+  maxAttempts?: number;
 }
 
 export interface SendingStack {
@@ -34,6 +35,7 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     ...defaultRunSettings,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.maxAttempts ? { retryPolicy: { ...defaultRunSettings.retryPolicy, maxAttempts: options.maxAttempts } } : {}),
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
   };
   const leaseMs = options.leaseMs ?? defaultWorkerOptions.leaseMs;

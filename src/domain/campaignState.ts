@@ -1,7 +1,7 @@
 import type { CampaignStatus } from '../db/schema.js';
 
 /** Which command may move a campaign from which status. The database enforces it atomically. */
-export type CampaignAction = 'start' | 'schedule' | 'pause' | 'resume' | 'cancel' | 'finish';
+export type CampaignAction = 'start' | 'schedule' | 'pause' | 'resume' | 'cancel' | 'finish' | 'retry';
 
 const transitions: Record<CampaignAction, { from: CampaignStatus[]; to: CampaignStatus }> = {
   start: { from: ['draft', 'scheduled', 'paused'], to: 'running' },
@@ -10,6 +10,8 @@ const transitions: Record<CampaignAction, { from: CampaignStatus[]; to: Campaign
   resume: { from: ['paused'], to: 'running' },
   cancel: { from: ['draft', 'scheduled', 'running', 'paused'], to: 'cancelled' },
   finish: { from: ['running'], to: 'finished' },
+  // retry-failed re-opens a finished campaign for the deliveries it re-queued.
+  retry: { from: ['finished'], to: 'running' },
 };
 
 export function transitionFor(action: CampaignAction): { from: CampaignStatus[]; to: CampaignStatus } {

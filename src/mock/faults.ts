@@ -7,6 +7,8 @@ export interface FaultRates {
   throttleRate: number;
   /** Share of deliveries refused with 400 on every attempt. */
   permanentFailRate: number;
+  /** Share of deliveries answered 503 on every attempt (transient errors that never clear). */
+  stuckRate: number;
   /** With a seed, transient faults are reproducible per (delivery, attempt). */
   seed: number | null;
 }
@@ -29,6 +31,7 @@ export function pickFault(rates: FaultRates, deliveryId: string | undefined, att
   if (rates.permanentFailRate > 0 && deliveryId !== undefined && unit('permanent', seed, deliveryId) < rates.permanentFailRate) {
     return 'permanent';
   }
+  if (rates.stuckRate > 0 && deliveryId !== undefined && unit('stuck', seed, deliveryId) < rates.stuckRate) return 'unavailable';
   const roll = rates.seed !== null && deliveryId !== undefined ? unit('transient', seed, deliveryId, attempt) : Math.random();
   if (roll < rates.failRate) return 'unavailable';
   if (roll < rates.failRate + rates.throttleRate) return 'throttled';

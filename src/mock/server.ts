@@ -30,7 +30,7 @@ export const defaultMockOptions: MockMailgunOptions = {
   domains: [],
   latencyMs: 0,
   jitterMs: 0,
-  faults: { failRate: 0, throttleRate: 0, permanentFailRate: 0, seed: null },
+  faults: { failRate: 0, throttleRate: 0, permanentFailRate: 0, stuckRate: 0, seed: null },
   rateLimit: null,
   record: 'full',
   webhooks: null,

@@ -65,6 +65,7 @@ export class Worker {
   private stopping = false;
   private wakeLoop: (() => void) | null = null;
   private readonly warnedMissed = new Set<number>();
+  private sendGate: Promise<void> | null = null;
   /** One limiter for the sending domain: provider throttling is per domain, so it adapts here. */
   private readonly domainPacer: Pacer;
 
@@ -197,14 +198,17 @@ export class Worker {
    */
   private mayProceed(): Promise<void> | void {
     if (this.canSend()) return;
-    return new Promise((resolve) => {
+    // One shared wait for every sender, however many are held back.
+    this.sendGate ??= new Promise<void>((resolve) => {
       const timer = setInterval(() => {
         if (this.canSend() || this.stopping) {
           clearInterval(timer);
+          this.sendGate = null;
           resolve();
         }
       }, 50);
     });
+    return this.sendGate;
   }
 
   private canSend(): boolean {
