@@ -33,14 +33,3 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): L
     pino.destination({ fd: 2, sync: false }),
   );
 }
-
-/** Strip the password from a connection string before it can appear in a message. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '[unparseable url]';
-  }
-}

@@ -21,8 +21,10 @@ export function registerDemoCommand(program: Command): void {
     .description('send a 20,000-recipient campaign to a local Mailgun mock, end to end, and audit it')
     .option('--recipients <n>', 'size of the synthetic list', intArg(), 20_000)
     .option('--latency <ms>', "the mock's answer latency", intArg(0), 50)
-    .action((o: { recipients: number; latency: number }) =>
-      withContext(async ({ db, config, log }) => {
+    .action((o: { recipients: number; latency: number }) => {
+      // The progress bar and the summary tell the story; routine log lines would drown them.
+      process.env.LOG_LEVEL ??= 'warn';
+      return withContext(async ({ db, config, log }) => {
         const mock = await startMockProcess(o.latency);
         try {
           const demoConfig = { ...config, mailgun: { apiKey: DEMO_KEY, domain: DEMO_DOMAIN, baseUrl: mock.url } };
@@ -58,8 +60,8 @@ export function registerDemoCommand(program: Command): void {
           mock.process.kill('SIGTERM');
           await once(mock.process, 'exit');
         }
-      }),
-    );
+      });
+    });
 }
 
 /** Recipients with names and product picks, and a few suppressed addresses; returns how many. */

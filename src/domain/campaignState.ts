@@ -21,8 +21,3 @@ export function transitionFor(action: CampaignAction): { from: CampaignStatus[];
 export function canTransition(action: CampaignAction, from: CampaignStatus): boolean {
   return transitions[action].from.includes(from);
 }
-
-/** Statuses no worker acts on again. */
-export function isTerminal(status: CampaignStatus): boolean {
-  return status === 'finished' || status === 'cancelled';
-}

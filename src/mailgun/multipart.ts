@@ -45,13 +45,6 @@ export class MultipartWriter {
     return at - offset;
   }
 
-  /** One message body as its own buffer (tests and one-off sends). */
-  build(fields: readonly FormField[]): Buffer | null {
-    const target = Buffer.allocUnsafe(this.maxBytes(fields));
-    const length = this.writeInto(target, 0, fields);
-    return length === null ? null : target.subarray(0, length);
-  }
-
   private partHeader(name: string): string {
     const quoted = name.replace(/["\\\r\n]/g, (c) => (c === '"' ? '%22' : c === '\\' ? '\\\\' : ''));
     return `--${this.boundary}\r\nContent-Disposition: form-data; name="${quoted}"\r\n\r\n`;

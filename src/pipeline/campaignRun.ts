@@ -102,10 +102,6 @@ export class CampaignRun {
     this.done = this.run();
   }
 
-  get halted(): HaltReason | null {
-    return this.haltReason;
-  }
-
 
   halt(reason: HaltReason): void {
     if (this.haltReason) return;

@@ -18,10 +18,6 @@ export class BoundedQueue<T> {
     return this.items.length - this.head;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   async put(item: T): Promise<void> {
     while (this.size >= this.capacity && !this.closed) {
       await new Promise<void>((resolve) => this.putters.push(resolve));

@@ -156,10 +156,6 @@ export class Worker {
     await unregisterWorker(this.deps.db.kysely, this.id).catch(() => undefined);
   }
 
-  activeRun(campaignId: number): CampaignRun | undefined {
-    return this.runs.get(campaignId);
-  }
-
   private startRun(campaign: Campaign): void {
     const run = new CampaignRun(
       campaign,

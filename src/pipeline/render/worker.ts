@@ -79,7 +79,7 @@ function renderOne(spec: CampaignRenderSpec, p: Prepared, r: RenderRecipient, no
 /** RFC 5322 display name: quoted when it has specials, so "Doe, Jane" stays one address. */
 function quoteName(name: string): string {
   const clean = name.replace(/[\r\n]/g, ' ');
-  return /^[\w !#$%&'*+\-/=?^`{|}~.]*$/.test(clean) && !clean.includes('.') ? clean : `"${clean.replace(/["\\]/g, '\\$&')}"`;
+  return /^[\w !#$%&'*+\-/=?^`{|}~]*$/.test(clean) ? clean : `"${clean.replace(/["\\]/g, '\\$&')}"`;
 }
 
 /** Piscina entry point: renders a batch into one transferable buffer of request bodies. */

@@ -38,10 +38,6 @@ export class Reporter {
     return !this.failing;
   }
 
-  get pending(): number {
-    return this.buffer.length;
-  }
-
   add(result: DeliveryResult): Promise<void> | void {
     this.buffer.push(result);
     if (this.buffer.length >= this.options.maxBatch) this.kick();

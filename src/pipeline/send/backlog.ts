@@ -26,10 +26,6 @@ export class SendBacklog {
 
   constructor(readonly capacity: number) {}
 
-  get size(): number {
-    return this.fresh.length + this.ready.length + this.waitingRetries;
-  }
-
   async put(message: OutgoingMessage): Promise<boolean> {
     while (!this.stopped && this.fresh.length + this.waitingRetries >= this.capacity) {
       await new Promise<void>((resolve) => this.putters.push(resolve));
