@@ -5,6 +5,7 @@ import { openSendingStack } from '../src/commands/sending.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { countDeliveries, transitionCampaign } from '../src/sql/campaigns.js';
+import { addSendingDomain } from '../src/sql/sendingDomains.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
@@ -31,7 +32,8 @@ describe(`a small campaign beside a big one (${dbLabel})`, () => {
     const smallId = await seedCampaign(db.kysely, small.listId, { status: 'draft' });
     const config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url });
     // A rate limit on the domain keeps the big campaign busy for a long time.
-    const stack = await openSendingStack(config, db, createLogger('silent'), { concurrency: 100, domainRate: 1000 });
+    await addSendingDomain(db.kysely, MOCK_DOMAIN, { ratePerSecond: 1000 });
+    const stack = await openSendingStack(config, db, createLogger('silent'), { concurrency: 100 });
     const running = stack.worker.runCampaigns(() => true, true);
     try {
       while ((await countDeliveries(db.kysely, bigId)).sent < 2000) await sleep(50);

@@ -3,10 +3,12 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { formatDeliveryId } from '../src/domain/deliveryId.js';
-import { countDeliveries } from '../src/sql/campaigns.js';
+import { countDeliveries, transitionCampaign } from '../src/sql/campaigns.js';
+import { countWorkers } from '../src/sql/workers.js';
 import { onRealPostgres, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_KEY, spawnHerald, startMockProcess, type HeraldProcess, type MockProcess } from './support/processes.js';
+import { addSendingDomain } from '../src/sql/sendingDomains.js';
 
 async function redisReachable(url: string | undefined): Promise<boolean> {
   if (!url) return false;
@@ -54,7 +56,8 @@ describe('three workers, two campaigns, one shared rate limit (postgres + redis)
     const campaignA = await seedCampaign(db.kysely, a.listId);
     const campaignB = await seedCampaign(db.kysely, b.listId);
     const env = { DATABASE_URL: db.url!, REDIS_URL: redisUrl!, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: domain, MAILGUN_BASE_URL: mock.url };
-    const args = ['worker', '--domain-rate', '300', '--concurrency', '50', '--lease-ms', '3000'];
+    await addSendingDomain(db.kysely, domain, { ratePerSecond: 300 });
+    const args = ['worker', '--concurrency', '50', '--lease-ms', '3000'];
     const workers: HeraldProcess[] = [spawnHerald(args, env), spawnHerald(args, env), spawnHerald(args, env)];
 
     const sent = async () => (await countDeliveries(db.kysely, campaignA)).sent + (await countDeliveries(db.kysely, campaignB)).sent;
@@ -79,5 +82,46 @@ describe('three workers, two campaigns, one shared rate limit (postgres + redis)
     const peak = Math.max(...perSecond);
     assert.ok(peak <= 315, `peak ${peak}/s over a 300/s limit: ${perSecond.join(', ')}`);
     assert.ok(perSecond.filter((n) => n >= 250).length >= 5, `the limit was actually used: ${perSecond.join(', ')}`);
+  });
+
+  it('holds a daily cap and a max concurrency across workers and campaigns', async () => {
+    const capped = `capped-${domain}`;
+    await mock.stop();
+    mock = await startMockProcess(['--latency', '20', '--record', 'counts', '--domain', capped]);
+    await addSendingDomain(db.kysely, capped, { dailyCap: 700, maxConcurrency: 30 });
+    const a = await seedList(db.kysely, 'cap-a', 500);
+    const b = await seedList(db.kysely, 'cap-b', 500);
+    const ids = [
+      await seedCampaign(db.kysely, a.listId, { domain: capped, status: 'draft' }),
+      await seedCampaign(db.kysely, b.listId, { domain: capped, status: 'draft' }),
+    ];
+    const env = { DATABASE_URL: db.url!, REDIS_URL: redisUrl!, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: domain, MAILGUN_BASE_URL: mock.url };
+    const workers = [0, 1, 2].map(() => spawnHerald(['worker', '--watch', '--concurrency', '100', '--batch-size', '50'], env));
+    try {
+      const deadline = Date.now() + 60_000;
+      // The max concurrency is split among the workers that are live when a campaign starts
+      // (and re-split within a second when one joins or leaves).
+      while ((await countWorkers(db.kysely)) < 3) {
+        assert.ok(Date.now() < deadline, `workers did not register: ${workers.map((w) => w.output()).join('\n')}`);
+        await sleep(50);
+      }
+      for (const id of ids) await transitionCampaign(db.kysely, id, 'start');
+      for (;;) {
+        const rows = await db.kysely.selectFrom('campaigns').select('waiting_reason').where('id', 'in', ids).execute();
+        const open = await db.kysely.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('campaign_id', 'in', ids).where('status', '=', 'queued').executeTakeFirstOrThrow();
+        if (rows.every((r) => r.waiting_reason === 'daily_cap') && Number(open.n) === 0) break;
+        assert.ok(Date.now() < deadline, `campaigns never hit the cap: ${workers.map((w) => w.output()).join('\n')}`);
+        await sleep(100);
+      }
+      await sleep(500);
+      const sent = (await countDeliveries(db.kysely, ids[0]!)).sent + (await countDeliveries(db.kysely, ids[1]!)).sent;
+      assert.equal(sent, 700, 'exactly the cap, all workers and both campaigns together');
+      assert.equal((await mock.stats()).accepted, 700);
+      const stats = await mock.stats();
+      assert.ok((stats.peakInFlight as number) <= 30, `peak ${String(stats.peakInFlight)} requests in flight over a max concurrency of 30`);
+    } finally {
+      for (const w of workers) w.process.kill('SIGTERM');
+      for (const w of workers) assert.equal(await w.exited, 0, w.output());
+    }
   });
 });

@@ -15,6 +15,8 @@ export interface CreateCampaignInput {
   subject: string;
   from: string;
   replyTo?: string | undefined;
+  /** Mailgun sending domain; defaults to MAILGUN_DOMAIN. */
+  domain?: string | undefined;
   tags?: string[] | undefined;
   ratePerSecond?: number | undefined;
   maxConcurrency?: number | undefined;
@@ -28,6 +30,8 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
   if (!list) throw new UserError(`list '${input.list}' does not exist (create it with: herald lists create ${input.list})`);
   checkAddress('--from', input.from);
   if (input.replyTo) checkAddress('--reply-to', input.replyTo);
+  const domain = input.domain ?? config.mailgun.domain ?? null;
+  if (domain !== null && !isDomainName(domain)) throw new UserError(`--domain '${domain}' is not a domain name`);
   const tags = input.tags ?? [];
   // Mailgun documents 3 tags per message; more are silently dropped or refused.
   if (tags.length > 3) throw new UserError(`--tag: at most 3 tags per campaign, got ${tags.length}`);
@@ -41,6 +45,7 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     subject: input.subject,
     from_address: input.from,
     reply_to: input.replyTo ?? null,
+    sending_domain: domain,
     tags,
     rate_per_second: input.ratePerSecond ?? null,
     max_concurrency: input.maxConcurrency ?? null,
@@ -50,7 +55,7 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     started_at: null,
     finished_at: null,
   };
-  const probe = { ...values, id: 0, status: 'draft' as const, claim_cursor: 0, list_exhausted: false, created_at: new Date(), updated_at: new Date() };
+  const probe = { ...values, id: 0, status: 'draft' as const, claim_cursor: 0, list_exhausted: false, created_at: new Date(), updated_at: new Date(), waiting_reason: null, waiting_until: null };
   await checkTemplatesOrThrow(renderSpecFor(probe, config, templatesDir(), 'check'));
   return insertCampaign(db.kysely, values);
 }
@@ -68,4 +73,8 @@ function checkAddress(option: string, value: string): void {
   const match = /^\s*(?:[^<>]*<([^<>]+)>|([^<>\s]+))\s*$/.exec(value);
   const address = match?.[1] ?? match?.[2];
   if (!address || !normalizeEmail(address).ok) throw new UserError(`${option} '${value}' is not a valid address`);
+}
+
+export function isDomainName(value: string): boolean {
+  return /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(value);
 }

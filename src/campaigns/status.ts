@@ -9,6 +9,10 @@ export interface CampaignStatusReport {
   id: number;
   name: string;
   status: CampaignStatus;
+  /** The Mailgun domain it sends through (null: the configured MAILGUN_DOMAIN). */
+  domain: string | null;
+  /** Why a running campaign is not sending now, and until when (e.g. a reached daily cap). */
+  waiting: { reason: string; until: string | null } | null;
   listSize: number;
   counts: StatusCounts;
   /** Recipients not yet claimed by any worker. */
@@ -38,6 +42,11 @@ export async function campaignStatusReport(db: Db, id: number): Promise<Campaign
     id,
     name: campaign.name,
     status: campaign.status,
+    domain: campaign.sending_domain,
+    waiting:
+      campaign.status === 'running' && campaign.waiting_reason
+        ? { reason: campaign.waiting_reason, until: campaign.waiting_until?.toISOString() ?? null }
+        : null,
     listSize: progress.listSize,
     counts,
     unclaimed,
@@ -53,7 +62,7 @@ export async function campaignStatusReport(db: Db, id: number): Promise<Campaign
 export function formatStatus(r: CampaignStatusReport): string {
   const c = r.counts;
   const lines = [
-    `campaign ${r.id} "${r.name}": ${r.status}`,
+    `campaign ${r.id} "${r.name}": ${r.status}${r.waiting ? ` — ${describeWaiting(r.waiting, r.domain)}` : ''}`,
     `  list size   ${r.listSize}`,
     `  sent        ${c.sent}`,
     `  failed      ${c.failed}`,
@@ -71,4 +80,10 @@ export function formatStatus(r: CampaignStatusReport): string {
     for (const n of r.notSent) lines.push(`    ${String(n.count).padStart(8)}  ${n.status}${n.reason ? ` (${n.reason})` : ''}`);
   }
   return lines.join('\n');
+}
+
+function describeWaiting(waiting: { reason: string; until: string | null }, domain: string | null): string {
+  const until = waiting.until ? ` until ${waiting.until}` : '';
+  if (waiting.reason === 'daily_cap') return `waiting: daily cap of ${domain ?? 'its sending domain'} reached; continues${until}`;
+  return `waiting (${waiting.reason})${until}`;
 }

@@ -33,5 +33,5 @@ export async function testSend(
   const failure = result.failures[0];
   if (failure) throw new UserError(`rendering for ${recipient.email} failed: ${failure.message}`);
   const body = new Uint8Array(result.bodies, result.offsets[0]!, result.lengths[0]!);
-  return { recipient, outcome: await client.send(body, result.contentType) };
+  return { recipient, outcome: await client.send(body, result.contentType, campaign.sending_domain ?? undefined) };
 }

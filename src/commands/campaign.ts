@@ -36,12 +36,13 @@ export function registerCampaignCommands(program: Command): void {
     .requiredOption('--subject <subject>', 'subject line (Nunjucks, e.g. "Hi {{ name }}")')
     .requiredOption('--from <address>', 'sender, "Name <addr@domain>" or addr@domain')
     .option('--reply-to <address>', 'Reply-To address')
+    .option('--domain <name>', 'Mailgun sending domain; its limits and daily cap apply (default: MAILGUN_DOMAIN)')
     .option('--tag <tag>', 'Mailgun tag (repeatable, at most 3)', collect)
     .option('--rate <n>', 'messages per second (default: as fast as the provider allows)', intArg())
     .option('--max-concurrency <n>', 'requests in flight for this campaign', intArg())
     .option('--priority <n>', 'higher runs first when workers are busy', intArg(-1000))
     .addOption(new Option('--unknown <policy>', 'what to do with sends of unknown outcome after a crash').choices(['reconcile', 'resend', 'skip']).default('reconcile'))
-    .action((o: { name: string; list: string; template: string; subject: string; from: string; replyTo?: string; tag?: string[]; rate?: number; maxConcurrency?: number; priority?: number; unknown: 'reconcile' | 'resend' | 'skip' }) =>
+    .action((o: { name: string; list: string; template: string; subject: string; from: string; replyTo?: string; domain?: string; tag?: string[]; rate?: number; maxConcurrency?: number; priority?: number; unknown: 'reconcile' | 'resend' | 'skip' }) =>
       withContext(async ({ db, config }) => {
         const id = await createCampaign(db, config, {
           name: o.name,
@@ -50,6 +51,7 @@ export function registerCampaignCommands(program: Command): void {
           subject: o.subject,
           from: o.from,
           replyTo: o.replyTo,
+          domain: o.domain,
           tags: o.tag,
           ratePerSecond: o.rate,
           maxConcurrency: o.maxConcurrency,
@@ -190,7 +192,6 @@ export function addSendingOptions(command: Command): Command {
     .option('--lease-ms <n>', 'a worker silent this long is presumed dead (default 40000)', intArg(1000))
     .option('--request-timeout <ms>', 'give up on a request after this long (default 10000, at most lease/4)', intArg(100))
     .option('--max-attempts <n>', 'requests per message before it fails as transient_exhausted (default 6)', intArg())
-    .option('--domain-rate <n>', 'messages per second for the sending domain, all campaigns together (all workers, with REDIS_URL)', intArg())
     .option('--shutdown-timeout <ms>', 'longest a graceful stop may take', intArg(), 30_000);
 }
 

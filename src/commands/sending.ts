@@ -19,8 +19,11 @@ export interface SendingOptions {
   renderThreads?: number;
   requestTimeout?: number;
   scheduleGrace?: number;
-  domainRate?: number;
   maxAttempts?: number;
+  /** Which cap day it is; tests move it forward. */
+  clock?: () => Date;
+  /** How often a capped campaign looks again (default 10 s). */
+  capRecheckMs?: number;
 }
 
 export interface SendingStack {
@@ -36,6 +39,7 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(options.maxAttempts ? { retryPolicy: { ...defaultRunSettings.retryPolicy, maxAttempts: options.maxAttempts } } : {}),
+    ...(options.capRecheckMs ? { capRecheckMs: options.capRecheckMs } : {}),
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
   };
   const leaseMs = options.leaseMs ?? defaultWorkerOptions.leaseMs;
@@ -51,11 +55,10 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     run,
     leaseMs,
     domain: mailgun.domain,
-    domainRate: options.domainRate ?? null,
     ...(options.scheduleGrace !== undefined ? { scheduleGraceMs: options.scheduleGrace } : {}),
   };
   const worker = new Worker(
-    { db, log, client, renderer, renderSpec: specFor },
+    { db, log, client, renderer, renderSpec: specFor, ...(options.clock ? { clock: options.clock } : {}) },
     workerOptions,
   );
   await worker.start();

@@ -9,6 +9,10 @@ const INT8_OID = 20;
 // Ids and counts stay far below 2^53; numbers are simpler everywhere than strings or bigints.
 const parseInt8 = (value: string): number => Number(value);
 pg.types.setTypeParser(INT8_OID, parseInt8);
+const DATE_OID = 1082;
+// A calendar date (a sending domain's cap day) has no time zone; a JS Date would invent one.
+const keepDate = (value: string): string => value;
+pg.types.setTypeParser(DATE_OID, keepDate);
 
 export type DbKind = 'postgres' | 'pglite';
 
@@ -59,7 +63,7 @@ function connectPostgres(databaseUrl: string, options: ConnectOptions): Db {
 
 async function connectPglite(dataDir: string | undefined): Promise<Db> {
   if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
-  const pglite = await PGlite.create(dataDir, { parsers: { [INT8_OID]: parseInt8 } });
+  const pglite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), parsers: { [INT8_OID]: parseInt8, [DATE_OID]: keepDate } });
   const kysely = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   return {
     kind: 'pglite',

@@ -59,6 +59,31 @@ export interface CampaignsTable {
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
   updated_at: Generated<Date>;
+  /** The Mailgun domain it sends through; null means the configured MAILGUN_DOMAIN. */
+  sending_domain: string | null;
+  /** Why a running campaign is not sending now (e.g. `daily_cap`), and until when. */
+  waiting_reason: string | null;
+  waiting_until: Timestamp | null;
+}
+
+export interface SendingDomainsTable {
+  name: string;
+  rate_per_second: number | null;
+  max_concurrency: number | null;
+  daily_cap: number | null;
+  reset_hour: Generated<number>;
+  time_zone: Generated<string>;
+  /** A local date (YYYY-MM-DD). */
+  warmup_start: ColumnType<string | null, string | null | undefined, string | null>;
+  warmup_caps: number[] | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface DomainDailyUsageTable {
+  domain: string;
+  day: ColumnType<string, string, string>;
+  used: Generated<number>;
 }
 
 export interface WorkersTable {
@@ -117,8 +142,11 @@ export interface Database {
   campaigns: CampaignsTable;
   workers: WorkersTable;
   deliveries: DeliveriesTable;
+  sending_domains: SendingDomainsTable;
+  domain_daily_usage: DomainDailyUsageTable;
 }
 
 export type Campaign = Selectable<CampaignsTable>;
+export type SendingDomain = Selectable<SendingDomainsTable>;
 export type NewCampaign = Insertable<CampaignsTable>;
 export type Delivery = Selectable<DeliveriesTable>;

@@ -4,6 +4,7 @@ import { classifyNetworkError, classifyResponse, type SendOutcome } from '../dom
 export interface MailgunClientOptions {
   baseUrl: string;
   apiKey: string;
+  /** The sending domain used when a call names none. */
   domain: string;
   /** Keep-alive connections; one request per connection at a time (POSTs are not pipelined). */
   connections: number;
@@ -33,7 +34,7 @@ export interface EventQuery {
 export class MailgunClient {
   private readonly pool: Pool;
   private readonly authorization: string;
-  private readonly messagesPath: string;
+  private readonly messagesPaths = new Map<string, string>();
   private readonly origin: string;
   private readonly basePath: string;
 
@@ -50,14 +51,15 @@ export class MailgunClient {
       connect: { timeout: Math.min(options.timeoutMs, 10_000) },
     });
     this.authorization = `Basic ${Buffer.from(`api:${options.apiKey}`).toString('base64')}`;
-    this.messagesPath = `${this.basePath}/v3/${encodeURIComponent(options.domain)}/messages`;
   }
 
-  /** Posts one prebuilt message body. Never throws: every failure becomes an outcome. */
-  async send(body: Uint8Array, contentType: string): Promise<SendOutcome> {
+  /** Posts one prebuilt message body through `domain`. Never throws: every failure becomes an outcome. */
+  async send(body: Uint8Array, contentType: string, domain: string = this.options.domain): Promise<SendOutcome> {
+    let path = this.messagesPaths.get(domain);
+    if (!path) this.messagesPaths.set(domain, (path = `${this.basePath}/v3/${encodeURIComponent(domain)}/messages`));
     try {
       const res = await this.pool.request({
-        path: this.messagesPath,
+        path,
         method: 'POST',
         headers: { authorization: this.authorization, 'content-type': contentType },
         body,
@@ -70,7 +72,7 @@ export class MailgunClient {
   }
 
   /** Pages through GET /v3/{domain}/events in ascending order. */
-  async *events(query: EventQuery): AsyncGenerator<MailgunEvent> {
+  async *events(query: EventQuery, domain: string = this.options.domain): AsyncGenerator<MailgunEvent> {
     const params = new URLSearchParams({
       begin: String(query.begin.getTime() / 1000),
       ascending: 'yes',
@@ -79,7 +81,7 @@ export class MailgunClient {
     if (query.end) params.set('end', String(query.end.getTime() / 1000));
     if (query.event) params.set('event', query.event);
     if (query.userVariables) params.set('user-variables', JSON.stringify(query.userVariables));
-    let path: string | null = `${this.basePath}/v3/${encodeURIComponent(this.options.domain)}/events?${params}`;
+    let path: string | null = `${this.basePath}/v3/${encodeURIComponent(domain)}/events?${params}`;
     while (path) {
       const res = await this.pool.request({ path, method: 'GET', headers: { authorization: this.authorization } });
       const text = await res.body.text();

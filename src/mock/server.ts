@@ -76,6 +76,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
 
   const handleMessage = (req: http.IncomingMessage, res: http.ServerResponse, domain: string, raw: Buffer): void => {
     store.bytesReceived += raw.length;
+    store.track(res);
     if (req.headers.authorization !== authorization) return later(() => send(res, 401, { message: 'Forbidden' }));
     if (options.domains.length > 0 && !options.domains.includes(domain)) {
       return later(() => send(res, 404, { message: `Domain not found: ${domain}` }));
@@ -238,6 +239,7 @@ function stats(store: MockStore): Record<string, unknown> {
     accepted: store.accepted,
     duplicates: store.duplicates(),
     bytesReceived: store.bytesReceived,
+    peakInFlight: store.peakInFlight,
     responses: Object.fromEntries(store.responses),
     perSecond: Object.fromEntries(store.perSecond),
   };

@@ -27,6 +27,9 @@ export interface StoredEvent {
 export class MockStore {
   accepted = 0;
   bytesReceived = 0;
+  /** Message requests being answered now, and the most at once (to check concurrency limits). */
+  inFlight = 0;
+  peakInFlight = 0;
   readonly responses = new Map<number, number>();
   readonly perSecond = new Map<number, number>();
   /** delivery id (`v:herald-delivery`) → times accepted. */
@@ -37,6 +40,13 @@ export class MockStore {
   readonly messages: AcceptedMessage[] = [];
 
   constructor(readonly mode: RecordMode) {}
+
+  /** Counts a message request until its response is finished. */
+  track(res: { once(event: 'close', listener: () => void): unknown }): void {
+    this.inFlight++;
+    if (this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
+    res.once('close', () => this.inFlight--);
+  }
 
   countResponse(status: number): void {
     this.responses.set(status, (this.responses.get(status) ?? 0) + 1);
@@ -72,6 +82,7 @@ export class MockStore {
   reset(): void {
     this.accepted = 0;
     this.bytesReceived = 0;
+    this.peakInFlight = this.inFlight;
     this.responses.clear();
     this.perSecond.clear();
     this.deliveries.clear();

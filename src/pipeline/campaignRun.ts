@@ -11,6 +11,7 @@ import type { Reporter } from './report/reporter.js';
 import { resolveUnknownDeliveries } from './recovery.js';
 import type { CampaignRenderSpec, RenderResult, RenderTask } from './render/types.js';
 import { SendBacklog, type OutgoingMessage } from './send/backlog.js';
+import type { ConcurrencyLimit } from './send/concurrencyLimit.js';
 import { Pacer } from './send/pacer.js';
 import { runSenders } from './send/senders.js';
 
@@ -35,6 +36,11 @@ export interface RunSettings {
   redisUrl?: string;
   /** How often a running campaign's status is re-read (LISTEN/NOTIFY makes it sooner). */
   statusPollMs: number;
+  /**
+   * While its domain's daily cap is used up, how often a campaign looks again (a raised cap
+   * or refunded quota lets it go on before the next cap day).
+   */
+  capRecheckMs: number;
 }
 
 export const defaultRunSettings: RunSettings = {
@@ -44,6 +50,7 @@ export const defaultRunSettings: RunSettings = {
   renderTimeoutMs: 30_000,
   retryPolicy: defaultRetryPolicy,
   statusPollMs: 1000,
+  capRecheckMs: 10_000,
 };
 
 export interface RunDeps {
@@ -57,8 +64,11 @@ export interface RunDeps {
   /** Resolves when this worker may send (lease fresh, results recordable). */
   mayProceed: () => Promise<void> | void;
   onResponse?: (latencyMs: number) => void;
-  /** The sending domain's limit, shared by every campaign (and worker, with Redis). */
+  /** The sending domain, and its limits shared by every campaign (and worker, with Redis). */
+  domain: string;
   domainPacer: Pacer;
+  domainSlots: ConcurrencyLimit;
+  clock: () => Date;
 }
 
 export type HaltReason = 'paused' | 'cancelled' | 'shutdown' | 'lease_lost' | 'stopped';
@@ -131,14 +141,16 @@ export class CampaignRun {
     }, this.settings.statusPollMs);
     try {
       await this.retrying('resolve unknown deliveries', () =>
-        resolveUnknownDeliveries(db, this.deps.client, id, this.campaign.unknown_policy, log),
+        resolveUnknownDeliveries(db, this.deps.client, id, this.campaign.unknown_policy, log, this.deps.domain),
       );
       const renderLoops = Array.from({ length: this.deps.renderer.threads + 1 }, () => this.renderLoop());
       const rendered = Promise.all(renderLoops).then(() => this.backlog.close());
       const sending = runSenders({
         client: this.deps.client,
+        domain: this.deps.domain,
         backlog: this.backlog,
         pacers: [this.pacer, this.deps.domainPacer],
+        domainSlots: this.deps.domainSlots,
         retryPolicy: this.settings.retryPolicy,
         concurrency: this.concurrency,
         mayProceed: this.deps.mayProceed,
@@ -152,7 +164,7 @@ export class CampaignRun {
 
       if (this.haltReason) {
         if (this.haltReason === 'lease_lost') return { kind: 'halted', reason: this.haltReason, released: 0 };
-        const released = await this.retrying('release unsent claims', () => releaseClaims(db, id, this.deps.workerId));
+        const released = await this.retrying('release unsent claims', () => releaseClaims(db, id, this.deps.workerId, this.deps.domain));
         return { kind: 'halted', reason: this.haltReason, released: released ?? 0 };
       }
       const finished = await this.retrying('finish campaign', () => finishIfComplete(db, id));
@@ -165,13 +177,21 @@ export class CampaignRun {
   }
 
   private async produce(): Promise<void> {
+    let capped = false;
     try {
       while (!this.haltReason) {
         const claim = await this.retrying('claim recipients', () =>
-          claimBatch(this.deps.db, this.campaign.id, this.deps.workerId, this.settings.batchSize),
+          claimBatch(this.deps.db, this.campaign.id, this.deps.workerId, this.settings.batchSize, { domain: this.deps.domain, now: this.deps.clock() }),
           true,
         );
         if (claim === undefined || claim.state === 'exhausted') return;
+        if (claim.state === 'capped') {
+          if (!capped) this.deps.log.info({ campaignId: this.campaign.id, domain: claim.domain, until: claim.until.toISOString() }, 'daily cap of the sending domain reached; waiting');
+          capped = true;
+          await this.sleep(Math.max(0, Math.min(this.settings.capRecheckMs, claim.until.getTime() - this.deps.clock().getTime())));
+          continue;
+        }
+        capped = false;
         if (claim.state === 'stopped') {
           await this.checkStatus();
           this.halt(this.haltReason ?? 'stopped');
@@ -238,18 +258,22 @@ export class CampaignRun {
       } catch (err) {
         this.deps.log.warn({ campaignId: this.campaign.id, err: (err as Error).message }, `could not ${what}; retrying`);
         if (this.haltReason === 'lease_lost' || (abortOnHalt && this.haltReason)) return undefined;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            this.wake.delete(resolve);
-            resolve();
-          }, delay);
-          this.wake.add(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
+        await this.sleep(delay);
         delay = Math.min(delay * 2, 5000);
       }
     }
+  }
+
+  /** Waits `ms`, or less if the run is halted meanwhile. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.wake.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.wake.add(wake);
+    });
   }
 }

@@ -27,13 +27,14 @@ export async function resolveUnknownDeliveries(
   campaignId: number,
   policy: UnknownPolicy,
   log: Logger,
+  domain?: string,
 ): Promise<ResolvedUnknown> {
   const total: ResolvedUnknown = { sent: 0, resend: 0, skipped: 0 };
   for (;;) {
     const unknown = await listUnknown(db, campaignId, CHUNK);
     if (unknown.length === 0) break;
     const ids = unknown.map((u) => u.recipientId);
-    const accepted = policy === 'reconcile' ? await acceptedByProvider(client, campaignId, unknown, new Set(ids)) : new Map<number, string>();
+    const accepted = policy === 'reconcile' ? await acceptedByProvider(client, campaignId, unknown, new Set(ids), domain) : new Map<number, string>();
     const plan = planUnknown(policy, ids, accepted);
     total.sent += await markUnknownSent(db, campaignId, plan.sent);
     total.resend += await resolveUnknownAs(db, campaignId, plan.resend, 'pending');
@@ -48,6 +49,7 @@ async function acceptedByProvider(
   campaignId: number,
   unknown: ReadonlyArray<{ claimedAt: Date | null }>,
   wanted: ReadonlySet<number>,
+  domain: string | undefined,
 ): Promise<Map<number, string>> {
   const earliest = Math.min(...unknown.map((u) => u.claimedAt?.getTime() ?? Date.now() - 24 * 3600_000));
   const accepted = new Map<number, string>();
@@ -56,7 +58,7 @@ async function acceptedByProvider(
     end: new Date(),
     event: 'accepted',
     userVariables: { 'herald-campaign': String(campaignId) },
-  })) {
+  }, domain)) {
     const deliveryId = event['user-variables']?.['herald-delivery'];
     const parsed = deliveryId ? parseDeliveryId(deliveryId) : null;
     if (!parsed || parsed.campaignId !== campaignId || !wanted.has(parsed.recipientId)) continue;

@@ -8,9 +8,11 @@ import type { Logger } from '../log.js';
 import type { MailgunClient } from '../mailgun/client.js';
 import { CAMPAIGN_CHANNEL, runningCampaigns } from '../sql/campaigns.js';
 import { promoteDueCampaigns } from '../sql/scheduledCampaigns.js';
-import { expireDeadWorkers, heartbeat, registerWorker, unregisterWorker } from '../sql/workers.js';
+import { listSendingDomains } from '../sql/sendingDomains.js';
+import { countWorkers, expireDeadWorkers, heartbeat, registerWorker, unregisterWorker } from '../sql/workers.js';
 import { CampaignRun, defaultRunSettings, type Renderer, type RunOutcome, type RunSettings } from './campaignRun.js';
 import { Reporter, defaultReporterOptions } from './report/reporter.js';
+import { ConcurrencyLimit } from './send/concurrencyLimit.js';
 import { Pacer } from './send/pacer.js';
 import type { CampaignRenderSpec } from './render/types.js';
 
@@ -26,13 +28,11 @@ export interface WorkerOptions {
   pollMs: number;
   /** A schedule missed by more than this waits for an explicit `campaign start`. */
   scheduleGraceMs: number;
-  /** Messages per second for the sending domain, all campaigns together; null for none. */
-  domainRate: number | null;
-  /** Names the domain's shared limiter. */
+  /** The sending domain of campaigns that name none (MAILGUN_DOMAIN). */
   domain: string;
 }
 
-export const defaultWorkerOptions: WorkerOptions = { run: defaultRunSettings, leaseMs: 40_000, pollMs: 1000, scheduleGraceMs: 3_600_000, domainRate: null, domain: 'default' };
+export const defaultWorkerOptions: WorkerOptions = { run: defaultRunSettings, leaseMs: 40_000, pollMs: 1000, scheduleGraceMs: 3_600_000, domain: 'default' };
 
 export interface WorkerDeps {
   db: Db;
@@ -40,6 +40,16 @@ export interface WorkerDeps {
   client: MailgunClient;
   renderer: Renderer;
   renderSpec: (campaign: Campaign) => CampaignRenderSpec;
+  /** Decides which cap day it is; injectable so tests can move to the next day. */
+  clock?: () => Date;
+}
+
+/** What every campaign sending through one domain shares in this worker. */
+interface DomainLimits {
+  /** The domain's rate (shared by all workers with Redis); adapts to provider throttling. */
+  pacer: Pacer;
+  /** This worker's share of the domain's max concurrency. */
+  slots: ConcurrencyLimit;
 }
 
 /** Results written per campaign by this process, for progress output. */
@@ -66,19 +76,12 @@ export class Worker {
   private wakeLoop: (() => void) | null = null;
   private readonly warnedMissed = new Set<number>();
   private sendGate: Promise<void> | null = null;
-  /** One limiter for the sending domain: provider throttling is per domain, so it adapts here. */
-  private readonly domainPacer: Pacer;
+  private readonly domains = new Map<string, DomainLimits>();
 
   constructor(
     private readonly deps: WorkerDeps,
     private readonly options: WorkerOptions = defaultWorkerOptions,
   ) {
-    this.domainPacer = new Pacer({
-      ratePerSecond: options.domainRate,
-      id: `herald:domain:${options.domain}`,
-      adaptive: true,
-      ...(options.run.redisUrl ? { redisUrl: options.run.redisUrl } : {}),
-    });
     this.reporter = new Reporter(deps.db.kysely, deps.log, {
       ...defaultReporterOptions,
       onWritten: (results) => {
@@ -124,6 +127,8 @@ export class Worker {
           this.deps.log.warn({ campaignId: id }, 'schedule missed by more than the grace period: not starting it; use campaign start');
         }
         campaigns = (await runningCampaigns(this.deps.db.kysely)).filter(wanted);
+        for (const c of campaigns) this.limitsFor(this.domainOf(c));
+        await this.refreshDomainLimits();
       } catch (err) {
         this.deps.log.warn({ err: (err as Error).message }, 'could not look for campaigns; retrying');
       }
@@ -150,13 +155,51 @@ export class Worker {
     this.wakeLoop?.();
     await Promise.all([...this.runs.values()].map((r) => r.done));
     await this.reporter.close();
-    await this.domainPacer.close();
+    for (const limits of this.domains.values()) await limits.pacer.close();
     if (this.beatTimer) clearInterval(this.beatTimer);
     await this.unlisten?.();
     await unregisterWorker(this.deps.db.kysely, this.id).catch(() => undefined);
   }
 
+  private domainOf(campaign: Campaign): string {
+    return campaign.sending_domain ?? this.options.domain;
+  }
+
+  /** Provider throttling is per domain, so the domain's pacer is the adaptive one. */
+  private limitsFor(domain: string): DomainLimits {
+    let limits = this.domains.get(domain);
+    if (!limits) {
+      limits = {
+        pacer: new Pacer({
+          ratePerSecond: null,
+          id: `herald:domain:${domain}`,
+          adaptive: true,
+          ...(this.options.run.redisUrl ? { redisUrl: this.options.run.redisUrl } : {}),
+        }),
+        slots: new ConcurrencyLimit(Infinity),
+      };
+      this.domains.set(domain, limits);
+    }
+    return limits;
+  }
+
+  /**
+   * Applies `herald domains set` changes while running. A domain's max concurrency is split
+   * evenly among the live workers, so together they stay within it.
+   */
+  private async refreshDomainLimits(): Promise<void> {
+    if (this.domains.size === 0) return;
+    const [settings, workers] = await Promise.all([listSendingDomains(this.deps.db.kysely), countWorkers(this.deps.db.kysely)]);
+    for (const [name, limits] of this.domains) {
+      const domain = settings.find((d) => d.name === name);
+      limits.pacer.setRate(domain?.rate_per_second ?? null);
+      limits.slots.setLimit(domain?.max_concurrency ? Math.floor(domain.max_concurrency / Math.max(1, workers)) : Infinity);
+    }
+  }
+
   private startRun(campaign: Campaign): void {
+    const domain = this.domainOf(campaign);
+    const limits = this.limitsFor(domain);
     const run = new CampaignRun(
       campaign,
       {
@@ -169,7 +212,10 @@ export class Worker {
         renderSpec: this.deps.renderSpec,
         mayProceed: () => this.mayProceed(),
         onResponse: (ms) => this.latency.record(Math.max(1, Math.round(ms * 1000))),
-        domainPacer: this.domainPacer,
+        domain,
+        domainPacer: limits.pacer,
+        domainSlots: limits.slots,
+        clock: this.deps.clock ?? (() => new Date()),
       },
       this.options.run,
     );

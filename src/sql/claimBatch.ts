@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import { reserveDailyQuota } from './domainQuota.js';
 
 export interface ClaimedRecipient {
   recipientId: number;
@@ -14,7 +15,9 @@ export type ClaimResult =
   /** The campaign is no longer running (paused, cancelled, finished): claim nothing. */
   | { state: 'stopped' }
   /** Nothing left to claim: the list is exhausted and no delivery is pending. */
-  | { state: 'exhausted' };
+  | { state: 'exhausted' }
+  /** The sending domain's daily cap is used up until `until`. */
+  | { state: 'capped'; domain: string; until: Date };
 
 interface ClaimRow {
   recipient_id: number;
@@ -29,14 +32,40 @@ interface ClaimRow {
  * deliveries go first, then the next keyset page of the list. The campaign row lock
  * serialises claimers, and the (campaign, recipient) primary key makes a double claim
  * impossible even without it. Suppressed addresses are recorded as such, never queued.
+ *
+ * When the campaign's sending domain has a daily cap, the claim takes only what is left of
+ * today's quota and counts its queued rows against it in the same transaction, so the cap
+ * holds across campaigns and workers. `now` decides which cap day it is.
  */
-export async function claimBatch(db: Kysely<Database>, campaignId: number, workerId: string, limit: number): Promise<ClaimResult> {
+export interface ClaimContext {
+  /** The sending domain the campaign goes out through (its daily cap applies). */
+  domain?: string | undefined;
+  now?: Date;
+}
+
+export async function claimBatch(
+  db: Kysely<Database>,
+  campaignId: number,
+  workerId: string,
+  limit: number,
+  { domain, now = new Date() }: ClaimContext = {},
+): Promise<ClaimResult> {
   return db.transaction().execute(async (trx) => {
-    const campaign = await sql<{ status: string; list_id: number; claim_cursor: number; list_exhausted: boolean }>`
-      select status, list_id, claim_cursor, list_exhausted from campaigns where id = ${campaignId} for update
+    const campaign = await sql<{ status: string; list_id: number; claim_cursor: number; list_exhausted: boolean; waiting_reason: string | null }>`
+      select status, list_id, claim_cursor, list_exhausted, waiting_reason from campaigns where id = ${campaignId} for update
     `.execute(trx);
     const row = campaign.rows[0];
     if (!row || row.status !== 'running') return { state: 'stopped' };
+
+    const quota = domain ? await reserveDailyQuota(trx, domain, now) : null;
+    if (quota && quota.allowance <= 0) {
+      await sql`
+        update campaigns set waiting_reason = 'daily_cap', waiting_until = ${quota.resetsAt}
+        where id = ${campaignId} and (waiting_reason is distinct from 'daily_cap' or waiting_until is distinct from ${quota.resetsAt})
+      `.execute(trx);
+      return { state: 'capped', domain: domain!, until: quota.resetsAt };
+    }
+    if (quota) limit = Math.min(limit, quota.allowance);
 
     const rows: ClaimRow[] = (
       await sql<ClaimRow>`
@@ -49,7 +78,7 @@ export async function claimBatch(db: Kysely<Database>, campaignId: number, worke
         ), claimed as (
           update deliveries d
           set status = case when s.email is null then 'queued' else 'suppressed' end,
-              worker_id = ${workerId}, claimed_at = now(), updated_at = now()
+              worker_id = ${workerId}, claimed_at = ${now}, updated_at = now()
           from picked p
           join recipients r on r.id = p.recipient_id
           left join suppressions s on s.email = lower(r.email)
@@ -75,7 +104,7 @@ export async function claimBatch(db: Kysely<Database>, campaignId: number, worke
         const inserted = await sql<ClaimRow>`
           with claimed as (
             insert into deliveries (campaign_id, recipient_id, status, worker_id, claimed_at)
-            select ${campaignId}, r.id, case when s.email is null then 'queued' else 'suppressed' end, ${workerId}, now()
+            select ${campaignId}, r.id, case when s.email is null then 'queued' else 'suppressed' end, ${workerId}, ${now}::timestamptz
             from unnest(${ids}::bigint[]) as p(recipient_id)
             join recipients r on r.id = p.recipient_id
             left join suppressions s on s.email = lower(r.email)
@@ -104,6 +133,10 @@ export async function claimBatch(db: Kysely<Database>, campaignId: number, worke
     for (const r of rows) {
       if (r.status === 'suppressed') suppressed++;
       else recipients.push({ recipientId: r.recipient_id, email: r.email, name: r.name, attributes: r.attributes });
+    }
+    if (quota) await quota.consume(recipients.length);
+    if (row.waiting_reason !== null) {
+      await sql`update campaigns set waiting_reason = null, waiting_until = null where id = ${campaignId}`.execute(trx);
     }
     return { state: 'claimed', recipients, suppressed };
   });

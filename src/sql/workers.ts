@@ -32,3 +32,9 @@ export async function expireDeadWorkers(db: Kysely<Database>, leaseMs: number): 
     return [...new Set(orphaned.rows.map((r) => r.campaign_id))];
   });
 }
+
+/** Registered workers; right after expireDeadWorkers, the live ones. */
+export async function countWorkers(db: Kysely<Database>): Promise<number> {
+  const row = await db.selectFrom('workers').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}

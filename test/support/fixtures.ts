@@ -23,7 +23,7 @@ export async function seedList(db: Kysely<Database>, name: string, count: number
 export async function seedCampaign(
   db: Kysely<Database>,
   listId: number,
-  overrides: Partial<{ template: string; subject: string; status: 'draft' | 'running'; rate: number | null; unknownPolicy: 'reconcile' | 'resend' | 'skip' }> = {},
+  overrides: Partial<{ template: string; subject: string; status: 'draft' | 'running'; rate: number | null; unknownPolicy: 'reconcile' | 'resend' | 'skip'; domain: string }> = {},
 ): Promise<number> {
   return insertCampaign(db, {
     name: 'test campaign',
@@ -37,6 +37,7 @@ export async function seedCampaign(
     rate_per_second: overrides.rate ?? null,
     max_concurrency: null,
     unknown_policy: overrides.unknownPolicy ?? 'reconcile',
+    sending_domain: overrides.domain ?? null,
     scheduled_at: null,
     started_at: null,
     finished_at: null,

@@ -4,7 +4,7 @@ import type { CampaignRenderSpec } from './types.js';
 
 /** Everything the render workers need to know about a campaign, built once per run. */
 export function renderSpecFor(campaign: Campaign, config: Config, templatesDir: string, runKey: string): CampaignRenderSpec {
-  const domain = config.mailgun.domain ?? 'localhost';
+  const domain = campaign.sending_domain ?? config.mailgun.domain ?? 'localhost';
   return {
     key: `${campaign.id}:${runKey}`,
     campaignId: campaign.id,

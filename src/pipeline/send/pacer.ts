@@ -25,8 +25,18 @@ export class Pacer {
   private permits = 0;
   private refill: Promise<void> | null = null;
   private closed = false;
+  private configuredRate: number | null;
 
   constructor(private readonly options: PacerOptions) {
+    this.configuredRate = options.ratePerSecond;
+    this.applyRate(Date.now());
+  }
+
+  /** Changes the configured rate (e.g. `herald domains set --rate`) without a restart. */
+  setRate(ratePerSecond: number | null): void {
+    if (ratePerSecond === this.configuredRate) return;
+    this.configuredRate = ratePerSecond;
+    this.permits = 0;
     this.applyRate(Date.now());
   }
 
@@ -62,7 +72,7 @@ export class Pacer {
 
   /** The rate in force now (configured or adaptive), for status output. */
   currentLimit(): number | null {
-    return effectiveRate(this.options.ratePerSecond, this.throttle.rateCap(Date.now()));
+    return effectiveRate(this.configuredRate, this.throttle.rateCap(Date.now()));
   }
 
   async close(): Promise<void> {
@@ -84,7 +94,7 @@ export class Pacer {
   }
 
   private applyRate(now: number): void {
-    const rate = effectiveRate(this.options.ratePerSecond, this.throttle.rateCap(now));
+    const rate = effectiveRate(this.configuredRate, this.throttle.rateCap(now));
     if (rate === this.limiterRate) return;
     this.limiterRate = rate;
     if (rate === null) {

@@ -2,15 +2,20 @@ import { nextRetryDelay, type RetryPolicy } from '../../domain/retryPolicy.js';
 import type { MailgunClient } from '../../mailgun/client.js';
 import type { DeliveryResult } from '../../sql/writeResults.js';
 import type { OutgoingMessage, SendBacklog } from './backlog.js';
+import type { ConcurrencyLimit } from './concurrencyLimit.js';
 import type { Pacer } from './pacer.js';
 
 export interface SendersOptions {
   client: MailgunClient;
+  /** The sending domain the messages go through. */
+  domain: string;
   backlog: SendBacklog;
   /** Every limit a message must pass (the campaign's, the sending domain's). */
   pacers: readonly Pacer[];
   retryPolicy: RetryPolicy;
   concurrency: number;
+  /** The sending domain's requests in flight, shared with its other campaigns; null for no limit. */
+  domainSlots: ConcurrencyLimit | null;
   /** Resolves when sending is allowed (lease held, results can be recorded). */
   mayProceed: () => Promise<void> | void;
   /** True once the run is halting: a message not yet sent is left for release. */
@@ -34,10 +39,16 @@ async function sendLoop(o: SendersOptions): Promise<void> {
   for (;;) {
     const message = await o.backlog.take();
     if (!message) return;
-    for (const pacer of o.pacers) await pacer.acquire();
-    await o.mayProceed();
-    if (o.abandoned()) return;
-    await sendOne(o, message);
+    // The slot comes first: the lease check below must stay the last wait before the request.
+    await o.domainSlots?.acquire();
+    try {
+      for (const pacer of o.pacers) await pacer.acquire();
+      await o.mayProceed();
+      if (o.abandoned()) return;
+      await sendOne(o, message);
+    } finally {
+      o.domainSlots?.release();
+    }
     o.backlog.settled();
   }
 }
@@ -45,7 +56,7 @@ async function sendLoop(o: SendersOptions): Promise<void> {
 async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<void> {
   message.attempts++;
   const started = performance.now();
-  const outcome = await o.client.send(message.body, message.contentType);
+  const outcome = await o.client.send(message.body, message.contentType, o.domain);
   o.onResponse?.(performance.now() - started);
 
   if (outcome.kind === 'accepted') {
