@@ -16,6 +16,8 @@ export interface Config {
   secret: string | undefined;
   publicUrl: string;
   webhookSigningKey: string | undefined;
+  /** Bearer token for `herald serve`'s API, dashboard data and /metrics. */
+  apiToken: string | undefined;
 }
 
 const optionalString = z
@@ -43,6 +45,7 @@ const envSchema = z.object({
   HERALD_SECRET: optionalString,
   HERALD_PUBLIC_URL: urlString('HERALD_PUBLIC_URL'),
   MAILGUN_WEBHOOK_SIGNING_KEY: optionalString,
+  HERALD_API_TOKEN: optionalString,
 });
 
 export class ConfigError extends Error {
@@ -69,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secret: e.HERALD_SECRET,
     publicUrl: e.HERALD_PUBLIC_URL ?? 'http://localhost:8080',
     webhookSigningKey: e.MAILGUN_WEBHOOK_SIGNING_KEY,
+    apiToken: e.HERALD_API_TOKEN,
   };
 }
 

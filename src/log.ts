@@ -26,6 +26,8 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): L
           '*.secret',
           'databaseUrl',
           '*.databaseUrl',
+          'apiToken',
+          '*.apiToken',
         ],
         censor: '[redacted]',
       },

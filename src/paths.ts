@@ -16,3 +16,8 @@ export const packageRoot = findPackageRoot(path.dirname(fileURLToPath(import.met
 export function templatesDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.HERALD_TEMPLATES_DIR ?? path.join(packageRoot, 'templates'));
 }
+
+/** Herald's version, from package.json. */
+export function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}

@@ -10,6 +10,7 @@ import { createLogger } from '../src/log.js';
 import { startServer } from '../src/server/app.js';
 import { countDeliveries } from '../src/sql/campaigns.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
+import { serverOptions } from './support/server.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
 
@@ -32,7 +33,7 @@ describe(`an unsubscribe while the campaign runs (${dbLabel})`, () => {
     const late = recipientIds[2500]!;
     const lateEmail = 'mid-user2501@example.test';
     const config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'mid-secret' });
-    const server = await startServer(db.kysely, createLogger('silent'), { host: '127.0.0.1', port: 0, unsubscribeSecret: 'mid-secret', webhookSigningKey: undefined });
+    const server = await startServer(db, createLogger('silent'), serverOptions({ unsubscribeSecret: 'mid-secret' }));
     const stack = await openSendingStack(config, db, createLogger('warn'), { concurrency: 50, batchSize: 100 });
     try {
       const running = stack.worker.runCampaigns((c) => c.id === campaignId, false);

@@ -8,6 +8,7 @@ import { createLogger } from '../src/log.js';
 import { startServer, type RunningServer } from '../src/server/app.js';
 import { countDeliveries, transitionCampaign } from '../src/sql/campaigns.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
+import { serverOptions } from './support/server.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
 
@@ -19,7 +20,7 @@ describe(`scheduling, and the webhook loop through the mock (${dbLabel})`, () =>
   let mock: MockProcess;
   before(async () => {
     db = await openTestDb();
-    server = await startServer(db.kysely, createLogger('silent'), { host: '127.0.0.1', port: 0, unsubscribeSecret: 's', webhookSigningKey: SIGNING_KEY });
+    server = await startServer(db, createLogger('silent'), serverOptions({ unsubscribeSecret: 's', webhookSigningKey: SIGNING_KEY }));
     mock = await startMockProcess(['--latency', '2', '--webhook-url', `${server.url}/webhooks/mailgun`, '--webhook-signing-key', SIGNING_KEY, '--bounce-rate', '0.1', '--complaint-rate', '0.05']);
   });
   after(async () => {

@@ -8,6 +8,7 @@ import { createLogger } from '../src/log.js';
 import { startServer, type RunningServer } from '../src/server/app.js';
 import { claimBatch } from '../src/sql/claimBatch.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
+import { serverOptions } from './support/server.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 
 const SECRET = 'unsubscribe-secret';
@@ -24,7 +25,7 @@ describe(`one-click unsubscribe and Mailgun webhooks (${dbLabel})`, () => {
     const listId = (await db.kysely.selectFrom('lists').select('id').where('name', '=', 'hooks').executeTakeFirstOrThrow()).id;
     campaignId = await seedCampaign(db.kysely, listId);
     await claimBatch(db.kysely, campaignId, 'w', 10);
-    server = await startServer(db.kysely, createLogger('silent'), { host: '127.0.0.1', port: 0, unsubscribeSecret: SECRET, webhookSigningKey: SIGNING_KEY });
+    server = await startServer(db, createLogger('silent'), serverOptions({ unsubscribeSecret: SECRET, webhookSigningKey: SIGNING_KEY }));
   });
   after(async () => {
     await server?.close();

@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
 import type { Campaign } from '../db/schema.js';
 import { canTransition, type CampaignAction } from '../domain/campaignState.js';
-import { UserError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import { templatesDir } from '../paths.js';
 import { renderSpecFor } from '../pipeline/render/spec.js';
 import { findCampaign, transitionCampaign } from '../sql/campaigns.js';
@@ -10,7 +10,7 @@ import { checkTemplatesOrThrow } from './create.js';
 
 export async function getCampaignOrThrow(db: Db, id: number): Promise<Campaign> {
   const campaign = await findCampaign(db.kysely, id);
-  if (!campaign) throw new UserError(`campaign ${id} does not exist`);
+  if (!campaign) throw new NotFoundError(`campaign ${id} does not exist`);
   return campaign;
 }
 
@@ -22,7 +22,7 @@ export async function controlCampaign(db: Db, config: Config, id: number, action
   const campaign = await getCampaignOrThrow(db, id);
   if (action === 'start' && campaign.status === 'running') return campaign;
   if (!canTransition(action, campaign.status)) {
-    throw new UserError(`cannot ${action} campaign ${id}: it is ${campaign.status}`);
+    throw new ConflictError(`cannot ${action} campaign ${id}: it is ${campaign.status}`);
   }
   if (action === 'start' || action === 'resume') {
     await checkTemplatesOrThrow(renderSpecFor(campaign, config, templatesDir(), 'check'));
@@ -30,7 +30,7 @@ export async function controlCampaign(db: Db, config: Config, id: number, action
   const updated = await transitionCampaign(db.kysely, id, action);
   if (!updated) {
     const now = await getCampaignOrThrow(db, id);
-    throw new UserError(`cannot ${action} campaign ${id}: it is ${now.status}`);
+    throw new ConflictError(`cannot ${action} campaign ${id}: it is ${now.status}`);
   }
   return updated;
 }
@@ -38,9 +38,9 @@ export async function controlCampaign(db: Db, config: Config, id: number, action
 /** Schedules a draft (or re-schedules a scheduled) campaign; a worker with --watch starts it. */
 export async function scheduleCampaign(db: Db, config: Config, id: number, at: Date): Promise<Campaign> {
   const campaign = await getCampaignOrThrow(db, id);
-  if (!canTransition('schedule', campaign.status)) throw new UserError(`cannot schedule campaign ${id}: it is ${campaign.status}`);
+  if (!canTransition('schedule', campaign.status)) throw new ConflictError(`cannot schedule campaign ${id}: it is ${campaign.status}`);
   await checkTemplatesOrThrow(renderSpecFor(campaign, config, templatesDir(), 'check'));
   const updated = await transitionCampaign(db.kysely, id, 'schedule', { scheduledAt: at });
-  if (!updated) throw new UserError(`cannot schedule campaign ${id}: it is ${(await getCampaignOrThrow(db, id)).status}`);
+  if (!updated) throw new ConflictError(`cannot schedule campaign ${id}: it is ${(await getCampaignOrThrow(db, id)).status}`);
   return updated;
 }

@@ -69,10 +69,14 @@ export async function checkTemplatesOrThrow(spec: Parameters<typeof checkCampaig
 }
 
 /** Accepts `addr@example.com` or `Name <addr@example.com>`. */
-function checkAddress(option: string, value: string): void {
+export function isSenderAddress(value: string): boolean {
   const match = /^\s*(?:[^<>]*<([^<>]+)>|([^<>\s]+))\s*$/.exec(value);
   const address = match?.[1] ?? match?.[2];
-  if (!address || !normalizeEmail(address).ok) throw new UserError(`${option} '${value}' is not a valid address`);
+  return address !== undefined && normalizeEmail(address).ok;
+}
+
+function checkAddress(option: string, value: string): void {
+  if (!isSenderAddress(value)) throw new UserError(`${option} '${value}' is not a valid address`);
 }
 
 export function isDomainName(value: string): boolean {

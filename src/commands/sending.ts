@@ -5,6 +5,7 @@ import { requireMailgun } from '../config.js';
 import type { Db } from '../db/connect.js';
 import type { Logger } from '../log.js';
 import { MailgunClient } from '../mailgun/client.js';
+import type { Metrics } from '../metrics.js';
 import { templatesDir } from '../paths.js';
 import { RenderPool } from '../pipeline/render/pool.js';
 import { renderSpecFor } from '../pipeline/render/spec.js';
@@ -24,6 +25,7 @@ export interface SendingOptions {
   clock?: () => Date;
   /** How often a capped campaign looks again (default 10 s). */
   capRecheckMs?: number;
+  metrics?: Metrics;
 }
 
 export interface SendingStack {
@@ -58,7 +60,7 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     ...(options.scheduleGrace !== undefined ? { scheduleGraceMs: options.scheduleGrace } : {}),
   };
   const worker = new Worker(
-    { db, log, client, renderer, renderSpec: specFor, ...(options.clock ? { clock: options.clock } : {}) },
+    { db, log, client, renderer, renderSpec: specFor, ...(options.clock ? { clock: options.clock } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) },
     workerOptions,
   );
   await worker.start();

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { Metrics } from '../metrics.js';
+import { startMetricsServer } from '../server/metricsServer.js';
 import { onShutdownSignal } from '../signals.js';
 import { intArg } from './args.js';
 import { addSendingOptions } from './campaign.js';
@@ -11,16 +13,22 @@ export function registerWorkerCommand(program: Command): void {
       .command('worker')
       .description('send every running campaign until none is left (--watch: keep waiting for more)')
       .option('--watch', 'keep running and pick up campaigns as they start (and scheduled ones when due)')
-      .option('--schedule-grace <ms>', 'a schedule missed by more than this waits for an explicit start', intArg(0), 3_600_000),
-  ).action((o: SendingOptions & { watch?: boolean; shutdownTimeout: number }) =>
+      .option('--schedule-grace <ms>', 'a schedule missed by more than this waits for an explicit start', intArg(0), 3_600_000)
+      .option('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (bearer HERALD_API_TOKEN when set)', intArg(0))
+      .option('--metrics-host <host>', 'address for --metrics-port', '127.0.0.1'),
+  ).action((o: SendingOptions & { watch?: boolean; shutdownTimeout: number; metricsPort?: number; metricsHost: string }) =>
     withContext(async ({ db, config, log }) => {
-      const stack = await openSendingStack(config, db, log, o);
+      const metrics = new Metrics().withProcessMetrics();
+      const metricsServer = o.metricsPort !== undefined ? await startMetricsServer(metrics, o.metricsHost, o.metricsPort, config.apiToken) : null;
+      if (metricsServer) log.info({ url: `${metricsServer.url}/metrics` }, 'serving metrics');
+      const stack = await openSendingStack(config, db, log, { ...o, metrics });
       log.info({ workerId: stack.worker.id }, 'worker started');
       const detach = onShutdownSignal(log, o.shutdownTimeout, () => stack.close());
       try {
         await stack.worker.runCampaigns(() => true, Boolean(o.watch));
       } finally {
         await stack.close();
+        await metricsServer?.close();
         detach();
       }
     }),

@@ -3,6 +3,7 @@ import type { Campaign, Database } from '../db/schema.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../domain/retryPolicy.js';
 import type { Logger } from '../log.js';
 import type { MailgunClient } from '../mailgun/client.js';
+import type { RequestOutcome } from '../metrics.js';
 import { campaignStatus, finishIfComplete } from '../sql/campaigns.js';
 import { releaseClaims } from '../sql/releaseClaims.js';
 import { claimBatch, type ClaimedRecipient } from '../sql/claimBatch.js';
@@ -63,7 +64,9 @@ export interface RunDeps {
   renderSpec: (campaign: Campaign) => CampaignRenderSpec;
   /** Resolves when this worker may send (lease fresh, results recordable). */
   mayProceed: () => Promise<void> | void;
-  onResponse?: (latencyMs: number) => void;
+  onRequest?: () => void;
+  onResponse?: (latencyMs: number, outcome: RequestOutcome) => void;
+  onRender?: (seconds: number) => void;
   /** The sending domain, and its limits shared by every campaign (and worker, with Redis). */
   domain: string;
   domainPacer: Pacer;
@@ -113,6 +116,11 @@ export class CampaignRun {
   }
 
 
+  /** Work waiting between this run's stages, for metrics. */
+  depths(): { render: number; send: number; retry: number } {
+    return { render: this.renderQueue.size, send: this.backlog.waiting, retry: this.backlog.retrying };
+  }
+
   halt(reason: HaltReason): void {
     if (this.haltReason) return;
     this.haltReason = reason;
@@ -156,6 +164,7 @@ export class CampaignRun {
         mayProceed: this.deps.mayProceed,
         abandoned: () => this.haltReason !== null,
         report: (r) => this.deps.reporter.add(r),
+        ...(this.deps.onRequest ? { onRequest: this.deps.onRequest } : {}),
         ...(this.deps.onResponse ? { onResponse: this.deps.onResponse } : {}),
       });
       await this.produce();
@@ -211,7 +220,9 @@ export class CampaignRun {
     for (;;) {
       const recipients = await this.renderQueue.take();
       if (!recipients || this.haltReason) return;
+      const started = performance.now();
       const result = await this.deps.renderer.render({ spec, recipients }, { timeoutMs: this.settings.renderTimeoutMs });
+      this.deps.onRender?.((performance.now() - started) / 1000);
       if (this.haltReason) return;
       await this.dispatch(recipients, result);
     }

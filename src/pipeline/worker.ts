@@ -12,6 +12,7 @@ import { listSendingDomains } from '../sql/sendingDomains.js';
 import { countWorkers, expireDeadWorkers, heartbeat, registerWorker, unregisterWorker } from '../sql/workers.js';
 import { CampaignRun, defaultRunSettings, type Renderer, type RunOutcome, type RunSettings } from './campaignRun.js';
 import { Reporter, defaultReporterOptions } from './report/reporter.js';
+import { Metrics } from '../metrics.js';
 import { ConcurrencyLimit } from './send/concurrencyLimit.js';
 import { Pacer } from './send/pacer.js';
 import type { CampaignRenderSpec } from './render/types.js';
@@ -42,6 +43,8 @@ export interface WorkerDeps {
   renderSpec: (campaign: Campaign) => CampaignRenderSpec;
   /** Decides which cap day it is; injectable so tests can move to the next day. */
   clock?: () => Date;
+  /** Where the pipeline's counters, histograms and queue depths go (/metrics). */
+  metrics?: Metrics;
 }
 
 /** What every campaign sending through one domain shares in this worker. */
@@ -77,21 +80,36 @@ export class Worker {
   private readonly warnedMissed = new Set<number>();
   private sendGate: Promise<void> | null = null;
   private readonly domains = new Map<string, DomainLimits>();
+  private inFlight = 0;
+  private readonly metrics: Metrics;
 
   constructor(
     private readonly deps: WorkerDeps,
     private readonly options: WorkerOptions = defaultWorkerOptions,
   ) {
+    const metrics = (this.metrics = deps.metrics ?? new Metrics());
     this.reporter = new Reporter(deps.db.kysely, deps.log, {
       ...defaultReporterOptions,
-      onWritten: (results) => {
+      onWritten: (results, seconds) => {
+        metrics.recordReporterFlush(results.length, seconds);
         for (const r of results) {
           let p = this.progress.get(r.campaignId);
           if (!p) this.progress.set(r.campaignId, (p = { sent: 0, failed: 0 }));
           if (r.status === 'sent') p.sent++;
           else p.failed++;
+          metrics.recordResult(r.campaignId, r.status, r.errorCode);
         }
       },
+    });
+    metrics.watchDepths(() => {
+      const depths = { render: 0, send: 0, retry: 0, report: this.reporter.buffered, inFlight: this.inFlight };
+      for (const run of this.runs.values()) {
+        const d = run.depths();
+        depths.render += d.render;
+        depths.send += d.send;
+        depths.retry += d.retry;
+      }
+      return depths;
     });
   }
 
@@ -211,7 +229,13 @@ export class Worker {
         reporter: this.reporter,
         renderSpec: this.deps.renderSpec,
         mayProceed: () => this.mayProceed(),
-        onResponse: (ms) => this.latency.record(Math.max(1, Math.round(ms * 1000))),
+        onRequest: () => this.inFlight++,
+        onResponse: (ms, outcome) => {
+          this.inFlight--;
+          this.latency.record(Math.max(1, Math.round(ms * 1000)));
+          this.metrics.recordRequest(ms / 1000, outcome);
+        },
+        onRender: (seconds) => this.metrics.recordRender(seconds),
         domain,
         domainPacer: limits.pacer,
         domainSlots: limits.slots,

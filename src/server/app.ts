@@ -1,8 +1,20 @@
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/connect.js';
+import { ConflictError, NotFoundError, UserError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { packageVersion } from '../paths.js';
+import { campaignRoutes } from './api/campaigns.js';
+import { deliveryRoutes } from './api/deliveries.js';
+import { listRoutes } from './api/lists.js';
+import { openApiDocument } from './api/openapi.js';
+import { Router } from './api/router.js';
+import { suppressionRoutes } from './api/suppressions.js';
+import { dashboardPage } from './dashboard/page.js';
+import { HttpError, html, json, readBody, text, type Reply } from './http.js';
 import { unsubscribe, unsubscribePage } from './unsubscribe.js';
 import { handleMailgunWebhook } from './webhooks.js';
 
@@ -13,6 +25,10 @@ export interface ServerOptions {
   unsubscribeSecret: string;
   /** Verifies Mailgun webhooks; without it the webhook endpoint answers 503. */
   webhookSigningKey: string | undefined;
+  /** Bearer token for the API and /metrics; without one the server must listen on loopback only. */
+  apiToken: string | undefined;
+  config: Config;
+  metrics: Metrics;
 }
 
 export interface RunningServer {
@@ -20,68 +36,99 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const MAX_BODY = 1024 * 1024;
+const MAX_FORM_BODY = 1024 * 1024;
 
-/** `herald serve`: one-click unsubscribe and Mailgun webhooks. */
-export async function startServer(db: Kysely<Database>, log: Logger, options: ServerOptions): Promise<RunningServer> {
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        res.writeHead(413, { 'content-type': 'text/plain' }).end('request body too large');
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      route(req, Buffer.concat(chunks).toString('utf8'))
-        .then(({ status, contentType, body }) => {
-          res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body);
-        })
-        .catch((err: Error) => {
-          log.error({ err: err.message, path: req.url }, 'request failed');
-          if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error');
-        });
-    });
-  });
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
 
-  const text = (status: number, body: string) => ({ status, contentType: 'text/plain; charset=utf-8', body });
+/**
+ * `herald serve`: one-click unsubscribe and Mailgun webhooks (public), the JSON API, the
+ * dashboard and /metrics (bearer token).
+ */
+export async function startServer(db: Db, log: Logger, options: ServerOptions): Promise<RunningServer> {
+  if (!options.apiToken && !isLoopback(options.host)) {
+    throw new UserError(`HERALD_API_TOKEN is not set: refusing to serve the API on ${options.host}; set it, or listen on 127.0.0.1`);
+  }
+  const expected = options.apiToken ? Buffer.from(`Bearer ${options.apiToken}`) : null;
+  const authorized = (req: http.IncomingMessage): boolean => {
+    if (!expected) return true;
+    const given = Buffer.from(req.headers.authorization ?? '');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
 
-  async function route(req: http.IncomingMessage, body: string): Promise<{ status: number; contentType: string; body: string }> {
-    const path = (req.url ?? '/').split('?')[0]!;
+  const api = new Router();
+  const ctx = { db, config: options.config, log };
+  listRoutes(api, ctx);
+  campaignRoutes(api, ctx);
+  deliveryRoutes(api, ctx);
+  suppressionRoutes(api, ctx);
+  const openApi = JSON.stringify(openApiDocument(packageVersion()));
+
+  async function route(req: http.IncomingMessage, url: URL): Promise<Reply> {
+    const path = url.pathname;
     const unsub = /^\/u\/([A-Za-z0-9_.-]+)$/.exec(path);
     if (unsub) {
       if (req.method === 'GET') return unsubscribePage(unsub[1]!, options.unsubscribeSecret);
       if (req.method === 'POST') {
-        const outcome = await unsubscribe(db, unsub[1]!, options.unsubscribeSecret);
+        await readBody(req, MAX_FORM_BODY);
+        const outcome = await unsubscribe(db.kysely, unsub[1]!, options.unsubscribeSecret);
         if (outcome.status !== 200) log.warn({ path: '/u/…' }, 'unsubscribe with an invalid token');
         return outcome;
       }
     }
     if (path === '/webhooks/mailgun' && req.method === 'POST') {
+      const body = (await readBody(req, MAX_FORM_BODY)).toString('utf8');
       if (!options.webhookSigningKey) return text(503, 'MAILGUN_WEBHOOK_SIGNING_KEY is not set');
-      const outcome = await handleMailgunWebhook(db, options.webhookSigningKey, body, Date.now());
+      const outcome = await handleMailgunWebhook(db.kysely, options.webhookSigningKey, body, Date.now());
       if (outcome.status >= 400) log.warn({ status: outcome.status, reason: outcome.message }, 'webhook rejected');
       return text(outcome.status, outcome.message);
     }
     if (path === '/healthz') return text(200, 'ok');
+    if (path === '/openapi.json' && req.method === 'GET') return { status: 200, contentType: 'application/json; charset=utf-8', body: openApi };
+    // The page itself holds no data; everything it shows comes from the API with the token.
+    if ((path === '/' || path === '/dashboard') && req.method === 'GET') return html(200, dashboardPage(expected !== null));
+    if (path === '/metrics' || path.startsWith('/api/')) {
+      if (!authorized(req)) {
+        return json(401, { error: 'missing or wrong bearer token (Authorization: Bearer HERALD_API_TOKEN)' }, { 'www-authenticate': 'Bearer realm="herald"' });
+      }
+      if (path === '/metrics') return { status: 200, contentType: options.metrics.contentType, body: await options.metrics.exposition() };
+      return api.dispatch(req, url);
+    }
     return text(404, 'not found');
   }
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://herald');
+    route(req, url)
+      .catch((err: unknown) => errorReply(err, log, url.pathname))
+      .then((reply) => {
+        res.writeHead(reply.status, { 'content-type': reply.contentType, 'cache-control': 'no-store', ...reply.headers }).end(reply.body);
+      })
+      .catch(() => res.destroy());
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
-    url: `http://${options.host}:${port}`,
+    url: `http://${host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
+}
+
+function errorReply(err: unknown, log: Logger, path: string): Reply {
+  if (err instanceof HttpError) return json(err.status, { error: err.message, ...(err.fields ? { fields: err.fields } : {}) });
+  if (err instanceof NotFoundError) return json(404, { error: err.message });
+  if (err instanceof ConflictError) return json(409, { error: err.message });
+  if (err instanceof UserError) return json(400, { error: err.message });
+  log.error({ err: (err as Error).message, path }, 'request failed');
+  return json(500, { error: 'internal error' });
 }

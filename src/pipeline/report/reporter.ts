@@ -10,7 +10,7 @@ export interface ReporterOptions {
   flushIntervalMs: number;
   /** Past this many unwritten results, `add` waits (the database is down or slow). */
   maxBuffered: number;
-  onWritten?: (results: readonly DeliveryResult[]) => void;
+  onWritten?: (results: readonly DeliveryResult[], seconds: number) => void;
 }
 
 export const defaultReporterOptions: ReporterOptions = { maxBatch: 1000, flushIntervalMs: 250, maxBuffered: 10_000 };
@@ -32,6 +32,11 @@ export class Reporter {
     private readonly log: Logger,
     private readonly options: ReporterOptions = defaultReporterOptions,
   ) {}
+
+  /** Results not yet written. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
 
   /** True while the last write failed: senders hold back until results can be recorded. */
   get healthy(): boolean {
@@ -77,6 +82,7 @@ export class Reporter {
     let backoff = 100;
     while (this.buffer.length > 0) {
       const batch = this.buffer.slice(0, this.options.maxBatch);
+      const started = performance.now();
       try {
         await writeResults(this.db, batch);
       } catch (err) {
@@ -90,7 +96,7 @@ export class Reporter {
       this.failing = false;
       backoff = 100;
       this.buffer = this.buffer.slice(batch.length);
-      this.options.onWritten?.(batch);
+      this.options.onWritten?.(batch, (performance.now() - started) / 1000);
       while (this.buffer.length < this.options.maxBuffered && this.spaceWaiters.length > 0) this.spaceWaiters.shift()!();
     }
   }

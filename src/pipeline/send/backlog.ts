@@ -26,6 +26,16 @@ export class SendBacklog {
 
   constructor(readonly capacity: number) {}
 
+  /** Messages ready for a sender now. */
+  get waiting(): number {
+    return this.fresh.length + this.ready.length;
+  }
+
+  /** Messages waiting out a retry delay. */
+  get retrying(): number {
+    return this.waitingRetries;
+  }
+
   async put(message: OutgoingMessage): Promise<boolean> {
     while (!this.stopped && this.fresh.length + this.waitingRetries >= this.capacity) {
       await new Promise<void>((resolve) => this.putters.push(resolve));

@@ -1,5 +1,6 @@
 import { nextRetryDelay, type RetryPolicy } from '../../domain/retryPolicy.js';
 import type { MailgunClient } from '../../mailgun/client.js';
+import type { RequestOutcome } from '../../metrics.js';
 import type { DeliveryResult } from '../../sql/writeResults.js';
 import type { OutgoingMessage, SendBacklog } from './backlog.js';
 import type { ConcurrencyLimit } from './concurrencyLimit.js';
@@ -21,7 +22,8 @@ export interface SendersOptions {
   /** True once the run is halting: a message not yet sent is left for release. */
   abandoned: () => boolean;
   report: (result: DeliveryResult) => Promise<void> | void;
-  onResponse?: (latencyMs: number) => void;
+  onRequest?: () => void;
+  onResponse?: (latencyMs: number, outcome: RequestOutcome) => void;
 }
 
 /**
@@ -56,8 +58,12 @@ async function sendLoop(o: SendersOptions): Promise<void> {
 async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<void> {
   message.attempts++;
   const started = performance.now();
+  o.onRequest?.();
   const outcome = await o.client.send(message.body, message.contentType, o.domain);
-  o.onResponse?.(performance.now() - started);
+  o.onResponse?.(
+    performance.now() - started,
+    outcome.kind === 'accepted' ? 'accepted' : outcome.kind === 'permanent' ? 'permanent' : outcome.throttled ? 'throttled' : 'transient',
+  );
 
   if (outcome.kind === 'accepted') {
     for (const pacer of o.pacers) pacer.record('accepted');

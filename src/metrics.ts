@@ -1,0 +1,119 @@
+import client from 'prom-client';
+
+export type RequestOutcome = 'accepted' | 'throttled' | 'transient' | 'permanent';
+
+/** Queue depths of the send pipeline, read when Prometheus scrapes. */
+export interface PipelineDepths {
+  /** Claimed recipients waiting for a render thread (in batches of up to renderBatchSize). */
+  render: number;
+  /** Rendered messages waiting for a sender. */
+  send: number;
+  /** Messages waiting out a retry delay. */
+  retry: number;
+  /** Results waiting to be written to the database. */
+  report: number;
+  /** Requests to the provider in flight. */
+  inFlight: number;
+}
+
+/**
+ * Herald's Prometheus metrics, one registry per process (or per test). The pipeline calls the
+ * small methods below; prom-client stays out of the hot path's types.
+ */
+export class Metrics {
+  readonly registry = new client.Registry();
+  private readonly recorded: client.Counter<'campaign' | 'status' | 'reason'>;
+  private readonly requestSeconds: client.Histogram<'outcome'>;
+  private readonly renderSeconds: client.Histogram;
+  private readonly reporterRows: client.Histogram;
+  private readonly reporterSeconds: client.Histogram;
+  private depthSources: Array<() => PipelineDepths> = [];
+
+  constructor() {
+    const registers = [this.registry];
+    this.recorded = new client.Counter({
+      name: 'herald_deliveries_recorded_total',
+      help: 'Delivery results written to the database by this process, per campaign, status (sent/failed) and failure reason',
+      labelNames: ['campaign', 'status', 'reason'],
+      registers,
+    });
+    this.requestSeconds = new client.Histogram({
+      name: 'herald_provider_request_duration_seconds',
+      help: 'Time from sending a message request to the provider’s answer',
+      labelNames: ['outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.renderSeconds = new client.Histogram({
+      name: 'herald_render_batch_duration_seconds',
+      help: 'Time to render one batch of messages on a render thread, queueing included',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.reporterRows = new client.Histogram({
+      name: 'herald_reporter_batch_rows',
+      help: 'Results written per database statement',
+      buckets: [1, 10, 50, 100, 250, 500, 1000],
+      registers,
+    });
+    this.reporterSeconds = new client.Histogram({
+      name: 'herald_reporter_flush_duration_seconds',
+      help: 'Time to write one batch of results',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    });
+    const depth = (stage: keyof PipelineDepths) => this.depthSources.reduce((sum, source) => sum + source()[stage], 0);
+    new client.Gauge({
+      name: 'herald_queue_depth',
+      help: 'Items waiting between pipeline stages: render (recipient batches), send, retry (messages), report (results)',
+      labelNames: ['stage'],
+      registers,
+      collect() {
+        for (const stage of ['render', 'send', 'retry', 'report'] as const) this.set({ stage }, depth(stage));
+      },
+    });
+    new client.Gauge({
+      name: 'herald_requests_in_flight',
+      help: 'Message requests to the provider awaiting an answer',
+      registers,
+      collect() {
+        this.set(depth('inFlight'));
+      },
+    });
+  }
+
+  /** Adds Node's process metrics, event-loop delay (nodejs_eventloop_lag_*) among them. */
+  withProcessMetrics(): this {
+    client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    return this;
+  }
+
+  watchDepths(source: () => PipelineDepths): void {
+    this.depthSources.push(source);
+  }
+
+  recordResult(campaignId: number, status: 'sent' | 'failed', reason: string | null): void {
+    this.recorded.inc({ campaign: String(campaignId), status, reason: reason ?? '' });
+  }
+
+  recordRequest(seconds: number, outcome: RequestOutcome): void {
+    this.requestSeconds.observe({ outcome }, seconds);
+  }
+
+  recordRender(seconds: number): void {
+    this.renderSeconds.observe(seconds);
+  }
+
+  recordReporterFlush(rows: number, seconds: number): void {
+    this.reporterRows.observe(rows);
+    this.reporterSeconds.observe(seconds);
+  }
+
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

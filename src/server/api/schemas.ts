@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { isDomainName, isSenderAddress } from '../../campaigns/create.js';
+import { normalizeEmail } from '../../domain/email.js';
+import { HttpError } from '../http.js';
+
+const address = z.string().refine(isSenderAddress, { message: 'expected addr@domain or "Name <addr@domain>"' });
+const email = z.string().refine((v) => normalizeEmail(v).ok, { message: 'expected an email address' });
+const positiveInt = z.number().int().positive();
+
+export const createListBody = z.object({ name: z.string().trim().min(1).max(200) }).strict();
+
+export const createCampaignBody = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    list: z.string().min(1).describe('name of the list to send to'),
+    template: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a template folder name (letters, digits, - and _)'),
+    subject: z.string().min(1).max(998).describe('Nunjucks, e.g. "Hi {{ name }}"'),
+    from: address,
+    replyTo: address.optional(),
+    domain: z.string().refine(isDomainName, { message: 'expected a domain name' }).optional(),
+    tags: z.array(z.string().regex(/^[\x20-\x7e]{1,128}$/, '1-128 printable ASCII characters')).max(3).optional(),
+    ratePerSecond: positiveInt.optional(),
+    maxConcurrency: positiveInt.optional(),
+    priority: z.number().int().min(-1000).optional(),
+    unknownPolicy: z.enum(['reconcile', 'resend', 'skip']).optional(),
+  })
+  .strict();
+
+export const testSendBody = z.object({ to: email, as: email.optional() }).strict();
+
+export const addSuppressionsBody = z
+  .object({
+    emails: z.array(email).min(1).max(10_000),
+    reason: z.enum(['unsubscribed', 'bounced', 'complained', 'manual']).default('manual'),
+  })
+  .strict();
+
+export const deliveryStatus = z.enum(['pending', 'queued', 'sent', 'failed', 'suppressed', 'unknown', 'skipped']);
+
+export const deliveriesQuery = z
+  .object({
+    campaign: z.coerce.number().int().positive().optional(),
+    status: deliveryStatus.optional(),
+    email: z.string().min(1).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+    after: z.string().regex(/^\d+\.\d+$/, 'a cursor from a previous page (next)').optional(),
+  })
+  .strict();
+
+/** Validates `value`; a 400 names every wrong field (`from`, `tags.3`, `limit`…). */
+export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query'): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const fields = result.error.issues.map((issue) => ({
+    field: issue.path.length > 0 ? issue.path.join('.') : issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys.join(', ') : '(root)',
+    message: issue.message,
+  }));
+  throw new HttpError(400, `invalid request ${where}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields);
+}

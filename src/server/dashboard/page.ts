@@ -1,0 +1,36 @@
+import { dashboardScript } from './script.js';
+import { dashboardStyle } from './style.js';
+
+/**
+ * The dashboard: one page, no data in it. The script reads everything from the JSON API
+ * (short polling) with the bearer token the operator typed in, kept for the browser tab only.
+ */
+export function dashboardPage(tokenRequired: boolean): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Herald</title>
+<style>${dashboardStyle}</style>
+</head>
+<body data-token-required="${tokenRequired}">
+<header>
+  <a href="#/" class="brand">Herald</a>
+  <nav><a href="#/">Campaigns</a><a href="#/lookup">Delivery lookup</a></nav>
+  <button id="logout" hidden>Forget token</button>
+</header>
+<main id="main">
+  <form id="login" hidden>
+    <h1>Sign in</h1>
+    <p>Paste the API token (<code>HERALD_API_TOKEN</code>). It is kept in this tab only.</p>
+    <input id="token" type="password" autocomplete="off" placeholder="API token" required>
+    <button type="submit">Open dashboard</button>
+    <p id="login-error" class="error" role="alert"></p>
+  </form>
+  <section id="view"></section>
+</main>
+<script>${dashboardScript}</script>
+</body>
+</html>`;
+}

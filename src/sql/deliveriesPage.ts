@@ -1,0 +1,55 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, DeliveryStatus } from '../db/schema.js';
+
+export interface DeliveryFilter {
+  campaignId?: number | undefined;
+  status?: DeliveryStatus | undefined;
+  /** Matched case-insensitively and exactly. */
+  email?: string | undefined;
+  /** Keyset cursor: the last (campaign, recipient) of the previous page. */
+  after?: { campaignId: number; recipientId: number } | undefined;
+  limit: number;
+}
+
+export interface DeliveryRow {
+  campaignId: number;
+  campaignName: string;
+  recipientId: number;
+  email: string;
+  status: DeliveryStatus;
+  attempts: number;
+  providerId: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  sentAt: Date | null;
+  updatedAt: Date;
+}
+
+/** One page of delivery records in (campaign, recipient) order; fetch `limit + 1` to know if there is more. */
+export async function deliveriesPage(db: Kysely<Database>, filter: DeliveryFilter): Promise<DeliveryRow[]> {
+  let q = db
+    .selectFrom('deliveries as d')
+    .innerJoin('recipients as r', 'r.id', 'd.recipient_id')
+    .innerJoin('campaigns as c', 'c.id', 'd.campaign_id')
+    .select([
+      'd.campaign_id as campaignId',
+      'c.name as campaignName',
+      'd.recipient_id as recipientId',
+      'r.email',
+      'd.status',
+      'd.attempts',
+      'd.provider_id as providerId',
+      'd.error_code as errorCode',
+      'd.error_message as errorMessage',
+      'd.sent_at as sentAt',
+      'd.updated_at as updatedAt',
+    ])
+    .orderBy('d.campaign_id')
+    .orderBy('d.recipient_id')
+    .limit(filter.limit);
+  if (filter.campaignId !== undefined) q = q.where('d.campaign_id', '=', filter.campaignId);
+  if (filter.status !== undefined) q = q.where('d.status', '=', filter.status);
+  if (filter.email !== undefined) q = q.where(sql`lower(r.email)`, '=', filter.email.toLowerCase());
+  if (filter.after) q = q.where(sql`(d.campaign_id, d.recipient_id)`, '>', sql`(${filter.after.campaignId}, ${filter.after.recipientId})`);
+  return q.execute();
+}

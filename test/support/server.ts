@@ -1,0 +1,17 @@
+import { loadConfig } from '../../src/config.js';
+import { Metrics } from '../../src/metrics.js';
+import type { ServerOptions } from '../../src/server/app.js';
+
+/** Options for startServer on a free loopback port; tests override what they are about. */
+export function serverOptions(overrides: Partial<ServerOptions> = {}): ServerOptions {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    unsubscribeSecret: 'test-unsubscribe-secret',
+    webhookSigningKey: undefined,
+    apiToken: undefined,
+    config: loadConfig({ ...process.env, MAILGUN_API_KEY: '', MAILGUN_DOMAIN: '' }),
+    metrics: new Metrics(),
+    ...overrides,
+  };
+}
