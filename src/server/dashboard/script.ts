@@ -16,6 +16,9 @@ function el(tag, attrs, children) {
   return node;
 }
 
+// replaceChildren would print a skipped (null) child as the text "null".
+function put(node, children) { node.replaceChildren.apply(node, children.filter(Boolean)); }
+
 function api(method, path, body) {
   var headers = { accept: 'application/json' };
   if (state.token) headers.authorization = 'Bearer ' + state.token;
@@ -130,19 +133,19 @@ function campaignView(id) {
     if (state.samples.length > 180) state.samples.shift();
     last = { sent: c.counts.sent, at: now };
     var settled = c.counts.sent + c.counts.failed + c.counts.suppressed + c.counts.skipped;
-    head.replaceChildren(
+    put(head, [
       el('h1', {}, [c.name + ' ', badge(c.status)]),
       c.waiting ? el('p', { class: 'waiting', 'data-testid': 'waiting', text: c.waiting.reason === 'daily_cap' ? 'Waiting: the daily cap of ' + (c.domain || 'its domain') + ' is reached; continues ' + new Date(c.waiting.until).toLocaleString() : 'Waiting (' + c.waiting.reason + ')' }) : null,
       el('p', { class: 'muted', text: 'List size ' + num(c.listSize) + ' · ' + c.rate + ' msgs/s over the last minute' + (c.etaSeconds !== null ? ' · ETA ' + c.etaSeconds + ' s' : '') }),
       bar(settled, c.listSize),
-    );
-    actions.replaceChildren(
+    ]);
+    put(actions, [
       c.status === 'draft' || c.status === 'scheduled' ? act('start', 'Start', 'primary') : null,
       c.status === 'running' ? act('pause', 'Pause', 'primary') : null,
       c.status === 'paused' ? act('resume', 'Resume', 'primary') : null,
       ['draft', 'scheduled', 'running', 'paused'].indexOf(c.status) >= 0 ? act('cancel', 'Cancel', 'danger', 'Cancel this campaign for good? Unsent recipients will not be sent.') : null,
-    );
-    var labels = { sent: 'sent', failed: 'failed', suppressed: 'suppressed', queued: 'in flight', pending: 'released', unknown: 'unknown', skipped: 'skipped' };
+    ]);
+    var labels = { sent: 'sent', failed: 'failed', suppressed: 'suppressed', queued: 'claimed', pending: 'released', unknown: 'unknown', skipped: 'skipped' };
     cards.replaceChildren.apply(cards, Object.keys(labels).map(function (k) {
       return el('div', { class: 'card', 'data-count': k }, [el('b', { text: num(c.counts[k]) }), el('span', { text: labels[k] })]);
     }).concat([el('div', { class: 'card', 'data-count': 'unclaimed' }, [el('b', { text: num(c.unclaimed) }), el('span', { text: 'not claimed yet' })])]));
@@ -161,7 +164,7 @@ function lookupView() {
   document.title = 'Delivery lookup · Herald';
   var input = el('input', { type: 'email', id: 'lookup-email', placeholder: 'someone@example.com', required: 'required' });
   var results = el('div');
-  var form = el('form', { class: 'actions', onsubmit: function (e) {
+  var form = el('form', { id: 'lookup', class: 'actions', onsubmit: function (e) {
     e.preventDefault();
     api('GET', '/api/v1/deliveries?email=' + encodeURIComponent(input.value.trim()) + '&limit=100').then(function (data) {
       results.replaceChildren(data.items.length === 0 ? el('p', { class: 'muted', text: 'No deliveries for this address.' }) : el('table', { 'data-testid': 'lookup-results' }, [

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import { openSendingStack, type SendingStack } from '../src/commands/sending.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { Metrics } from '../src/metrics.js';
+import { packageRoot } from '../src/paths.js';
+import { startServer, type RunningServer } from '../src/server/app.js';
+import { countDeliveries } from '../src/sql/campaigns.js';
+import { dbLabel, openTestDb, type TestDb } from './support/db.js';
+import { seedCampaign, seedList } from './support/fixtures.js';
+import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
+import { serverOptions } from './support/server.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const TOKEN = 'dashboard-test-token';
+const skip = fs.existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)`;
+if (skip) console.log(`# dashboard browser test skipped: ${skip}`);
+
+describe(`the dashboard in a real browser (${dbLabel})`, { skip }, () => {
+  let db: TestDb;
+  let mock: MockProcess;
+  let server: RunningServer;
+  let stack: SendingStack;
+  let running: Promise<void>;
+  let browser: Browser;
+
+  before(async () => {
+    db = await openTestDb();
+    mock = await startMockProcess(['--latency', '20', '--record', 'counts']);
+    const config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_API_TOKEN: TOKEN });
+    const metrics = new Metrics();
+    server = await startServer(db, createLogger('silent'), serverOptions({ apiToken: TOKEN, config, metrics }));
+    stack = await openSendingStack(config, db, createLogger('silent'), { concurrency: 20, metrics });
+    running = stack.worker.runCampaigns(() => true, true);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // As root in a sandboxed machine with no outside network: no sandbox, no background traffic.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.close();
+    await running;
+    await server?.close();
+    await mock?.stop();
+    await db?.dispose();
+  });
+
+  it('signs in, watches a campaign progress, pauses it with the button, and looks up one address', async () => {
+    const list = await seedList(db.kysely, 'browser', 3000);
+    // 150/s keeps the campaign running for ~20 s: long enough to watch and pause.
+    const id = await seedCampaign(db.kysely, list.listId, { rate: 150 });
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(server.url);
+    await page.locator('#token').fill(TOKEN);
+    await page.locator('#login button[type=submit]').click();
+    await page.locator(`tr[data-campaign="${id}"]`).click();
+    await page.waitForURL(new RegExp(`#/campaigns/${id}$`));
+
+    const sentCard = page.locator('[data-count="sent"] b');
+    const sentShown = async () => Number(((await sentCard.textContent()) ?? '0').replace(/,/g, ''));
+    const shownAbove = async (n: number) => {
+      const deadline = Date.now() + 30_000;
+      while ((await sentShown()) <= n) {
+        assert.ok(Date.now() < deadline, `the page never showed more than ${n} sent`);
+        await page.waitForTimeout(100);
+      }
+    };
+    await shownAbove(0);
+    const first = await sentShown();
+    await shownAbove(first);
+    const second = await sentShown();
+    assert.ok(second > first, `progress moved on the page: ${first} → ${second}`);
+    assert.equal(await page.locator('[data-testid="status"]').first().textContent(), 'running');
+
+    await page.locator('button[data-action="pause"]').click();
+    await page.locator('h1 [data-testid="status"]', { hasText: 'paused' }).waitFor();
+    const campaign = await db.kysely.selectFrom('campaigns').select('status').where('id', '=', id).executeTakeFirstOrThrow();
+    assert.equal(campaign.status, 'paused');
+    await page.locator('button[data-action="resume"]').waitFor();
+    // The worker releases what it had claimed but not sent; the page follows.
+    await page.locator('[data-count="queued"] b', { hasText: /^0$/ }).waitFor({ timeout: 15_000 });
+    assert.doesNotMatch((await page.locator('main').textContent()) ?? '', /null|undefined|NaN/);
+
+    const artifacts = path.join(packageRoot, 'test', 'artifacts');
+    fs.mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-campaign-paused.png'), fullPage: true });
+
+    const counts = await countDeliveries(db.kysely, id);
+    assert.ok(counts.sent > 0 && counts.sent < 3000, `paused part-way: ${counts.sent} sent`);
+
+    await page.goto(`${server.url}/#/lookup`);
+    await page.locator('#lookup-email').fill('browser-user1@example.test');
+    await page.locator('#lookup button[type=submit]').click();
+    const row = page.locator('[data-testid="lookup-results"] tbody tr');
+    await row.first().waitFor();
+    assert.match((await row.first().textContent()) ?? '', new RegExp(`#${id} test campaign`));
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-lookup.png'), fullPage: true });
+  });
+});
