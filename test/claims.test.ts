@@ -5,6 +5,7 @@ import { connect, type Db } from '../src/db/connect.js';
 import { claimBatch } from '../src/sql/claimBatch.js';
 import { finishIfComplete, transitionCampaign } from '../src/sql/campaigns.js';
 import { releaseClaims } from '../src/sql/releaseClaims.js';
+import { addSendingDomain, domainUsage } from '../src/sql/sendingDomains.js';
 import { writeResults } from '../src/sql/writeResults.js';
 import { expireDeadWorkers, registerWorker } from '../src/sql/workers.js';
 import { dbLabel, onRealPostgres, openTestDb, type TestDb } from './support/db.js';
@@ -63,6 +64,31 @@ describe(`claiming recipients (${dbLabel})`, () => {
     await writeResults(db.kysely, again.map((recipientId) => ({ campaignId, recipientId, status: 'sent' as const, attempts: 1, providerId: '<y>', errorCode: null, errorMessage: null, sentAt: new Date() })));
     assert.equal((await claimBatch(db.kysely, campaignId, 'w2', 10)).state, 'exhausted');
     assert.equal(await finishIfComplete(db.kysely, campaignId), true);
+  });
+
+  it('takes only what is left of the domain’s daily cap, refunds released claims, and lets a drained campaign finish at the cap', async () => {
+    const { listId } = await seedList(db.kysely, 'capped', 10);
+    await addSendingDomain(db.kysely, 'cap.example.test', { dailyCap: 10 });
+    const now = new Date('2026-06-01T12:00:00Z');
+    const ctx = { domain: 'cap.example.test', now };
+    const other = await seedCampaign(db.kysely, (await seedList(db.kysely, 'capped-other', 4)).listId, { domain: 'cap.example.test' });
+    const first = await claimBatch(db.kysely, other, 'w1', 10, ctx);
+    assert.equal(first.state === 'claimed' && first.recipients.length, 4);
+
+    const campaignId = await seedCampaign(db.kysely, listId, { domain: 'cap.example.test' });
+    const claim = await claimBatch(db.kysely, campaignId, 'w1', 10, ctx);
+    assert.equal(claim.state === 'claimed' && claim.recipients.length, 6, 'the rest of the cap, not the whole page');
+    assert.deepEqual(await claimBatch(db.kysely, campaignId, 'w1', 10, ctx), { state: 'capped', domain: 'cap.example.test', until: new Date('2026-06-02T00:00:00Z') });
+    assert.equal((await db.kysely.selectFrom('campaigns').select('waiting_reason').where('id', '=', campaignId).executeTakeFirstOrThrow()).waiting_reason, 'daily_cap');
+
+    assert.equal(await releaseClaims(db.kysely, campaignId, 'w1', 'cap.example.test'), 6);
+    assert.equal(await domainUsage(db.kysely, 'cap.example.test', '2026-06-01'), 4, 'released claims give their quota back');
+    const again = await claimBatch(db.kysely, campaignId, 'w1', 10, ctx);
+    assert.equal(again.state === 'claimed' && again.recipients.length, 6);
+    assert.equal((await db.kysely.selectFrom('campaigns').select('waiting_reason').where('id', '=', campaignId).executeTakeFirstOrThrow()).waiting_reason, null);
+
+    // `other` has claimed its whole list: at the cap it is done, not waiting for tomorrow.
+    assert.equal((await claimBatch(db.kysely, other, 'w1', 10, ctx)).state, 'exhausted');
   });
 
   it('marks the open claims of a worker whose lease expired as unknown', async () => {

@@ -58,7 +58,7 @@ export async function claimBatch(
     if (!row || row.status !== 'running') return { state: 'stopped' };
 
     const quota = domain ? await reserveDailyQuota(trx, domain, now) : null;
-    if (quota && quota.allowance <= 0) {
+    if (quota && quota.allowance <= 0 && !(row.list_exhausted && !(await hasPending(trx, campaignId)))) {
       await sql`
         update campaigns set waiting_reason = 'daily_cap', waiting_until = ${quota.resetsAt}
         where id = ${campaignId} and (waiting_reason is distinct from 'daily_cap' or waiting_until is distinct from ${quota.resetsAt})
@@ -66,6 +66,9 @@ export async function claimBatch(
       return { state: 'capped', domain: domain!, until: quota.resetsAt };
     }
     if (quota) limit = Math.min(limit, quota.allowance);
+    if (row.waiting_reason !== null) {
+      await sql`update campaigns set waiting_reason = null, waiting_until = null where id = ${campaignId}`.execute(trx);
+    }
 
     const rows: ClaimRow[] = (
       await sql<ClaimRow>`
@@ -135,9 +138,12 @@ export async function claimBatch(
       else recipients.push({ recipientId: r.recipient_id, email: r.email, name: r.name, attributes: r.attributes });
     }
     if (quota) await quota.consume(recipients.length);
-    if (row.waiting_reason !== null) {
-      await sql`update campaigns set waiting_reason = null, waiting_until = null where id = ${campaignId}`.execute(trx);
-    }
     return { state: 'claimed', recipients, suppressed };
   });
+}
+
+/** True while released or recovered deliveries wait to be claimed again. */
+async function hasPending(trx: Kysely<Database>, campaignId: number): Promise<boolean> {
+  const found = await sql`select 1 from deliveries where campaign_id = ${campaignId} and status = 'pending' limit 1`.execute(trx);
+  return found.rows.length > 0;
 }
