@@ -25,7 +25,11 @@ export interface DeliveryRow {
   updatedAt: Date;
 }
 
-/** One page of delivery records in (campaign, recipient) order; fetch `limit + 1` to know if there is more. */
+/**
+ * One page of delivery records in (campaign, recipient) order; fetch `limit + 1` to know if
+ * there is more. Looking one address up needs no index on recipient_id: the planner probes
+ * the primary key once per campaign (campaigns are few), which keeps claims' inserts cheap.
+ */
 export async function deliveriesPage(db: Kysely<Database>, filter: DeliveryFilter): Promise<DeliveryRow[]> {
   let q = db
     .selectFrom('deliveries as d')

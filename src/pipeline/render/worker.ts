@@ -3,6 +3,7 @@ import { formatDeliveryId } from '../../domain/deliveryId.js';
 import { signUnsubscribeToken } from '../../domain/unsubscribeToken.js';
 import { MultipartWriter, type FormField } from '../../mailgun/multipart.js';
 import { compileCampaign, describeError, type CompiledCampaign } from './compile.js';
+import { useFasterFrames } from './fasterFrames.js';
 import type { CampaignRenderSpec, RenderRecipient, RenderResult, RenderTask } from './types.js';
 
 /** A campaign ready to render in this thread: compiled templates and its static body part. */
@@ -10,6 +11,8 @@ interface Prepared {
   compiled: CompiledCampaign;
   writer: MultipartWriter;
 }
+
+useFasterFrames();
 
 const CACHE_SIZE = 16;
 const cache = new Map<string, Prepared>();
