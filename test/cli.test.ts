@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
+import { request } from 'undici';
 import { dbLabel } from './support/db.js';
 import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';
 
@@ -84,4 +86,39 @@ describe(`the herald command, start to report (${dbLabel})`, () => {
     assert.equal(await fails(['domains', 'set', 'nope.example.org', '--rate', '5']), "herald: no sending domain 'nope.example.org' (add it with: herald domains add nope.example.org)");
     assert.equal(await fails(['domains', 'add', 'not a domain']), "herald: 'not a domain' is not a domain name");
   });
+
+  it('serves a worker’s Prometheus metrics behind the API token', async () => {
+    const port = await freePort();
+    const worker = spawnHerald(['worker', '--watch', '--metrics-port', String(port)], { ...env, HERALD_API_TOKEN: 'metrics-token' });
+    try {
+      let res: Awaited<ReturnType<typeof request>> | undefined;
+      for (let i = 0; i < 100 && !res; i++) {
+        res = await request(`http://127.0.0.1:${port}/metrics`).catch(async () => {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          return undefined;
+        });
+      }
+      assert.ok(res, `the metrics port never opened: ${worker.output()}`);
+      assert.equal(res.statusCode, 401);
+      await res.body.dump();
+      const ok = await request(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: 'Bearer metrics-token' } });
+      assert.equal(ok.statusCode, 200);
+      const text = await ok.body.text();
+      assert.match(text, /^herald_requests_in_flight 0$/m);
+      assert.match(text, /^nodejs_eventloop_lag_p99_seconds /m);
+    } finally {
+      worker.process.kill('SIGTERM');
+      assert.equal(await worker.exited, 0, worker.output());
+    }
+  });
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.once('error', reject);
+  });
+}

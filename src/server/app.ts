@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
@@ -13,6 +12,7 @@ import { listRoutes } from './api/lists.js';
 import { openApiDocument } from './api/openapi.js';
 import { Router } from './api/router.js';
 import { suppressionRoutes } from './api/suppressions.js';
+import { bearerCheck } from './bearer.js';
 import { dashboardPage } from './dashboard/page.js';
 import { HttpError, html, json, readBody, text, type Reply } from './http.js';
 import { unsubscribe, unsubscribePage } from './unsubscribe.js';
@@ -50,12 +50,7 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
   if (!options.apiToken && !isLoopback(options.host)) {
     throw new UserError(`HERALD_API_TOKEN is not set: refusing to serve the API on ${options.host}; set it, or listen on 127.0.0.1`);
   }
-  const expected = options.apiToken ? Buffer.from(`Bearer ${options.apiToken}`) : null;
-  const authorized = (req: http.IncomingMessage): boolean => {
-    if (!expected) return true;
-    const given = Buffer.from(req.headers.authorization ?? '');
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  };
+  const authorized = bearerCheck(options.apiToken);
 
   const api = new Router();
   const ctx = { db, config: options.config, log };
@@ -87,7 +82,7 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
     if (path === '/healthz') return text(200, 'ok');
     if (path === '/openapi.json' && req.method === 'GET') return { status: 200, contentType: 'application/json; charset=utf-8', body: openApi };
     // The page itself holds no data; everything it shows comes from the API with the token.
-    if ((path === '/' || path === '/dashboard') && req.method === 'GET') return html(200, dashboardPage(expected !== null));
+    if ((path === '/' || path === '/dashboard') && req.method === 'GET') return html(200, dashboardPage(options.apiToken !== undefined));
     if (path === '/metrics' || path.startsWith('/api/')) {
       if (!authorized(req)) {
         return json(401, { error: 'missing or wrong bearer token (Authorization: Bearer HERALD_API_TOKEN)' }, { 'www-authenticate': 'Bearer realm="herald"' });

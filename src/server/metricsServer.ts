@@ -1,16 +1,15 @@
-import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../metrics.js';
 import type { RunningServer } from './app.js';
+import { bearerCheck } from './bearer.js';
 
 /** `herald worker --metrics-port`: GET /metrics only; behind HERALD_API_TOKEN when it is set. */
 export async function startMetricsServer(metrics: Metrics, host: string, port: number, token: string | undefined): Promise<RunningServer> {
-  const expected = token ? Buffer.from(`Bearer ${token}`) : null;
+  const authorized = bearerCheck(token);
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics' || req.method !== 'GET') return void res.writeHead(404).end('not found');
-    const given = Buffer.from(req.headers.authorization ?? '');
-    if (expected && (given.length !== expected.length || !timingSafeEqual(given, expected))) {
+    if (!authorized(req)) {
       return void res.writeHead(401, { 'www-authenticate': 'Bearer realm="herald"' }).end('missing or wrong bearer token');
     }
     metrics.exposition().then(

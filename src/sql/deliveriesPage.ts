@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, DeliveryStatus } from '../db/schema.js';
+import type { ReportRow } from './campaignReport.js';
 
 export interface DeliveryFilter {
   campaignId?: number | undefined;
@@ -11,17 +12,9 @@ export interface DeliveryFilter {
   limit: number;
 }
 
-export interface DeliveryRow {
+export interface DeliveryRow extends ReportRow {
   campaignId: number;
   campaignName: string;
-  recipientId: number;
-  email: string;
-  status: DeliveryStatus;
-  attempts: number;
-  providerId: string | null;
-  errorCode: string | null;
-  errorMessage: string | null;
-  sentAt: Date | null;
   updatedAt: Date;
 }
 
