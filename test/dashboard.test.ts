@@ -52,10 +52,10 @@ describe(`the dashboard in a real browser (${dbLabel})`, { skip }, () => {
     await db?.dispose();
   });
 
-  it('signs in, watches a campaign progress, pauses it with the button, and looks up one address', async () => {
+  it('signs in, starts a campaign, watches it progress, pauses it with the button, and looks up one address', async () => {
     const list = await seedList(db.kysely, 'browser', 3000);
     // 150/s keeps the campaign running for ~20 s: long enough to watch and pause.
-    const id = await seedCampaign(db.kysely, list.listId, { rate: 150 });
+    const id = await seedCampaign(db.kysely, list.listId, { rate: 150, status: 'draft' });
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(server.url);
@@ -63,6 +63,8 @@ describe(`the dashboard in a real browser (${dbLabel})`, { skip }, () => {
     await page.locator('#login button[type=submit]').click();
     await page.locator(`tr[data-campaign="${id}"]`).click();
     await page.waitForURL(new RegExp(`#/campaigns/${id}$`));
+    assert.equal(await page.locator('h1 [data-testid="status"]').textContent(), 'draft');
+    await page.locator('button[data-action="start"]').click();
 
     const sentCard = page.locator('[data-count="sent"] b');
     const sentShown = async () => Number(((await sentCard.textContent()) ?? '0').replace(/,/g, ''));
