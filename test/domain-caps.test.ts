@@ -42,10 +42,18 @@ describe(`sending domains: daily caps and warm-up ramps (${dbLabel})`, () => {
     return sent;
   }
 
-  /** Waits until every campaign has stopped at the cap (or finished), then a little longer. */
-  async function settle(ids: number[]): Promise<void> {
+  /**
+   * Waits until `expected` messages went out and every campaign has stopped at the cap (or
+   * finished), then a little longer so that an overshoot would show.
+   */
+  async function settle(ids: number[], expected: number): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (;;) {
+      if ((await totalSent(ids)) < expected) {
+        assert.ok(Date.now() < deadline, `only ${await totalSent(ids)} of ${expected} sent`);
+        await sleep(50);
+        continue;
+      }
       const rows = await db.kysely.selectFrom('campaigns').select(['status', 'waiting_reason']).where('id', 'in', ids).execute();
       const open = await db.kysely.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('campaign_id', 'in', ids).where('status', 'in', ['queued', 'pending']).executeTakeFirstOrThrow();
       if (Number(open.n) === 0 && rows.every((r) => r.status === 'finished' || r.waiting_reason === 'daily_cap')) break;
@@ -69,7 +77,7 @@ describe(`sending domains: daily caps and warm-up ramps (${dbLabel})`, () => {
     const stack = await openSendingStack(config, db, createLogger('silent'), { concurrency: 50, clock: clock.now, capRecheckMs: 50 });
     const running = stack.worker.runCampaigns((c) => ids.includes(c.id), true);
     try {
-      await settle(ids);
+      await settle(ids, cap);
       assert.equal(await totalSent(ids), cap, 'day one: exactly the cap, both campaigns together');
       assert.equal(await domainUsage(db.kysely, DOMAIN, '2026-03-07'), cap);
 
@@ -78,17 +86,19 @@ describe(`sending domains: daily caps and warm-up ramps (${dbLabel})`, () => {
       // 06:00 on 8 March in New York is already daylight time (UTC-4).
       assert.deepEqual(report.waiting, { reason: 'daily_cap', until: '2026-03-08T10:00:00.000Z' });
       assert.match(formatStatus(report), /waiting: daily cap of caps\.example\.test reached; continues until 2026-03-08T10:00:00\.000Z/);
+      // What `campaign start --wait` shows beside its progress bar.
+      assert.deepEqual(stack.worker.waitingUntil(ids[0]!), new Date('2026-03-08T10:00:00Z'));
 
       clock.set('2026-03-08T09:59:59Z');
       await sleep(300);
       assert.equal(await totalSent(ids), cap, 'still day one a second before the reset');
 
       clock.set('2026-03-08T10:00:00Z');
-      await settle(ids);
+      await settle(ids, 2 * cap);
       assert.equal(await totalSent(ids), 2 * cap, 'day two: the cap again');
 
       clock.set('2026-03-09T10:30:00Z');
-      await settle(ids);
+      await settle(ids, 600);
       assert.equal(await totalSent(ids), 600, 'day three: the rest');
     } finally {
       await stack.close();
@@ -125,9 +135,10 @@ describe(`sending domains: daily caps and warm-up ramps (${dbLabel})`, () => {
     const running = stack.worker.runCampaigns((c) => c.id === id, true);
     const perDay: number[] = [];
     try {
-      for (const day of ['2026-05-01', '2026-05-02', '2026-05-03', '2026-05-04']) {
+      const totals = [100, 300, 550, 600];
+      for (const [i, day] of ['2026-05-01', '2026-05-02', '2026-05-03', '2026-05-04'].entries()) {
         clock.set(`${day}T12:00:00Z`);
-        await settle([id]);
+        await settle([id], totals[i]!);
         perDay.push(await totalSent([id]) - perDay.reduce((x, y) => x + y, 0));
       }
     } finally {

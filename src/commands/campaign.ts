@@ -208,7 +208,7 @@ export async function sendAndWait(db: Db, config: Config, log: Logger, id: numbe
   const started = Date.now();
   const stopProgress = showProgress(() => {
     const p = stack.worker.progress.get(id) ?? { sent: 0, failed: 0 };
-    return { total, done: baseDone + p.sent + p.failed, sent: base.sent + p.sent, failed: base.failed + p.failed };
+    return { total, done: baseDone + p.sent + p.failed, sent: base.sent + p.sent, failed: base.failed + p.failed, waitingUntil: stack.worker.waitingUntil(id) };
   });
   try {
     await stack.worker.runCampaigns((c) => c.id === id, false);

@@ -89,6 +89,8 @@ export type RunOutcome =
  */
 export class CampaignRun {
   readonly done: Promise<RunOutcome>;
+  /** Set while the sending domain's daily cap holds this run back: when it resets. */
+  waitingUntil: Date | null = null;
   private haltReason: HaltReason | null = null;
   private ended = false;
   private readonly renderQueue: BoundedQueue<ClaimedRecipient[]>;
@@ -197,10 +199,12 @@ export class CampaignRun {
         if (claim.state === 'capped') {
           if (!capped) this.deps.log.info({ campaignId: this.campaign.id, domain: claim.domain, until: claim.until.toISOString() }, 'daily cap of the sending domain reached; waiting');
           capped = true;
+          this.waitingUntil = claim.until;
           await this.sleep(Math.max(0, Math.min(this.settings.capRecheckMs, claim.until.getTime() - this.deps.clock().getTime())));
           continue;
         }
         capped = false;
+        this.waitingUntil = null;
         if (claim.state === 'stopped') {
           await this.checkStatus();
           this.halt(this.haltReason ?? 'stopped');

@@ -113,6 +113,11 @@ export class Worker {
     });
   }
 
+  /** When a campaign held back by its domain's daily cap goes on; null when it is not waiting. */
+  waitingUntil(campaignId: number): Date | null {
+    return this.runs.get(campaignId)?.waitingUntil ?? null;
+  }
+
   async start(): Promise<void> {
     await registerWorker(this.deps.db.kysely, this.id);
     this.lastBeat = Date.now();
