@@ -92,12 +92,20 @@ export class Metrics {
     this.depthSources.push(source);
   }
 
-  recordResult(campaignId: number, status: 'sent' | 'failed', reason: string | null): void {
-    this.recorded.inc({ campaign: String(campaignId), status, reason: reason ?? '' });
+  /** Counts one written batch of results; tallied first, so the labels are hashed once per kind. */
+  recordResults(results: ReadonlyArray<{ campaignId: number; status: 'sent' | 'failed'; errorCode: string | null }>): void {
+    const tally = new Map<string, { campaign: string; status: string; reason: string; n: number }>();
+    for (const r of results) {
+      const key = `${r.campaignId}|${r.status}|${r.errorCode ?? ''}`;
+      const entry = tally.get(key);
+      if (entry) entry.n++;
+      else tally.set(key, { campaign: String(r.campaignId), status: r.status, reason: r.errorCode ?? '', n: 1 });
+    }
+    for (const { n, ...labels } of tally.values()) this.recorded.inc(labels, n);
   }
 
   recordRequest(seconds: number, outcome: RequestOutcome): void {
-    this.requestSeconds.observe({ outcome }, seconds);
+    this.requestSeconds.labels(outcome).observe(seconds);
   }
 
   recordRender(seconds: number): void {

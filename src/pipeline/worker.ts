@@ -92,12 +92,12 @@ export class Worker {
       ...defaultReporterOptions,
       onWritten: (results, seconds) => {
         metrics.recordReporterFlush(results.length, seconds);
+        metrics.recordResults(results);
         for (const r of results) {
           let p = this.progress.get(r.campaignId);
           if (!p) this.progress.set(r.campaignId, (p = { sent: 0, failed: 0 }));
           if (r.status === 'sent') p.sent++;
           else p.failed++;
-          metrics.recordResult(r.campaignId, r.status, r.errorCode);
         }
       },
     });
