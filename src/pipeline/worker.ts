@@ -149,9 +149,11 @@ export class Worker {
           this.warnedMissed.add(id);
           this.deps.log.warn({ campaignId: id }, 'schedule missed by more than the grace period: not starting it; use campaign start');
         }
-        campaigns = (await runningCampaigns(this.deps.db.kysely)).filter(wanted);
-        for (const c of campaigns) this.limitsFor(this.domainOf(c));
+        const running = (await runningCampaigns(this.deps.db.kysely)).filter(wanted);
+        for (const c of running) this.limitsFor(this.domainOf(c));
+        // A run starts only once its domain's limits are known.
         await this.refreshDomainLimits();
+        campaigns = running;
       } catch (err) {
         this.deps.log.warn({ err: (err as Error).message }, 'could not look for campaigns; retrying');
       }
