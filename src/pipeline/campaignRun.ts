@@ -188,7 +188,6 @@ export class CampaignRun {
   }
 
   private async produce(): Promise<void> {
-    let capped = false;
     try {
       while (!this.haltReason) {
         const claim = await this.retrying('claim recipients', () =>
@@ -197,13 +196,11 @@ export class CampaignRun {
         );
         if (claim === undefined || claim.state === 'exhausted') return;
         if (claim.state === 'capped') {
-          if (!capped) this.deps.log.info({ campaignId: this.campaign.id, domain: claim.domain, until: claim.until.toISOString() }, 'daily cap of the sending domain reached; waiting');
-          capped = true;
+          if (!this.waitingUntil) this.deps.log.info({ campaignId: this.campaign.id, domain: claim.domain, until: claim.until.toISOString() }, 'daily cap of the sending domain reached; waiting');
           this.waitingUntil = claim.until;
           await this.sleep(Math.max(0, Math.min(this.settings.capRecheckMs, claim.until.getTime() - this.deps.clock().getTime())));
           continue;
         }
-        capped = false;
         this.waitingUntil = null;
         if (claim.state === 'stopped') {
           await this.checkStatus();
