@@ -70,7 +70,7 @@ export function formatStatus(r: CampaignStatusReport): string {
     `  skipped     ${c.skipped}`,
     `  in flight   ${c.queued}  (claimed by a worker)`,
     `  paused/released ${c.pending}`,
-    `  unknown     ${c.unknown}  (worker vanished mid-send; resolved on resume)`,
+    `  unknown     ${c.unknown}  (worker vanished mid-send; settled by the campaign's --unknown policy)`,
     `  not claimed ${r.unclaimed}`,
     `  rate        ${r.rate}/s over the last minute${r.etaSeconds !== null ? `, ETA ${r.etaSeconds}s` : ''}`,
   ];

@@ -23,6 +23,7 @@ export interface SendingOptions {
   maxAttempts?: number;
   /** Which cap day it is; tests move it forward. */
   clock?: () => Date;
+  reconcileAfter?: number;
   /** How often a capped campaign looks again (default 10 s). */
   capRecheckMs?: number;
   metrics?: Metrics;
@@ -42,6 +43,7 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(options.maxAttempts ? { retryPolicy: { ...defaultRunSettings.retryPolicy, maxAttempts: options.maxAttempts } } : {}),
     ...(options.capRecheckMs ? { capRecheckMs: options.capRecheckMs } : {}),
+    ...(options.reconcileAfter !== undefined ? { reconcileAfterMs: options.reconcileAfter } : {}),
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
   };
   const leaseMs = options.leaseMs ?? defaultWorkerOptions.leaseMs;

@@ -6,6 +6,7 @@ import type { MailgunClient } from '../mailgun/client.js';
 import type { RequestOutcome } from '../metrics.js';
 import { campaignStatus, finishIfComplete } from '../sql/campaigns.js';
 import { releaseClaims } from '../sql/releaseClaims.js';
+import { oldestUnknownClaim } from '../sql/unknownDeliveries.js';
 import { claimBatch, type ClaimedRecipient } from '../sql/claimBatch.js';
 import { BoundedQueue } from './queue.js';
 import type { Reporter } from './report/reporter.js';
@@ -42,6 +43,12 @@ export interface RunSettings {
    * or refunded quota lets it go on before the next cap day).
    */
   capRecheckMs: number;
+  /**
+   * Mailgun's event log is complete only after a while (the API guide: ~30 min), so a send
+   * of unknown outcome is looked up only this long after it was claimed; until then the
+   * campaign sends everyone else and cannot finish.
+   */
+  reconcileAfterMs: number;
 }
 
 export const defaultRunSettings: RunSettings = {
@@ -52,6 +59,7 @@ export const defaultRunSettings: RunSettings = {
   retryPolicy: defaultRetryPolicy,
   statusPollMs: 1000,
   capRecheckMs: 10_000,
+  reconcileAfterMs: 30 * 60_000,
 };
 
 export interface RunDeps {
@@ -78,8 +86,11 @@ export type HaltReason = 'paused' | 'cancelled' | 'shutdown' | 'lease_lost' | 's
 
 export type RunOutcome =
   | { kind: 'finished' }
-  /** Everything this run claimed is settled, but the campaign still has open rows elsewhere. */
-  | { kind: 'drained' }
+  /**
+   * Everything this run claimed is settled, but the campaign still has open rows elsewhere,
+   * or sends of unknown outcome to look up at `retryAt`.
+   */
+  | { kind: 'drained'; retryAt: Date | null }
   | { kind: 'halted'; reason: HaltReason; released: number };
 
 /**
@@ -151,7 +162,7 @@ export class CampaignRun {
     }, this.settings.statusPollMs);
     try {
       await this.retrying('resolve unknown deliveries', () =>
-        resolveUnknownDeliveries(db, this.deps.client, id, this.campaign.unknown_policy, log, this.deps.domain),
+        resolveUnknownDeliveries(db, this.deps.client, id, this.campaign.unknown_policy, log, this.deps.domain, new Date(this.deps.clock().getTime() - this.settings.reconcileAfterMs)),
       );
       const renderLoops = Array.from({ length: this.deps.renderer.threads + 1 }, () => this.renderLoop());
       const rendered = Promise.all(renderLoops).then(() => this.backlog.close());
@@ -179,7 +190,9 @@ export class CampaignRun {
         return { kind: 'halted', reason: this.haltReason, released: released ?? 0 };
       }
       const finished = await this.retrying('finish campaign', () => finishIfComplete(db, id));
-      return finished ? { kind: 'finished' } : { kind: 'drained' };
+      if (finished) return { kind: 'finished' };
+      const oldest = this.campaign.unknown_policy === 'reconcile' ? await this.retrying('look for unknown deliveries', () => oldestUnknownClaim(db, id)) : null;
+      return { kind: 'drained', retryAt: oldest ? new Date(oldest.getTime() + this.settings.reconcileAfterMs) : null };
     } finally {
       this.ended = true;
       clearInterval(watcher);

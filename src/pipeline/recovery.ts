@@ -17,9 +17,10 @@ export interface ResolvedUnknown {
 }
 
 /**
- * Settles every `unknown` delivery of a campaign by its policy. `reconcile` asks the
+ * Settles the `unknown` deliveries of a campaign by its policy. `reconcile` asks the
  * provider's events for accepted messages carrying our `v:herald-delivery` ids: those are
- * sent; the rest were never accepted and are sent again.
+ * sent; the rest were never accepted and are sent again. The provider's event log lags, so
+ * `reconcile` only looks at rows claimed before `settledBefore`; later ones wait.
  */
 export async function resolveUnknownDeliveries(
   db: Kysely<Database>,
@@ -27,11 +28,12 @@ export async function resolveUnknownDeliveries(
   campaignId: number,
   policy: UnknownPolicy,
   log: Logger,
-  domain?: string,
+  domain: string | undefined,
+  settledBefore: Date | null,
 ): Promise<ResolvedUnknown> {
   const total: ResolvedUnknown = { sent: 0, resend: 0, skipped: 0 };
   for (;;) {
-    const unknown = await listUnknown(db, campaignId, CHUNK);
+    const unknown = await listUnknown(db, campaignId, CHUNK, policy === 'reconcile' ? settledBefore : null);
     if (unknown.length === 0) break;
     const ids = unknown.map((u) => u.recipientId);
     const accepted = policy === 'reconcile' ? await acceptedByProvider(client, campaignId, unknown, new Set(ids), domain) : new Map<number, string>();

@@ -80,6 +80,8 @@ export class Worker {
   private readonly warnedMissed = new Set<number>();
   private sendGate: Promise<void> | null = null;
   private readonly domains = new Map<string, DomainLimits>();
+  /** Drained campaigns whose sends of unknown outcome can be looked up only from then on. */
+  private readonly deferred = new Map<number, number>();
   private inFlight = 0;
   private readonly metrics: Metrics;
 
@@ -158,6 +160,8 @@ export class Worker {
         this.deps.log.warn({ err: (err as Error).message }, 'could not look for campaigns; retrying');
       }
       for (const campaign of campaigns) {
+        const notBefore = this.deferred.get(campaign.id);
+        if (notBefore !== undefined && notBefore > this.now().getTime()) continue;
         if (!this.runs.has(campaign.id) && !this.stopping) this.startRun(campaign);
       }
       if (this.runs.size === 0 && campaigns.length === 0 && !watch) break;
@@ -185,6 +189,8 @@ export class Worker {
     await this.unlisten?.();
     await unregisterWorker(this.deps.db.kysely, this.id).catch(() => undefined);
   }
+
+  private readonly now = (): Date => (this.deps.clock ? this.deps.clock() : new Date());
 
   private domainOf(campaign: Campaign): string {
     return campaign.sending_domain ?? this.options.domain;
@@ -246,7 +252,7 @@ export class Worker {
         domain,
         domainPacer: limits.pacer,
         domainSlots: limits.slots,
-        clock: this.deps.clock ?? (() => new Date()),
+        clock: this.now,
       },
       this.options.run,
     );
@@ -254,6 +260,8 @@ export class Worker {
     void run.done.then(
       (outcome: RunOutcome) => {
         this.runs.delete(campaign.id);
+        if (outcome.kind === 'drained' && outcome.retryAt) this.deferred.set(campaign.id, outcome.retryAt.getTime());
+        else this.deferred.delete(campaign.id);
         this.deps.log.info({ campaignId: campaign.id, ...outcome }, 'campaign run ended');
         this.wakeLoop?.();
       },

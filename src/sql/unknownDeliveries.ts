@@ -6,15 +6,15 @@ export interface UnknownDelivery {
   claimedAt: Date | null;
 }
 
-export async function listUnknown(db: Kysely<Database>, campaignId: number, limit: number): Promise<UnknownDelivery[]> {
-  const rows = await db
+/** Unknown rows of a campaign; with `claimedBefore`, only those claimed before then. */
+export async function listUnknown(db: Kysely<Database>, campaignId: number, limit: number, claimedBefore: Date | null = null): Promise<UnknownDelivery[]> {
+  let query = db
     .selectFrom('deliveries')
     .select(['recipient_id', 'claimed_at'])
     .where('campaign_id', '=', campaignId)
-    .where('status', '=', 'unknown')
-    .orderBy('recipient_id')
-    .limit(limit)
-    .execute();
+    .where('status', '=', 'unknown');
+  if (claimedBefore) query = query.where((eb) => eb.or([eb('claimed_at', 'is', null), eb('claimed_at', '<', claimedBefore)]));
+  const rows = await query.orderBy('recipient_id').limit(limit).execute();
   return rows.map((r) => ({ recipientId: r.recipient_id, claimedAt: r.claimed_at }));
 }
 
@@ -41,4 +41,12 @@ export async function resolveUnknownAs(db: Kysely<Database>, campaignId: number,
     where campaign_id = ${campaignId} and recipient_id = any(${[...recipientIds]}::bigint[]) and status = 'unknown'
   `.execute(db);
   return Number(result.numAffectedRows ?? 0);
+}
+
+/** When the oldest still-unknown row of a campaign was claimed; null when there is none. */
+export async function oldestUnknownClaim(db: Kysely<Database>, campaignId: number): Promise<Date | null> {
+  const row = await sql<{ oldest: Date | null }>`
+    select min(coalesce(claimed_at, 'epoch'::timestamptz)) as oldest from deliveries where campaign_id = ${campaignId} and status = 'unknown'
+  `.execute(db);
+  return row.rows[0]?.oldest ?? null;
 }
