@@ -57,7 +57,8 @@ describe('three workers, two campaigns, one shared rate limit (postgres + redis)
     const campaignB = await seedCampaign(db.kysely, b.listId);
     const env = { DATABASE_URL: db.url!, REDIS_URL: redisUrl!, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: domain, MAILGUN_BASE_URL: mock.url };
     await addSendingDomain(db.kysely, domain, { ratePerSecond: 300 });
-    const args = ['worker', '--concurrency', '50', '--lease-ms', '3000'];
+    // The mock's event log is complete at once: the killed worker's sends can be looked up now.
+    const args = ['worker', '--concurrency', '50', '--lease-ms', '3000', '--reconcile-after', '0'];
     const workers: HeraldProcess[] = [spawnHerald(args, env), spawnHerald(args, env), spawnHerald(args, env)];
 
     const sent = async () => (await countDeliveries(db.kysely, campaignA)).sent + (await countDeliveries(db.kysely, campaignB)).sent;
