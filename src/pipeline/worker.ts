@@ -6,13 +6,13 @@ import { listen } from '../db/listen.js';
 import type { Campaign } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import type { MailgunClient } from '../mailgun/client.js';
+import { Metrics } from '../metrics.js';
 import { CAMPAIGN_CHANNEL, runningCampaigns } from '../sql/campaigns.js';
 import { promoteDueCampaigns } from '../sql/scheduledCampaigns.js';
 import { listSendingDomains } from '../sql/sendingDomains.js';
 import { countWorkers, expireDeadWorkers, heartbeat, registerWorker, unregisterWorker } from '../sql/workers.js';
 import { CampaignRun, defaultRunSettings, type Renderer, type RunOutcome, type RunSettings } from './campaignRun.js';
 import { Reporter, defaultReporterOptions } from './report/reporter.js';
-import { Metrics } from '../metrics.js';
 import { ConcurrencyLimit } from './send/concurrencyLimit.js';
 import { Pacer } from './send/pacer.js';
 import type { CampaignRenderSpec } from './render/types.js';
@@ -89,12 +89,12 @@ export class Worker {
     private readonly deps: WorkerDeps,
     private readonly options: WorkerOptions = defaultWorkerOptions,
   ) {
-    const metrics = (this.metrics = deps.metrics ?? new Metrics());
+    this.metrics = deps.metrics ?? new Metrics();
     this.reporter = new Reporter(deps.db.kysely, deps.log, {
       ...defaultReporterOptions,
       onWritten: (results, seconds) => {
-        metrics.recordReporterFlush(results.length, seconds);
-        metrics.recordResults(results);
+        this.metrics.recordReporterFlush(results.length, seconds);
+        this.metrics.recordResults(results);
         for (const r of results) {
           let p = this.progress.get(r.campaignId);
           if (!p) this.progress.set(r.campaignId, (p = { sent: 0, failed: 0 }));
@@ -103,7 +103,7 @@ export class Worker {
         }
       },
     });
-    metrics.watchDepths(() => {
+    this.metrics.watchDepths(() => {
       const depths = { render: 0, send: 0, retry: 0, report: this.reporter.buffered, inFlight: this.inFlight };
       for (const run of this.runs.values()) {
         const d = run.depths();

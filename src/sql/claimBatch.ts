@@ -58,7 +58,9 @@ export async function claimBatch(
     if (!row || row.status !== 'running') return { state: 'stopped' };
 
     const quota = domain ? await reserveDailyQuota(trx, domain, now) : null;
-    if (quota && quota.allowance <= 0 && !(row.list_exhausted && !(await hasPending(trx, campaignId)))) {
+    // A campaign with nothing left to claim is not waiting for the cap: it goes on to report
+    // itself exhausted, so it can finish.
+    if (quota && quota.allowance <= 0 && !(row.list_exhausted && (await nothingPending(trx, campaignId)))) {
       await sql`
         update campaigns set waiting_reason = 'daily_cap', waiting_until = ${quota.resetsAt}
         where id = ${campaignId} and (waiting_reason is distinct from 'daily_cap' or waiting_until is distinct from ${quota.resetsAt})
@@ -142,8 +144,8 @@ export async function claimBatch(
   });
 }
 
-/** True while released or recovered deliveries wait to be claimed again. */
-async function hasPending(trx: Kysely<Database>, campaignId: number): Promise<boolean> {
+/** True when no released or recovered delivery waits to be claimed again. */
+async function nothingPending(trx: Kysely<Database>, campaignId: number): Promise<boolean> {
   const found = await sql`select 1 from deliveries where campaign_id = ${campaignId} and status = 'pending' limit 1`.execute(trx);
-  return found.rows.length > 0;
+  return found.rows.length === 0;
 }

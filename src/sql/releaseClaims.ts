@@ -11,16 +11,12 @@ import { getSendingDomain } from './sendingDomains.js';
  */
 export async function releaseClaims(db: Kysely<Database>, campaignId: number, workerId: string, domainName?: string): Promise<number> {
   return db.transaction().execute(async (trx) => {
+    // claimed_at stays as it was (the next claim overwrites it): it says which cap day to refund.
     const released = await sql<{ claimed_at: Date }>`
-      with released as (
-        update deliveries d
-        set status = 'pending', worker_id = null, claimed_at = null, updated_at = now()
-        from deliveries old
-        where d.campaign_id = ${campaignId} and d.worker_id = ${workerId} and d.status = 'queued'
-          and old.campaign_id = d.campaign_id and old.recipient_id = d.recipient_id
-        returning old.claimed_at
-      )
-      select claimed_at from released
+      update deliveries
+      set status = 'pending', worker_id = null, updated_at = now()
+      where campaign_id = ${campaignId} and worker_id = ${workerId} and status = 'queued'
+      returning claimed_at
     `.execute(trx);
     if (released.rows.length === 0) return 0;
     const domain = domainName ? await getSendingDomain(trx, domainName) : undefined;

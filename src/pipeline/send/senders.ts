@@ -1,4 +1,4 @@
-import { nextRetryDelay, type RetryPolicy } from '../../domain/retryPolicy.js';
+import { nextRetryDelay, type RetryPolicy, type SendOutcome } from '../../domain/retryPolicy.js';
 import type { MailgunClient } from '../../mailgun/client.js';
 import type { RequestOutcome } from '../../metrics.js';
 import type { DeliveryResult } from '../../sql/writeResults.js';
@@ -15,8 +15,8 @@ export interface SendersOptions {
   pacers: readonly Pacer[];
   retryPolicy: RetryPolicy;
   concurrency: number;
-  /** The sending domain's requests in flight, shared with its other campaigns; null for no limit. */
-  domainSlots: ConcurrencyLimit | null;
+  /** The sending domain's requests in flight, shared with its other campaigns. */
+  domainSlots: ConcurrencyLimit;
   /** Resolves when sending is allowed (lease held, results can be recorded). */
   mayProceed: () => Promise<void> | void;
   /** True once the run is halting: a message not yet sent is left for release. */
@@ -42,14 +42,14 @@ async function sendLoop(o: SendersOptions): Promise<void> {
     const message = await o.backlog.take();
     if (!message) return;
     // The slot comes first: the lease check below must stay the last wait before the request.
-    await o.domainSlots?.acquire();
+    await o.domainSlots.acquire();
     try {
       for (const pacer of o.pacers) await pacer.acquire();
       await o.mayProceed();
       if (o.abandoned()) return;
       await sendOne(o, message);
     } finally {
-      o.domainSlots?.release();
+      o.domainSlots.release();
     }
     o.backlog.settled();
   }
@@ -60,10 +60,7 @@ async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<voi
   const started = performance.now();
   o.onRequest?.();
   const outcome = await o.client.send(message.body, message.contentType, o.domain);
-  o.onResponse?.(
-    performance.now() - started,
-    outcome.kind === 'accepted' ? 'accepted' : outcome.kind === 'permanent' ? 'permanent' : outcome.throttled ? 'throttled' : 'transient',
-  );
+  o.onResponse?.(performance.now() - started, requestOutcome(outcome));
 
   if (outcome.kind === 'accepted') {
     for (const pacer of o.pacers) pacer.record('accepted');
@@ -85,6 +82,11 @@ async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<voi
   // retry does not keep megabytes of already-sent mail alive.
   if (message.attempts === 1) message.body = message.body.slice();
   o.backlog.retryLater(message, delay);
+}
+
+function requestOutcome(outcome: SendOutcome): RequestOutcome {
+  if (outcome.kind !== 'transient') return outcome.kind;
+  return outcome.throttled ? 'throttled' : 'transient';
 }
 
 function result(
