@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { getCampaignOrThrow } from '../src/campaigns/control.js';
 import { campaignStatusReport, formatStatus } from '../src/campaigns/status.js';
 import { openSendingStack } from '../src/commands/sending.js';
 import { loadConfig } from '../src/config.js';
@@ -81,7 +82,7 @@ describe(`sending domains: daily caps and warm-up ramps (${dbLabel})`, () => {
       assert.equal(await totalSent(ids), cap, 'day one: exactly the cap, both campaigns together');
       assert.equal(await domainUsage(db.kysely, DOMAIN, '2026-03-07'), cap);
 
-      const report = await campaignStatusReport(db, ids[0]!);
+      const report = await campaignStatusReport(db, await getCampaignOrThrow(db, ids[0]!));
       assert.equal(report.status, 'running');
       // 06:00 on 8 March in New York is already daylight time (UTC-4).
       assert.deepEqual(report.waiting, { reason: 'daily_cap', until: '2026-03-08T10:00:00.000Z' });

@@ -1,9 +1,8 @@
 import type { Db } from '../db/connect.js';
-import type { CampaignStatus } from '../db/schema.js';
+import type { Campaign, CampaignStatus } from '../db/schema.js';
 import { campaignProgress } from '../sql/campaignProgress.js';
 import { countDeliveries, type StatusCounts } from '../sql/campaigns.js';
 import { notSentBreakdown } from '../sql/retryFailed.js';
-import { getCampaignOrThrow } from './control.js';
 
 export interface CampaignStatusReport {
   id: number;
@@ -27,8 +26,8 @@ export interface CampaignStatusReport {
   finishedAt: string | null;
 }
 
-export async function campaignStatusReport(db: Db, id: number): Promise<CampaignStatusReport> {
-  const campaign = await getCampaignOrThrow(db, id);
+export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<CampaignStatusReport> {
+  const id = campaign.id;
   const [counts, progress, notSent] = await Promise.all([
     countDeliveries(db.kysely, id),
     campaignProgress(db.kysely, id, campaign.list_id),

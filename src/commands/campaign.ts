@@ -166,7 +166,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((idArg: string, o: { json?: boolean }) =>
       withContext(async ({ db }) => {
-        const report = await campaignStatusReport(db, campaignIdArg(idArg));
+        const report = await campaignStatusReport(db, await getCampaignOrThrow(db, campaignIdArg(idArg)));
         console.log(o.json ? JSON.stringify(report, null, 2) : formatStatus(report));
       }),
     );

@@ -3,6 +3,7 @@ import { isDomainName } from '../campaigns/create.js';
 import { assertTimeZone, capForDay, capWindow, parseLocalDate, parseWarmupCaps } from '../domain/dailyCap.js';
 import { UserError } from '../errors.js';
 import { addSendingDomain, capRules, domainUsage, listSendingDomains, updateSendingDomain, type DomainSettings } from '../sql/sendingDomains.js';
+import { intArg } from './args.js';
 import { withContext } from './context.js';
 
 /** `none` clears a limit (commander turns a parsed null into ''). */
@@ -20,12 +21,8 @@ interface DomainOptions {
 
 /** A whole number >= min, or `none` to clear the limit. */
 function limitArg(min: number): (value: string) => Clearable<number> {
-  return (value) => {
-    if (value === 'none') return value;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number >= ${min} or 'none', got '${value}'`);
-    return n;
-  };
+  const wholeNumber = intArg(min);
+  return (value) => (value === 'none' ? value : wholeNumber(value));
 }
 
 function hourArg(value: string): number {
@@ -34,7 +31,8 @@ function hourArg(value: string): number {
   return n;
 }
 
-function reason(parse: (value: string) => unknown): (value: string) => never {
+/** Turns a parser's error into commander's, so the CLI prints it as one line naming the option. */
+function optionParser(parse: (value: string) => unknown): (value: string) => never {
   return (value) => {
     try {
       return parse(value) as never;
@@ -50,9 +48,9 @@ function withLimitOptions(command: Command): Command {
     .option('--max-concurrency <n>', "requests in flight through this domain, split among live workers ('none' clears)", limitArg(1))
     .option('--daily-cap <n>', "messages per day through this domain, all campaigns and workers together ('none' clears)", limitArg(0))
     .option('--reset-hour <h>', 'local hour at which the daily cap starts over (default 0)', hourArg)
-    .option('--time-zone <zone>', 'IANA time zone of the reset hour and warm-up dates (default UTC)', reason((v) => (assertTimeZone(v), v)))
-    .option('--warmup-start <date>', 'first day (YYYY-MM-DD, local) of the warm-up ramp', reason(parseLocalDate))
-    .option('--warmup-caps <list>', "daily caps of the ramp, day one first, e.g. 500,1000,2000,5000 ('none' clears the ramp)", reason((v) => (v === 'none' ? v : parseWarmupCaps(v))));
+    .option('--time-zone <zone>', 'IANA time zone of the reset hour and warm-up dates (default UTC)', optionParser((v) => (assertTimeZone(v), v)))
+    .option('--warmup-start <date>', 'first day (YYYY-MM-DD, local) of the warm-up ramp', optionParser(parseLocalDate))
+    .option('--warmup-caps <list>', "daily caps of the ramp, day one first, e.g. 500,1000,2000,5000 ('none' clears the ramp)", optionParser((v) => (v === 'none' ? v : parseWarmupCaps(v))));
 }
 
 function toSettings(o: DomainOptions): DomainSettings {

@@ -38,7 +38,7 @@ export interface RunningServer {
 
 const MAX_FORM_BODY = 1024 * 1024;
 
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
@@ -53,7 +53,7 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
   const authorized = bearerCheck(options.apiToken);
 
   const api = new Router();
-  const ctx = { db, config: options.config, log };
+  const ctx = { db, config: options.config };
   listRoutes(api, ctx);
   campaignRoutes(api, ctx);
   deliveryRoutes(api, ctx);

@@ -2,20 +2,15 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { verifyUnsubscribeToken, type UnsubscribeClaim } from '../domain/unsubscribeToken.js';
 import { addSuppressions } from '../sql/suppressions.js';
+import { html, type Reply } from './http.js';
 
-export interface PageOutcome {
-  status: number;
-  contentType: string;
-  body: string;
-}
-
-const page = (status: number, title: string, inner: string): PageOutcome => ({
-  status,
-  contentType: 'text/html; charset=utf-8',
-  body: `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title>
+const page = (status: number, title: string, inner: string): Reply =>
+  html(
+    status,
+    `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}button{font-size:1rem;padding:.6rem 1.2rem;cursor:pointer}</style></head>
 <body><h1>${title}</h1>${inner}</body></html>`,
-});
+  );
 
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -24,7 +19,7 @@ function claimOf(token: string, secret: string): UnsubscribeClaim | null {
 }
 
 /** GET: a confirmation page with one button (mail scanners prefetch links; only POST acts). */
-export function unsubscribePage(token: string, secret: string): PageOutcome {
+export function unsubscribePage(token: string, secret: string): Reply {
   const claim = claimOf(token, secret);
   if (!claim) return page(400, 'Invalid link', '<p>This unsubscribe link is not valid. Please use the link from the email you received.</p>');
   return page(
@@ -36,7 +31,7 @@ export function unsubscribePage(token: string, secret: string): PageOutcome {
 }
 
 /** POST (RFC 8058 one-click, or the page's button): suppress at once, no further step. */
-export async function unsubscribe(db: Kysely<Database>, token: string, secret: string): Promise<PageOutcome> {
+export async function unsubscribe(db: Kysely<Database>, token: string, secret: string): Promise<Reply> {
   const claim = claimOf(token, secret);
   if (!claim) return page(400, 'Invalid link', '<p>This unsubscribe link is not valid.</p>');
   await addSuppressions(db, [claim.email], 'unsubscribed', 'one-click', claim.campaignId);

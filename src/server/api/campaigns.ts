@@ -58,7 +58,7 @@ export function campaignRoutes(router: Router, { db, config }: ApiContext): void
 
   async function campaignView(id: number) {
     const campaign = await getCampaignOrThrow(db, id);
-    const report = await campaignStatusReport(db, id);
+    const report = await campaignStatusReport(db, campaign);
     return {
       ...report,
       template: campaign.template,

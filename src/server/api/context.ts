@@ -1,10 +1,8 @@
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/connect.js';
-import type { Logger } from '../../log.js';
 
 /** What the API's handlers need. */
 export interface ApiContext {
   db: Db;
   config: Config;
-  log: Logger;
 }

@@ -5,8 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse/sync';
 import { importRecipients, ImportError } from '../../import/importRecipients.js';
 import { createList, findListId, listLists } from '../../sql/lists.js';
-import { HttpError, json } from '../http.js';
-import { readJson } from '../http.js';
+import { HttpError, json, readJson } from '../http.js';
 import type { ApiContext } from './context.js';
 import type { Router } from './router.js';
 import { createListBody, parseInput } from './schemas.js';
@@ -39,9 +38,9 @@ export function listRoutes(router: Router, { db }: ApiContext): void {
         if (err instanceof ImportError) throw new HttpError(400, err.message);
         throw err;
       });
-      const rejects = (parse(await fs.promises.readFile(rejectsPath), { columns: true }) as Array<{ line: string; reason: string }>)
-        .slice(0, REJECTS_SHOWN)
-        .map((r) => ({ line: Number(r.line), reason: r.reason }));
+      const rejects = (parse(await fs.promises.readFile(rejectsPath), { columns: true, to: REJECTS_SHOWN }) as Array<{ line: string; reason: string }>).map(
+        (r) => ({ line: Number(r.line), reason: r.reason }),
+      );
       const { rejectsPath: _local, ...counts } = summary;
       return json(200, { ...counts, rejects });
     } finally {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { addSuppressionsBody, createCampaignBody, createListBody, deliveriesQuery, testSendBody } from './schemas.js';
+import { addSuppressionsBody, createCampaignBody, createListBody, deliveriesQuery, suppressionsQuery, testSendBody } from './schemas.js';
 
 const bodySchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
 
@@ -75,7 +75,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       '/api/v1/suppressions': {
-        get: { summary: 'Suppressed addresses, newest first', parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } }, { name: 'reason', in: 'query', schema: { type: 'string', enum: ['unsubscribed', 'bounced', 'complained', 'manual'] } }], responses: { '200': ok('{ items }'), ...errors } },
+        get: { summary: 'Suppressed addresses, newest first', parameters: queryParameters(suppressionsQuery), responses: { '200': ok('{ items }'), ...errors } },
         post: { summary: 'Suppress addresses', requestBody: jsonBody(addSuppressionsBody), responses: { '200': ok('{ added, alreadySuppressed }'), ...errors } },
       },
       '/api/v1/suppressions/{email}': {

@@ -32,10 +32,6 @@ export class Router {
     return this;
   }
 
-  handles(path: string): boolean {
-    return this.routes.some((r) => r.pattern.test(path));
-  }
-
   async dispatch(req: http.IncomingMessage, url: URL): Promise<Reply> {
     let pathMatched = false;
     for (const route of this.routes) {

@@ -28,10 +28,19 @@ export const createCampaignBody = z
 
 export const testSendBody = z.object({ to: email, as: email.optional() }).strict();
 
+const suppressionReason = z.enum(['unsubscribed', 'bounced', 'complained', 'manual']);
+
 export const addSuppressionsBody = z
   .object({
     emails: z.array(email).min(1).max(10_000),
-    reason: z.enum(['unsubscribed', 'bounced', 'complained', 'manual']).default('manual'),
+    reason: suppressionReason.default('manual'),
+  })
+  .strict();
+
+export const suppressionsQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    reason: suppressionReason.optional(),
   })
   .strict();
 

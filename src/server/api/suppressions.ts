@@ -2,19 +2,11 @@ import { addSuppressions, listSuppressions, removeSuppression } from '../../sql/
 import { HttpError, json, readJson } from '../http.js';
 import type { ApiContext } from './context.js';
 import type { Router } from './router.js';
-import { addSuppressionsBody, parseInput } from './schemas.js';
-import { z } from 'zod';
-
-const listQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-    reason: z.enum(['unsubscribed', 'bounced', 'complained', 'manual']).optional(),
-  })
-  .strict();
+import { addSuppressionsBody, parseInput, suppressionsQuery } from './schemas.js';
 
 export function suppressionRoutes(router: Router, { db }: ApiContext): void {
   router.add('GET', '/api/v1/suppressions', async ({ query }) => {
-    const q = parseInput(listQuery, Object.fromEntries(query), 'query');
+    const q = parseInput(suppressionsQuery, Object.fromEntries(query), 'query');
     return json(200, { items: await listSuppressions(db.kysely, q.limit, q.reason) });
   });
 

@@ -76,7 +76,7 @@ function campaignsView() {
   ]));
   poll(function () {
     return api('GET', '/api/v1/campaigns').then(function (data) {
-      body.replaceChildren.apply(body, data.items.map(function (c) {
+      put(body, data.items.map(function (c) {
         return el('tr', { class: 'link', 'data-campaign': String(c.id), onclick: function () { location.hash = '#/campaigns/' + c.id; } }, [
           el('td', { text: String(c.id) }), el('td', { text: c.name }), el('td', {}, [badge(c.status)]), el('td', { text: c.listName }),
           el('td', {}, [bar(c.sent + c.failed, c.listSize)]), el('td', { text: num(c.sent) }), el('td', { text: num(c.failed) }),
@@ -146,7 +146,7 @@ function campaignView(id) {
       ['draft', 'scheduled', 'running', 'paused'].indexOf(c.status) >= 0 ? act('cancel', 'Cancel', 'danger', 'Cancel this campaign for good? Unsent recipients will not be sent.') : null,
     ]);
     var labels = { sent: 'sent', failed: 'failed', suppressed: 'suppressed', queued: 'claimed', pending: 'released', unknown: 'unknown', skipped: 'skipped' };
-    cards.replaceChildren.apply(cards, Object.keys(labels).map(function (k) {
+    put(cards, Object.keys(labels).map(function (k) {
       return el('div', { class: 'card', 'data-count': k }, [el('b', { text: num(c.counts[k]) }), el('span', { text: labels[k] })]);
     }).concat([el('div', { class: 'card', 'data-count': 'unclaimed' }, [el('b', { text: num(c.unclaimed) }), el('span', { text: 'not claimed yet' })])]));
     chartBox.replaceChildren(chart(state.samples.length ? state.samples : [{ rate: 0 }]));
