@@ -32,6 +32,8 @@ const { values } = parseArgs({
     'ceiling-messages': { type: 'string', default: '100000' },
     concurrency: { type: 'string', default: '' },
     'no-write': { type: 'boolean', default: false },
+    /** Writes V8 CPU profiles of Herald (every thread) and the mock into this folder. */
+    profile: { type: 'string', default: '' },
   },
 });
 const recipients = Number(values.recipients);
@@ -39,6 +41,7 @@ const runs = Number(values.runs);
 const cli = path.join(packageRoot, 'dist/src/cli.js');
 const here = path.dirname(new URL(import.meta.url).pathname);
 const KEY = 'key-bench';
+const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
 const DOMAIN = 'bench.herald.test';
 
 interface Result {
@@ -51,7 +54,7 @@ interface Result {
 }
 
 async function startMock(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [cli, 'mock-mailgun', '--port', '0', '--latency', '50', '--jitter', '20', '--fail-rate', '0.0025', '--throttle-rate', '0.0025', '--record', 'counts', '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...profileArgs, cli, 'mock-mailgun', '--port', '0', '--latency', '50', '--jitter', '20', '--fail-rate', '0.0025', '--throttle-rate', '0.0025', '--record', 'counts', '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
   for await (const line of createInterface({ input: child.stdout! })) {
     const m = /(http:\/\/\S+)/.exec(line);
     if (m) return { url: m[1]!, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };
@@ -99,7 +102,7 @@ async function oneRun(run: number): Promise<{ ceiling: Result; baseline: Result;
     const statsFile = path.join(work, 'herald.json');
     const concurrency = values.concurrency ? ['--concurrency', values.concurrency] : [];
     await transitionCampaign(db.kysely, id, 'start');
-    await runJson([cli, 'campaign', 'start', String(id), '--wait', '--stats-json', statsFile, ...concurrency], {
+    await runJson([...profileArgs, cli, 'campaign', 'start', String(id), '--wait', '--stats-json', statsFile, ...concurrency], {
       DATABASE_URL: fresh.url, MAILGUN_API_KEY: KEY, MAILGUN_DOMAIN: DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'bench-secret', LOG_LEVEL: 'warn',
     });
     const herald = JSON.parse(fs.readFileSync(statsFile, 'utf8')) as Result & { status: string; sent: number };

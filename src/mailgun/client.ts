@@ -1,4 +1,5 @@
-import { Pool } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Pool, type Dispatcher } from 'undici';
 import { classifyNetworkError, classifyResponse, type SendOutcome } from '../domain/retryPolicy.js';
 
 export interface MailgunClientOptions {
@@ -30,6 +31,44 @@ export interface EventQuery {
   userVariables?: Record<string, string>;
 }
 
+/** Mailgun answers with a small JSON object; anything longer is cut here. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * Turns one response into a SendOutcome without a body stream or a promise per step: on the
+ * hot path, undici's stream-based `request()` costs more than the request itself.
+ */
+class ResponseCollector implements Dispatcher.DispatchHandler {
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly settle: (outcome: SendOutcome) => void) {}
+
+  onRequestStart(): void {}
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.size >= MAX_RESPONSE_BYTES) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  onResponseEnd(): void {
+    const text = (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)).toString('utf8', 0, MAX_RESPONSE_BYTES);
+    this.settle(classifyResponse(this.status, text, this.headers, Date.now()));
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.settle(classifyNetworkError(err));
+  }
+}
+
 /** The one place Herald talks HTTP to Mailgun (or anything that speaks its API). */
 export class MailgunClient {
   private readonly pool: Pool;
@@ -54,21 +93,11 @@ export class MailgunClient {
   }
 
   /** Posts one prebuilt message body through `domain`. Never throws: every failure becomes an outcome. */
-  async send(body: Uint8Array, contentType: string, domain: string = this.options.domain): Promise<SendOutcome> {
+  send(body: Uint8Array, contentType: string, domain: string = this.options.domain): Promise<SendOutcome> {
     let path = this.messagesPaths.get(domain);
     if (!path) this.messagesPaths.set(domain, (path = `${this.basePath}/v3/${encodeURIComponent(domain)}/messages`));
-    try {
-      const res = await this.pool.request({
-        path,
-        method: 'POST',
-        headers: { authorization: this.authorization, 'content-type': contentType },
-        body,
-      });
-      const text = await res.body.text();
-      return classifyResponse(res.statusCode, text, res.headers, Date.now());
-    } catch (err) {
-      return classifyNetworkError(err);
-    }
+    const headers = { authorization: this.authorization, 'content-type': contentType };
+    return new Promise((resolve) => this.pool.dispatch({ path, method: 'POST', headers, body }, new ResponseCollector(resolve)));
   }
 
   /** Pages through GET /v3/{domain}/events in ascending order. */

@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { Piscina } from 'piscina';
 import { defaultRenderThreads } from '../../config.js';
 import type { RenderResult, RenderTask } from './types.js';
@@ -17,6 +18,12 @@ export class RenderPool {
 
   constructor(options: RenderPoolOptions = {}) {
     this.threads = options.threads ?? defaultRenderThreads();
+    // Rendering builds ~100 KB of short-lived strings per message. V8's allocation-site
+    // pretenuring sees them survive the render threads' small young generation and starts
+    // allocating them straight into the old generation, which then needs a full collection
+    // every few milliseconds: measured ~17% of render time per message (BENCHMARKS.md).
+    // The flag is process-wide and read when the threads' heaps make that decision.
+    v8.setFlagsFromString('--no-allocation-site-pretenuring');
     this.pool = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: this.threads,
