@@ -54,7 +54,7 @@ interface Result {
 }
 
 async function startMock(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [...profileArgs, cli, 'mock-mailgun', '--port', '0', '--latency', '50', '--jitter', '20', '--fail-rate', '0.0025', '--throttle-rate', '0.0025', '--record', 'counts', '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...profileArgs, cli, 'mock-mailgun', '--port', '0', '--latency', '50', '--jitter', '20', '--fail-rate', '0.0025', '--throttle-rate', '0.0025', '--record', 'deliveries', '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
   for await (const line of createInterface({ input: child.stdout! })) {
     const m = /(http:\/\/\S+)/.exec(line);
     if (m) return { url: m[1]!, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };

@@ -26,7 +26,7 @@ export function registerMockMailgunCommand(program: Command): void {
     .option('--stuck-rate <p>', 'share of deliveries answered 503 on every attempt', share, 0)
     .option('--rate-limit <n>', 'answer 429 past N accepted requests per second', intArg())
     .option('--seed <n>', 'make fault injection reproducible per delivery and attempt', intArg(0))
-    .addOption(new Option('--record <mode>', 'what to keep of accepted messages').choices(['full', 'counts', 'none']).default('full'))
+    .addOption(new Option('--record <mode>', 'what to keep of accepted messages').choices(['full', 'counts', 'deliveries', 'none']).default('full'))
     .option('--webhook-url <url>', 'post signed webhooks (delivered, bounced, complained) for accepted messages here')
     .option('--webhook-signing-key <key>', 'key to sign webhooks with (default: MAILGUN_WEBHOOK_SIGNING_KEY)')
     .option('--bounce-rate <p>', 'share of accepted messages reported as permanent failures', share, 0)

@@ -153,7 +153,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
     if (req.method === 'GET' && url.pathname === '/mock/stats') {
       return send(res, 200, { ...stats(store), webhooksSent: webhooks?.sent ?? 0, webhooksFailed: webhooks?.failed ?? 0 });
     }
-    if (req.method === 'GET' && url.pathname === '/mock/deliveries') return send(res, 200, Object.fromEntries(store.deliveries));
+    if (req.method === 'GET' && url.pathname === '/mock/deliveries') return send(res, 200, store.deliveries.toJSON());
     if (req.method === 'GET' && url.pathname === '/mock/messages') return send(res, 200, store.messages);
     if (req.method === 'POST' && url.pathname === '/mock/reset') {
       store.reset();

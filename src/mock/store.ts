@@ -1,6 +1,9 @@
+import { DeliveryCounts } from './deliveryCounts.js';
+
 /** What the mock keeps: `full` every small field, `counts` what the events API and
- * duplicate checks need, `none` only totals (for the longest benchmarks). */
-export type RecordMode = 'full' | 'counts' | 'none';
+ * duplicate checks need, `deliveries` only the duplicate checks (benchmarks: no per-message
+ * objects), `none` only totals. */
+export type RecordMode = 'full' | 'counts' | 'deliveries' | 'none';
 
 export interface AcceptedMessage {
   id: string;
@@ -33,7 +36,7 @@ export class MockStore {
   readonly responses = new Map<number, number>();
   readonly perSecond = new Map<number, number>();
   /** delivery id (`v:herald-delivery`) → times accepted. */
-  readonly deliveries = new Map<string, number>();
+  readonly deliveries = new DeliveryCounts();
   /** delivery id → requests seen, for reproducible per-attempt faults. */
   readonly attempts = new Map<string, number>();
   readonly events: StoredEvent[] = [];
@@ -65,7 +68,8 @@ export class MockStore {
     this.perSecond.set(second, (this.perSecond.get(second) ?? 0) + 1);
     if (this.mode === 'none') return;
     const deliveryId = message.userVariables['herald-delivery'];
-    if (deliveryId !== undefined) this.deliveries.set(deliveryId, (this.deliveries.get(deliveryId) ?? 0) + 1);
+    if (deliveryId !== undefined) this.deliveries.add(deliveryId);
+    if (this.mode === 'deliveries') return;
     const messageId = message.id.slice(1, -1);
     for (const recipient of message.to) {
       this.events.push({ timestamp: message.timestamp, messageId, recipient, tags: message.tags, userVariables: message.userVariables });
@@ -74,9 +78,7 @@ export class MockStore {
   }
 
   duplicates(): number {
-    let n = 0;
-    for (const count of this.deliveries.values()) if (count > 1) n++;
-    return n;
+    return this.deliveries.duplicates();
   }
 
   reset(): void {

@@ -16,8 +16,12 @@ useFasterFrames();
 
 const CACHE_SIZE = 16;
 const cache = new Map<string, Prepared>();
-/** Bytes to reserve per body, learnt from the previous batch (with headroom). */
-let averageBody = 32 * 1024;
+/**
+ * Where this thread writes a batch's bodies before copying them out at their exact size.
+ * Kept and grown, never shrunk: a batch buffer sized with headroom would carry that headroom
+ * (a fifth of it) through the send queue of the main thread.
+ */
+let scratch = Buffer.allocUnsafeSlow(4 * 1024 * 1024);
 
 function prepare(spec: CampaignRenderSpec): Prepared {
   const hit = cache.get(spec.key);
@@ -100,9 +104,8 @@ export default function renderBatch(task: RenderTask): unknown {
     return { bodies: new ArrayBuffer(0), offsets, lengths, contentType: '', failures } satisfies RenderResult;
   }
   const now = new Date();
-  // Bodies are written straight into one batch buffer, grown when needed, and moved to the
-  // main thread whole: one UTF-8 encoding pass, no per-message buffer, no copy.
-  let out = Buffer.from(new ArrayBuffer(Math.max(64 * 1024, n * averageBody)));
+  // One UTF-8 encoding pass into the scratch buffer, then one copy into a buffer of the exact
+  // size, moved to the main thread: no per-message buffer, no structured clone.
   let total = 0;
   for (let i = 0; i < n; i++) {
     const fields = renderOne(task.spec, prepared, task.recipients[i]!, now, task.testSendTo);
@@ -111,12 +114,12 @@ export default function renderBatch(task: RenderTask): unknown {
       continue;
     }
     const needed = prepared.writer.maxBytes(fields);
-    if (total + needed > out.length) {
-      const grown = Buffer.from(new ArrayBuffer(Math.max(out.length * 2, total + needed)));
-      out.copy(grown, 0, 0, total);
-      out = grown;
+    if (total + needed > scratch.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, total + needed));
+      scratch.copy(grown, 0, 0, total);
+      scratch = grown;
     }
-    const length = prepared.writer.writeInto(out, total, fields);
+    const length = prepared.writer.writeInto(scratch, total, fields);
     if (length === null) {
       failures.push({ index: i, code: 'render_error', message: 'a rendered part contained the multipart boundary' });
       continue;
@@ -125,10 +128,10 @@ export default function renderBatch(task: RenderTask): unknown {
     lengths[i] = length;
     total += length;
   }
-  const rendered = n - failures.length;
-  if (rendered > 0) averageBody = Math.ceil((total / rendered) * 1.25);
-  const all = new Uint8Array(out.buffer, 0, total);
-  const result: RenderResult = { bodies: all.buffer as ArrayBuffer, offsets, lengths, contentType: prepared.writer.contentType, failures };
+  // allocUnsafeSlow: its own ArrayBuffer of exactly `total` bytes (no pool slice, no zero-fill).
+  const bodies = Buffer.allocUnsafeSlow(total);
+  scratch.copy(bodies, 0, 0, total);
+  const result: RenderResult = { bodies: bodies.buffer as ArrayBuffer, offsets, lengths, contentType: prepared.writer.contentType, failures };
   // Moved, not copied: the main thread gets the bodies without a structured clone.
   return Piscina.move({
     [Piscina.transferableSymbol]: [result.bodies, offsets.buffer, lengths.buffer],
