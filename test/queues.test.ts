@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BoundedQueue } from '../src/pipeline/queue.js';
+import { BodyBatch } from '../src/pipeline/render/bodyBatch.js';
 import { SendBacklog, type OutgoingMessage } from '../src/pipeline/send/backlog.js';
 
-const message = (recipientId: number): OutgoingMessage => ({ campaignId: 1, recipientId, body: new Uint8Array(0), contentType: 'x', attempts: 0 });
+const message = (recipientId: number): OutgoingMessage => ({ campaignId: 1, recipientId, body: new Uint8Array(0), contentType: 'x', attempts: 0, batch: null });
 
 describe('bounded queue', () => {
   it('makes producers wait while full and hands items over in order', async () => {
@@ -59,5 +60,23 @@ describe('send backlog', () => {
     assert.equal(b.stop(), 0);
     assert.equal(await waiting, undefined);
     assert.equal(await b.put(message(1)), false);
+  });
+});
+
+describe('render batch buffers', () => {
+  it('go back for reuse once every message of the batch was accepted, and never after any other outcome', () => {
+    const recycled: ArrayBuffer[] = [];
+    const accepted = new BodyBatch(new ArrayBuffer(8), 3, (b) => recycled.push(b));
+    accepted.done(true);
+    accepted.done(true);
+    assert.equal(recycled.length, 0, 'not while a message still reads its view');
+    accepted.done(true);
+    assert.equal(recycled.length, 1);
+
+    const mixed = new BodyBatch(new ArrayBuffer(8), 3, (b) => recycled.push(b));
+    mixed.done(true);
+    mixed.done(false);
+    mixed.done(true);
+    assert.equal(recycled.length, 1, 'a batch with a message that was not accepted is left to the garbage collector');
   });
 });

@@ -11,6 +11,7 @@ import { claimBatch, type ClaimedRecipient } from '../sql/claimBatch.js';
 import { BoundedQueue } from './queue.js';
 import type { Reporter } from './report/reporter.js';
 import { resolveUnknownDeliveries } from './recovery.js';
+import { BodyBatch } from './render/bodyBatch.js';
 import type { CampaignRenderSpec, RenderResult, RenderTask } from './render/types.js';
 import { SendBacklog, type OutgoingMessage } from './send/backlog.js';
 import type { ConcurrencyLimit } from './send/concurrencyLimit.js';
@@ -21,6 +22,8 @@ import { runSenders } from './send/senders.js';
 export interface Renderer {
   readonly threads: number;
   render(task: RenderTask, options: { timeoutMs: number }): Promise<RenderResult>;
+  /** Takes back a result's `bodies` once no message reads it any more (see BodyBatch). */
+  recycle?(buffer: ArrayBuffer): void;
 }
 
 export interface RunSettings {
@@ -244,6 +247,8 @@ export class CampaignRun {
 
   private async dispatch(recipients: ClaimedRecipient[], result: RenderResult): Promise<void> {
     const failed = new Map(result.failures.map((f) => [f.index, f]));
+    const { renderer } = this.deps;
+    const batch = renderer.recycle ? new BodyBatch(result.bodies, recipients.length - failed.size, (b) => renderer.recycle!(b)) : null;
     for (let i = 0; i < recipients.length; i++) {
       const recipientId = recipients[i]!.recipientId;
       const failure = failed.get(i);
@@ -266,6 +271,7 @@ export class CampaignRun {
         body: new Uint8Array(result.bodies, result.offsets[i]!, result.lengths[i]!),
         contentType: result.contentType,
         attempts: 0,
+        batch,
       };
       if (!(await this.backlog.put(message))) return;
     }

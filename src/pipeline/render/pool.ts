@@ -15,6 +15,8 @@ export interface RenderPoolOptions {
 export class RenderPool {
   readonly threads: number;
   private readonly pool: Piscina;
+  /** Spent batch buffers waiting to ride along with the next task. */
+  private readonly spares: ArrayBuffer[] = [];
 
   constructor(options: RenderPoolOptions = {}) {
     this.threads = options.threads ?? defaultRenderThreads();
@@ -37,8 +39,9 @@ export class RenderPool {
   async render(task: RenderTask, options: { timeoutMs: number }): Promise<RenderResult> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+    const spareBuffers = this.spares.splice(0);
     try {
-      return (await this.pool.run(task, { signal: controller.signal })) as RenderResult;
+      return (await this.pool.run({ ...task, spareBuffers }, { signal: controller.signal, transferList: spareBuffers })) as RenderResult;
     } catch (err) {
       if (!controller.signal.aborted) throw err;
       const n = task.recipients.length;
@@ -52,6 +55,12 @@ export class RenderPool {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Takes back a batch buffer nothing reads any more, for a later task to fill. */
+  recycle(buffer: ArrayBuffer): void {
+    // About one comes back per task; more than two waiting means tasks are not being run.
+    if (this.spares.length < 2) this.spares.push(buffer);
   }
 
   close(): Promise<void> {

@@ -37,6 +37,8 @@ export interface RenderTask {
    * [TEST], and not tied to any delivery record.
    */
   testSendTo?: string;
+  /** Spent batch buffers handed back for reuse (moved, not copied); see BodyBatch. */
+  spareBuffers?: ArrayBuffer[];
 }
 
 export type RenderFailureCode = 'render_error' | 'render_timeout';

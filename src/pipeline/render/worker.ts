@@ -22,6 +22,20 @@ const cache = new Map<string, Prepared>();
  * (a fifth of it) through the send queue of the main thread.
  */
 let scratch = Buffer.allocUnsafeSlow(4 * 1024 * 1024);
+/** Batch buffers the main thread has finished with (see BodyBatch), reused before allocating. */
+const spares: ArrayBuffer[] = [];
+const MAX_SPARES = 4;
+/** New batch buffers are sized in steps of this, so that a spare fits the next batch. */
+const BATCH_STEP = 256 * 1024;
+
+/** A buffer of at least `bytes` for a batch's bodies: a spare that fits, or a new one. */
+function batchBuffer(bytes: number): ArrayBuffer {
+  const i = spares.findIndex((b) => b.byteLength >= bytes && b.byteLength <= bytes + 2 * BATCH_STEP);
+  if (i >= 0) return spares.splice(i, 1)[0]!;
+  // allocUnsafeSlow: its own ArrayBuffer (no pool slice) and no zero-fill; every byte sent is
+  // written below.
+  return Buffer.allocUnsafeSlow(Math.ceil(Math.max(bytes, 1) / BATCH_STEP) * BATCH_STEP).buffer as ArrayBuffer;
+}
 
 function prepare(spec: CampaignRenderSpec): Prepared {
   const hit = cache.get(spec.key);
@@ -95,6 +109,7 @@ export default function renderBatch(task: RenderTask): unknown {
   const offsets = new Int32Array(n).fill(-1);
   const lengths = new Int32Array(n);
   const failures: RenderResult['failures'] = [];
+  for (const spare of task.spareBuffers ?? []) if (spares.length < MAX_SPARES) spares.push(spare);
   let prepared: Prepared;
   try {
     prepared = prepare(task.spec);
@@ -104,8 +119,9 @@ export default function renderBatch(task: RenderTask): unknown {
     return { bodies: new ArrayBuffer(0), offsets, lengths, contentType: '', failures } satisfies RenderResult;
   }
   const now = new Date();
-  // One UTF-8 encoding pass into the scratch buffer, then one copy into a buffer of the exact
-  // size, moved to the main thread: no per-message buffer, no structured clone.
+  // One UTF-8 encoding pass into the scratch buffer, then one copy into a batch buffer moved
+  // to the main thread: no per-message buffer, no structured clone, and no headroom carried
+  // through the send queue.
   let total = 0;
   for (let i = 0; i < n; i++) {
     const fields = renderOne(task.spec, prepared, task.recipients[i]!, now, task.testSendTo);
@@ -128,10 +144,9 @@ export default function renderBatch(task: RenderTask): unknown {
     lengths[i] = length;
     total += length;
   }
-  // allocUnsafeSlow: its own ArrayBuffer of exactly `total` bytes (no pool slice, no zero-fill).
-  const bodies = Buffer.allocUnsafeSlow(total);
-  scratch.copy(bodies, 0, 0, total);
-  const result: RenderResult = { bodies: bodies.buffer as ArrayBuffer, offsets, lengths, contentType: prepared.writer.contentType, failures };
+  const bodies = batchBuffer(total);
+  scratch.copy(new Uint8Array(bodies), 0, 0, total);
+  const result: RenderResult = { bodies, offsets, lengths, contentType: prepared.writer.contentType, failures };
   // Moved, not copied: the main thread gets the bodies without a structured clone.
   return Piscina.move({
     [Piscina.transferableSymbol]: [result.bodies, offsets.buffer, lengths.buffer],

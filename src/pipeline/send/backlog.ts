@@ -1,3 +1,5 @@
+import type { BodyBatch } from '../render/bodyBatch.js';
+
 /** One rendered message on its way to the provider. */
 export interface OutgoingMessage {
   campaignId: number;
@@ -6,6 +8,8 @@ export interface OutgoingMessage {
   contentType: string;
   /** Requests made for it so far. */
   attempts: number;
+  /** The render batch whose buffer `body` is a view into; null once the body is its own. */
+  batch: BodyBatch | null;
 }
 
 /**

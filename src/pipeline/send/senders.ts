@@ -63,10 +63,13 @@ async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<voi
   o.onResponse?.(performance.now() - started, requestOutcome(outcome));
 
   if (outcome.kind === 'accepted') {
+    releaseBody(message, true);
     for (const pacer of o.pacers) pacer.record('accepted');
     await o.report(result(message, 'sent', outcome.providerId, null, null));
     return;
   }
+  // Not accepted: the batch's buffer must not be reused (see BodyBatch); a retry copies its body.
+  releaseBody(message, false);
   if (outcome.kind === 'permanent') {
     for (const pacer of o.pacers) pacer.record('other');
     await o.report(result(message, 'failed', null, outcome.code, outcome.message));
@@ -82,6 +85,12 @@ async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<voi
   // retry does not keep megabytes of already-sent mail alive.
   if (message.attempts === 1) message.body = message.body.slice();
   o.backlog.retryLater(message, delay);
+}
+
+/** The message no longer reads its view into the render batch's buffer. */
+function releaseBody(message: OutgoingMessage, accepted: boolean): void {
+  message.batch?.done(accepted);
+  message.batch = null;
 }
 
 function requestOutcome(outcome: SendOutcome): RequestOutcome {
