@@ -35,8 +35,8 @@ export interface EventQuery {
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /**
- * Turns one response into a SendOutcome without a body stream or a promise per step: on the
- * hot path, undici's stream-based `request()` costs more than the request itself.
+ * Turns one response into a SendOutcome with one object and one promise per request; undici's
+ * `request()` adds a body stream and its promises per response, on the path every message takes.
  */
 class ResponseCollector implements Dispatcher.DispatchHandler {
   private status = 0;
