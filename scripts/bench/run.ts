@@ -132,8 +132,9 @@ for (let i = 1; i <= runs; i++) results.push(await oneRun(i));
 const med = (pick: (r: (typeof results)[number]) => number): number => median(results.map(pick));
 const row = (name: string, key: 'ceiling' | 'baseline' | 'herald'): string => {
   const rate = med((r) => r[key].messagesPerSecond);
-  const elp = key === 'ceiling' ? '—' : String(med((r) => r[key].eventLoopDelayP99Ms ?? 0));
-  return `| ${name} | ${rate.toLocaleString('en')} | ${(med((r) => r[key].messagesPerSecond / r.ceiling.messagesPerSecond) * 100).toFixed(0)}% | ${med((r) => r[key].messagesPerSecond / r.baseline.messagesPerSecond).toFixed(2)}× | ${med((r) => r[key].latencyP50Ms)} / ${med((r) => r[key].latencyP99Ms)} | ${med((r) => r[key].peakRssMb)} | ${med((r) => r[key].cpuSeconds).toFixed(1)} | ${elp} |`;
+  const ms = (pick: (r: (typeof results)[number]) => number): string => med(pick).toFixed(1);
+  const elp = key === 'ceiling' ? '—' : ms((r) => r[key].eventLoopDelayP99Ms ?? 0);
+  return `| ${name} | ${rate.toLocaleString('en')} | ${(med((r) => r[key].messagesPerSecond / r.ceiling.messagesPerSecond) * 100).toFixed(0)}% | ${med((r) => r[key].messagesPerSecond / r.baseline.messagesPerSecond).toFixed(2)}× | ${ms((r) => r[key].latencyP50Ms)} / ${ms((r) => r[key].latencyP99Ms)} | ${med((r) => r[key].peakRssMb)} | ${med((r) => r[key].cpuSeconds).toFixed(1)} | ${elp} |`;
 };
 const table = [
   '| contender | msgs/s | vs ceiling | vs baseline | latency p50 / p99 ms | peak RSS MB | CPU s | event-loop p99 ms |',
