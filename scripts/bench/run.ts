@@ -86,9 +86,11 @@ async function oneRun(run: number): Promise<{ ceiling: Result; baseline: Result;
       from generate_series(1, ${recipients}) g
     `.execute(db.kysely);
     await sql`insert into list_members (list_id, recipient_id) select ${list.id}, id from recipients`.execute(db.kysely);
-    // A list is not bulk-loaded seconds before its campaign: vacuum now, so autovacuum of the
-    // fixture tables does not run during the measured phase.
+    // A list is not bulk-loaded seconds before its campaign: vacuum and checkpoint now, so
+    // neither autovacuum of the fixture tables nor the checkpoint of their load runs during the
+    // measured phase.
     await sql`vacuum analyze`.execute(db.kysely);
+    await sql`checkpoint`.execute(db.kysely);
     const config = loadConfig({ ...process.env, DATABASE_URL: fresh.url, MAILGUN_API_KEY: KEY, MAILGUN_DOMAIN: DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'bench-secret' });
     const id = await createCampaign(db, config, { name: 'bench', list: 'bench', template: 'spring-sale', subject: 'Spring sale for {{ name }}', from: `Shop <news@${DOMAIN}>`, tags: ['bench'] });
 
@@ -148,6 +150,6 @@ console.log(`duplicates seen by the mock: ${results.map((r) => r.duplicates).joi
 if (!values['no-write']) {
   writeBenchmarkSection(
     `Send pipeline, ${recipients.toLocaleString('en')} recipients`,
-    `${machineLine()}; median of ${runs} runs; each ratio is computed within a run, then the median taken.\n\nCommand: \`DATABASE_URL=postgres://… npm run bench -- --recipients ${recipients} --runs ${runs}\`\n\nWorkload: real Postgres 15 (fixture tables vacuumed before the run), Herald's spring-sale template (17–23 KB of HTML; request bodies of 21–26 KB with the text part and headers, the ceiling posting a 25 KB one), the mock in its own process at 50 ms ± 20 ms latency with 0.25% 429s and 0.25% 503s, keeping one byte per delivery id for the duplicate check. The ceiling posts ${Math.min(recipients, Number(values['ceiling-messages'])).toLocaleString('en')} prebuilt bodies at Herald's default concurrency; the baseline sends ${Math.min(recipients, Number(values['baseline-messages'])).toLocaleString('en')} (its rate is steady long before that). All three share the machine's 2 cores with the mock and Postgres.\n\n${table}\n\nDuplicates seen by the mock in Herald's runs: ${results.map((r) => r.duplicates).join(', ')}.`,
+    `${machineLine()}; median of ${runs} runs; each ratio is computed within a run, then the median taken.\n\nCommand: \`DATABASE_URL=postgres://… npm run bench -- --recipients ${recipients} --runs ${runs}\`\n\nWorkload: real Postgres 15 (fixture tables vacuumed and checkpointed before the run), Herald's spring-sale template (17–23 KB of HTML; request bodies of 21–26 KB with the text part and headers, the ceiling posting a 25 KB one), the mock in its own process at 50 ms ± 20 ms latency with 0.25% 429s and 0.25% 503s, keeping one byte per delivery id for the duplicate check. The ceiling posts ${Math.min(recipients, Number(values['ceiling-messages'])).toLocaleString('en')} prebuilt bodies at Herald's default concurrency; the baseline sends ${Math.min(recipients, Number(values['baseline-messages'])).toLocaleString('en')} (its rate is steady long before that). All three share the machine's 2 cores with the mock and Postgres.\n\n${table}\n\nDuplicates seen by the mock in Herald's runs: ${results.map((r) => r.duplicates).join(', ')}.`,
   );
 }
