@@ -41,8 +41,8 @@ const runs = Number(values.runs);
 const cli = path.join(packageRoot, 'dist/src/cli.js');
 const here = path.dirname(new URL(import.meta.url).pathname);
 const KEY = 'key-bench';
-const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
 const DOMAIN = 'bench.herald.test';
+const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
 
 interface Result {
   messagesPerSecond: number;

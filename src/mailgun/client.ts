@@ -46,6 +46,7 @@ class ResponseCollector implements Dispatcher.DispatchHandler {
 
   constructor(private readonly settle: (outcome: SendOutcome) => void) {}
 
+  // Present so undici treats this as a handler of its current (non-deprecated) interface.
   onRequestStart(): void {}
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {

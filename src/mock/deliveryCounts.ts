@@ -1,21 +1,26 @@
+/** Herald's delivery ids, `campaign.recipient`, in canonical decimal form. */
+const HERALD_ID = /^(0|[1-9]\d{0,14})\.(0|[1-9]\d{0,7})$/;
+/** Recipient ids counted in a byte array; larger ones (or other ids) go to a map. */
+const MAX_ARRAY_RECIPIENT = 2 ** 26;
+
 /**
- * How many times the mock accepted each delivery id. Herald's ids are `campaign.recipient`;
- * those (recipient ids below 2^26) are counted in one byte per recipient id rather than a map entry, so a million-message
- * benchmark leaves the mock a few megabytes to hold instead of a heap whose collections stall
- * its answers. Any other id (test sends) goes to a plain map.
+ * How many times the mock accepted each delivery id. Herald's ids are counted in one byte per
+ * recipient id rather than a map entry, so a million-message benchmark leaves the mock a few
+ * megabytes to hold instead of a heap whose collections stall its answers. Any other id (test
+ * sends) goes to a plain map.
  */
 export class DeliveryCounts {
   private readonly byCampaign = new Map<number, Uint8Array>();
   private readonly others = new Map<string, number>();
 
   add(deliveryId: string): void {
-    const dot = deliveryId.indexOf('.');
-    const campaign = Number(deliveryId.slice(0, dot));
-    const recipient = Number(deliveryId.slice(dot + 1));
-    if (dot <= 0 || !Number.isSafeInteger(campaign) || !Number.isInteger(recipient) || recipient < 0 || recipient >= 2 ** 26 || String(recipient) !== deliveryId.slice(dot + 1)) {
+    const m = HERALD_ID.exec(deliveryId);
+    const recipient = m ? Number(m[2]) : MAX_ARRAY_RECIPIENT;
+    if (!m || recipient >= MAX_ARRAY_RECIPIENT) {
       this.others.set(deliveryId, (this.others.get(deliveryId) ?? 0) + 1);
       return;
     }
+    const campaign = Number(m[1]);
     let counts = this.byCampaign.get(campaign);
     if (!counts || recipient >= counts.length) {
       const grown = new Uint8Array(Math.max(1024, recipient + 1, (counts?.length ?? 0) * 2));

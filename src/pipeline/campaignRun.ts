@@ -23,7 +23,7 @@ export interface Renderer {
   readonly threads: number;
   render(task: RenderTask, options: { timeoutMs: number }): Promise<RenderResult>;
   /** Takes back a result's `bodies` once no message reads it any more (see BodyBatch). */
-  recycle?(buffer: ArrayBuffer): void;
+  recycle(buffer: ArrayBuffer): void;
 }
 
 export interface RunSettings {
@@ -248,7 +248,7 @@ export class CampaignRun {
   private async dispatch(recipients: ClaimedRecipient[], result: RenderResult): Promise<void> {
     const failed = new Map(result.failures.map((f) => [f.index, f]));
     const { renderer } = this.deps;
-    const batch = renderer.recycle ? new BodyBatch(result.bodies, recipients.length - failed.size, (b) => renderer.recycle!(b)) : null;
+    const batch = new BodyBatch(result.bodies, recipients.length - failed.size, (b) => renderer.recycle(b));
     for (let i = 0; i < recipients.length; i++) {
       const recipientId = recipients[i]!.recipientId;
       const failure = failed.get(i);

@@ -30,11 +30,12 @@ const BATCH_STEP = 256 * 1024;
 
 /** A buffer of at least `bytes` for a batch's bodies: a spare that fits, or a new one. */
 function batchBuffer(bytes: number): ArrayBuffer {
+  if (bytes === 0) return new ArrayBuffer(0);
   const i = spares.findIndex((b) => b.byteLength >= bytes && b.byteLength <= bytes + 2 * BATCH_STEP);
   if (i >= 0) return spares.splice(i, 1)[0]!;
   // allocUnsafeSlow: its own ArrayBuffer (no pool slice) and no zero-fill; every byte sent is
   // written below.
-  return Buffer.allocUnsafeSlow(Math.ceil(Math.max(bytes, 1) / BATCH_STEP) * BATCH_STEP).buffer as ArrayBuffer;
+  return Buffer.allocUnsafeSlow(Math.ceil(bytes / BATCH_STEP) * BATCH_STEP).buffer as ArrayBuffer;
 }
 
 function prepare(spec: CampaignRenderSpec): Prepared {
