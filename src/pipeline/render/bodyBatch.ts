@@ -5,14 +5,15 @@
  * collection of the main thread's heap, which V8 runs after tens of megabytes of them have
  * piled up.
  *
- * A buffer goes back only when every message ended with a 2xx: a server that accepted a
- * message has read its whole body, so no socket write can still be reading the memory. After
- * any other outcome (an error status may come before the body was read; a timeout; a stop)
- * the buffer is left to the garbage collector, which is always safe.
+ * A message is done with its view once its request has an outcome. A complete response means
+ * the server has decided about the request: it has read the body, or it answered early and
+ * discards whatever of the body still arrives, so those bytes can no longer change anything.
+ * A request that fails without a response has had its socket destroyed by undici before the
+ * failure is reported, so no write of the view is pending. A message that is retried copies
+ * its body out before it lets go of the view.
  */
 export class BodyBatch {
   private remaining: number;
-  private reusable = true;
 
   constructor(
     private readonly buffer: ArrayBuffer,
@@ -22,9 +23,8 @@ export class BodyBatch {
     this.remaining = messages;
   }
 
-  /** One message no longer reads its view; `accepted` when it ended with a 2xx. */
-  done(accepted: boolean): void {
-    if (!accepted) this.reusable = false;
-    if (--this.remaining === 0 && this.reusable) this.recycle(this.buffer);
+  /** One message no longer reads its view. */
+  done(): void {
+    if (--this.remaining === 0) this.recycle(this.buffer);
   }
 }

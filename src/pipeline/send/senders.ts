@@ -61,15 +61,16 @@ async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<voi
   o.onRequest?.();
   const outcome = await o.client.send(message.body, message.contentType, o.domain);
   o.onResponse?.(performance.now() - started, requestOutcome(outcome));
+  // The body is a view into its render batch's buffer, which goes back to the render threads
+  // once every message of the batch has an outcome: one that may be retried keeps a copy.
+  if (outcome.kind === 'transient' && message.batch) message.body = message.body.slice();
+  releaseBody(message);
 
   if (outcome.kind === 'accepted') {
-    releaseBody(message, true);
     for (const pacer of o.pacers) pacer.record('accepted');
     await o.report(result(message, 'sent', outcome.providerId, null, null));
     return;
   }
-  // Not accepted: the batch's buffer must not be reused (see BodyBatch); a retry copies its body.
-  releaseBody(message, false);
   if (outcome.kind === 'permanent') {
     for (const pacer of o.pacers) pacer.record('other');
     await o.report(result(message, 'failed', null, outcome.code, outcome.message));
@@ -81,15 +82,12 @@ async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<voi
     await o.report(result(message, 'failed', null, 'transient_exhausted', `${outcome.code}: ${outcome.message}`));
     return;
   }
-  // The body is a view into its whole render batch (~500 bodies): copy it out, so one slow
-  // retry does not keep megabytes of already-sent mail alive.
-  if (message.attempts === 1) message.body = message.body.slice();
   o.backlog.retryLater(message, delay);
 }
 
-/** The message no longer reads its view into the render batch's buffer. */
-function releaseBody(message: OutgoingMessage, accepted: boolean): void {
-  message.batch?.done(accepted);
+/** The message no longer reads its view into the render batch's buffer (see BodyBatch). */
+function releaseBody(message: OutgoingMessage): void {
+  message.batch?.done();
   message.batch = null;
 }
 
