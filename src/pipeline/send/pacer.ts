@@ -22,6 +22,8 @@ export class Pacer {
   private readonly throttle = new ThrottleController();
   private limiter: Bottleneck | null = null;
   private limiterRate: number | null = null;
+  /** One pair of Redis clients for every limiter this pacer goes through. */
+  private connection: Bottleneck.IORedisConnection | null = null;
   private permits = 0;
   private refill: Promise<void> | null = null;
   private closed = false;
@@ -36,7 +38,6 @@ export class Pacer {
   setRate(ratePerSecond: number | null): void {
     if (ratePerSecond === this.configuredRate) return;
     this.configuredRate = ratePerSecond;
-    this.permits = 0;
     this.applyRate(Date.now());
   }
 
@@ -64,10 +65,9 @@ export class Pacer {
 
   /** Feeds the provider's answer to the adaptive throttle. */
   record(outcome: 'accepted' | 'throttled' | 'other', retryAfterMs: number | null = null): void {
-    if (this.options.adaptive && this.throttle.record(Date.now(), outcome, retryAfterMs)) {
-      // Permits fetched at the old rate would overshoot the new cap.
-      this.permits = 0;
-    }
+    const now = Date.now();
+    // The lowered cap applies at once, to senders already waiting for permits too.
+    if (this.options.adaptive && this.throttle.record(now, outcome, retryAfterMs)) this.applyRate(now);
   }
 
   /** The rate in force now (configured or adaptive), for status output. */
@@ -79,7 +79,8 @@ export class Pacer {
     this.closed = true;
     const limiter = this.limiter;
     this.limiter = null;
-    if (limiter) await shutDown(limiter);
+    if (limiter) await retire(limiter);
+    await this.connection?.disconnect(true).catch(() => undefined);
   }
 
   private chunkSize(): number {
@@ -89,31 +90,43 @@ export class Pacer {
   }
 
   private async fetchPermits(limiter: Bottleneck, weight: number): Promise<void> {
-    await limiter.schedule({ weight }, async () => undefined);
-    this.permits += weight;
+    try {
+      await limiter.schedule({ weight }, async () => undefined);
+    } catch (err) {
+      // Dropped because the rate changed: the waiting senders ask the new limiter.
+      if (limiter !== this.limiter) return;
+      throw err;
+    }
+    if (limiter === this.limiter) this.permits += weight;
   }
 
+  /**
+   * A rate change starts a new limiter and drops the old one's queued chunk. Updating the old
+   * limiter in place is not enough: a chunk queued at a higher rate can weigh more than the
+   * lowered rate ever refills, and Bottleneck would keep it at the head of its queue for good,
+   * with every sender waiting behind it.
+   */
   private applyRate(now: number): void {
     const rate = effectiveRate(this.configuredRate, this.throttle.rateCap(now));
     if (rate === this.limiterRate) return;
     this.limiterRate = rate;
-    if (rate === null) {
-      if (this.limiter) void shutDown(this.limiter);
-      this.limiter = null;
-      return;
-    }
+    // Permits fetched at the old rate would overshoot a lower one.
+    this.permits = 0;
+    const old = this.limiter;
+    this.limiter = null;
+    if (old) void retire(old);
+    if (rate === null) return;
     const settings = reservoirSettings(rate);
-    if (this.limiter) {
-      this.limiter.updateSettings(settings);
+    if (!this.options.redisUrl) {
+      this.limiter = new Bottleneck({ ...settings, id: this.options.id });
       return;
     }
-    this.limiter = new Bottleneck({
-      ...settings,
-      id: this.options.id,
-      ...(this.options.redisUrl
-        ? { datastore: 'ioredis', clearDatastore: false, clientOptions: redisOptions(this.options.redisUrl) }
-        : {}),
-    });
+    this.connection ??= new Bottleneck.IORedisConnection({ clientOptions: redisOptions(this.options.redisUrl) });
+    this.limiter = new Bottleneck({ ...settings, id: this.options.id, datastore: 'ioredis', clearDatastore: false, connection: this.connection });
+    // A limiter joining a shared id takes the settings stored in Redis; this rate must win.
+    // (updateSettings returns a promise, whatever its types say; a Redis failure shows up
+    // again when permits are fetched.)
+    Promise.resolve(this.limiter.updateSettings(settings)).catch(() => undefined);
   }
 }
 
@@ -149,10 +162,12 @@ function redisOptions(url: string): Record<string, unknown> {
 }
 
 /**
- * Disconnects once the limiter has finished registering and flushes pending Redis commands:
- * closing mid-registration leaves ioredis rejecting a command nobody awaits.
+ * Drops the limiter's queued jobs (their waiters are released), then disconnects it once it
+ * has finished registering: closing mid-registration leaves ioredis rejecting a command
+ * nobody awaits.
  */
-async function shutDown(limiter: Bottleneck): Promise<void> {
+async function retire(limiter: Bottleneck): Promise<void> {
+  await limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
   await limiter.ready().catch(() => undefined);
   await limiter.disconnect(true).catch(() => undefined);
 }

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { Pacer } from '../src/pipeline/send/pacer.js';
+
+/**
+ * Feeds `accepted` 2xx answers, then 429s until a throttling episode starts; the provider
+ * asks for a 50 ms pause, so later 429s of the same burst do not start another one.
+ */
+async function throttlingEpisode(pacer: Pacer, accepted: number): Promise<void> {
+  const before = pacer.currentLimit();
+  for (let i = 0; i < accepted; i++) pacer.record('accepted');
+  while (pacer.currentLimit() === before) pacer.record('throttled', 50);
+  await sleep(60);
+}
+
+describe('pacer', () => {
+  it('lets senders already waiting for permits go on at a lowered throttle cap', async () => {
+    const pacer = new Pacer({ ratePerSecond: null, id: 'pacer-test', adaptive: true });
+    try {
+      // A first throttling episode caps the rate at thousands per second: permits come in
+      // chunks of hundreds.
+      await throttlingEpisode(pacer, 1000);
+      const high = pacer.currentLimit();
+      assert.ok(high !== null && high >= 3000, `first cap ${high}`);
+
+      let granted = 0;
+      const senders = Array.from({ length: 1000 }, () => pacer.acquire().then(() => granted++));
+      await sleep(20);
+      assert.ok(granted > 0 && granted < 1000, `some permits granted before the second episode (${granted})`);
+
+      // A second episode lowers the cap far below one chunk of the first rate.
+      await throttlingEpisode(pacer, 30);
+      const low = pacer.currentLimit();
+      assert.ok(low !== null && low <= 300, `second cap ${low}`);
+      // Senders keep arriving, as they do after every message.
+      senders.push(pacer.acquire().then(() => granted++));
+
+      const timer = new AbortController();
+      const deadline = sleep(15_000, 'stuck' as const, { signal: timer.signal }).catch(() => 'stuck' as const);
+      const outcome = await Promise.race([Promise.all(senders).then(() => 'done' as const), deadline]);
+      timer.abort();
+      assert.equal(outcome, 'done', `senders still waiting after 15 s: ${senders.length - granted} of ${senders.length}`);
+    } finally {
+      await pacer.close();
+    }
+  });
+});
