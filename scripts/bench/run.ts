@@ -118,7 +118,7 @@ async function oneRun(run: number): Promise<{ ceiling: Result; baseline: Result;
     const ceiling = JSON.parse(await runJson([path.join(here, 'ceiling.js'), mock.url, KEY, DOMAIN, String(Math.min(recipients, Number(values['ceiling-messages']))), heraldConcurrency, bodyFile, rendered.contentType])) as Result;
     await request(`${mock.url}/mock/reset`, { method: 'POST' });
     const baseline = JSON.parse(await runJson([path.join(here, 'baseline.js'), fresh.url, mock.url, KEY, DOMAIN, templatesDir(), String(Math.min(recipients, Number(values['baseline-messages'])))])) as Result;
-    console.log(`run ${run}: body ${bodyKb} KB | herald ${herald.messagesPerSecond}/s (mock accepted ${mockStats.accepted}, duplicates ${mockStats.duplicates}) | ceiling ${ceiling.messagesPerSecond}/s | baseline ${baseline.messagesPerSecond}/s`);
+    console.log(`run ${run}: body ${bodyKb} KB | herald ${herald.messagesPerSecond}/s, peak RSS ${herald.peakRssMb} MB, CPU ${herald.cpuSeconds} s (mock accepted ${mockStats.accepted}, duplicates ${mockStats.duplicates}) | ceiling ${ceiling.messagesPerSecond}/s | baseline ${baseline.messagesPerSecond}/s`);
     return { ceiling, baseline, herald, duplicates: mockStats.duplicates };
   } finally {
     await db.close();

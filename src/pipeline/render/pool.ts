@@ -57,10 +57,13 @@ export class RenderPool {
     }
   }
 
-  /** Takes back a batch buffer nothing reads any more, for a later task to fill. */
+  /**
+   * Takes back a batch buffer nothing reads any more, for a later task to fill. Not capped
+   * here: the next task takes all of them, and no more can wait than batches were in the send
+   * pipeline; the render thread keeps the ones that fit best.
+   */
   recycle(buffer: ArrayBuffer): void {
-    // About one comes back per task; more than two waiting means tasks are not being run.
-    if (this.spares.length < 2) this.spares.push(buffer);
+    this.spares.push(buffer);
   }
 
   close(): Promise<void> {

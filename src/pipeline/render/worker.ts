@@ -28,11 +28,28 @@ const MAX_SPARES = 4;
 /** New batch buffers are sized in steps of this, so that a spare fits the next batch. */
 const BATCH_STEP = 256 * 1024;
 
-/** A buffer of at least `bytes` for a batch's bodies: a spare that fits, or a new one. */
+/**
+ * Keeps a buffer handed back for reuse. When there are too many, the smallest goes: it is the
+ * least likely to fit a later batch, and one that never fits is only garbage waiting for a
+ * full collection.
+ */
+function keepSpare(buffer: ArrayBuffer): void {
+  spares.push(buffer);
+  if (spares.length <= MAX_SPARES) return;
+  let smallest = 0;
+  for (let i = 1; i < spares.length; i++) if (spares[i]!.byteLength < spares[smallest]!.byteLength) smallest = i;
+  spares.splice(smallest, 1);
+}
+
+/** A buffer of at least `bytes` for a batch's bodies: the smallest spare that fits, or a new one. */
 function batchBuffer(bytes: number): ArrayBuffer {
   if (bytes === 0) return new ArrayBuffer(0);
-  const i = spares.findIndex((b) => b.byteLength >= bytes && b.byteLength <= bytes + 2 * BATCH_STEP);
-  if (i >= 0) return spares.splice(i, 1)[0]!;
+  let best = -1;
+  for (let i = 0; i < spares.length; i++) {
+    const size = spares[i]!.byteLength;
+    if (size >= bytes && (best < 0 || size < spares[best]!.byteLength)) best = i;
+  }
+  if (best >= 0) return spares.splice(best, 1)[0]!;
   // allocUnsafeSlow: its own ArrayBuffer (no pool slice) and no zero-fill; every byte sent is
   // written below.
   return Buffer.allocUnsafeSlow(Math.ceil(bytes / BATCH_STEP) * BATCH_STEP).buffer as ArrayBuffer;
@@ -110,7 +127,7 @@ export default function renderBatch(task: RenderTask): unknown {
   const offsets = new Int32Array(n).fill(-1);
   const lengths = new Int32Array(n);
   const failures: RenderResult['failures'] = [];
-  for (const spare of task.spareBuffers ?? []) if (spares.length < MAX_SPARES) spares.push(spare);
+  for (const spare of task.spareBuffers ?? []) keepSpare(spare);
   let prepared: Prepared;
   try {
     prepared = prepare(task.spec);
