@@ -14,9 +14,15 @@ async function throttlingEpisode(pacer: Pacer, accepted: number): Promise<void> 
   await sleep(60);
 }
 
-describe('pacer', () => {
+const modes = [
+  { name: 'in process', redisUrl: undefined },
+  { name: 'shared through Redis', redisUrl: process.env.REDIS_URL },
+];
+
+for (const mode of modes) describe(`pacer (${mode.name})`, { skip: mode.name !== 'in process' && !mode.redisUrl ? 'needs REDIS_URL' : false }, () => {
   it('lets senders already waiting for permits go on at a lowered throttle cap', async () => {
-    const pacer = new Pacer({ ratePerSecond: null, id: 'pacer-test', adaptive: true });
+    const id = `pacer-test-${process.pid}-${Date.now()}`;
+    const pacer = new Pacer({ ratePerSecond: null, id, adaptive: true, ...(mode.redisUrl ? { redisUrl: mode.redisUrl } : {}) });
     try {
       // A first throttling episode caps the rate at thousands per second: permits come in
       // chunks of hundreds.

@@ -22,8 +22,6 @@ export class Pacer {
   private readonly throttle = new ThrottleController();
   private limiter: Bottleneck | null = null;
   private limiterRate: number | null = null;
-  /** One pair of Redis clients for every limiter this pacer goes through. */
-  private connection: Bottleneck.IORedisConnection | null = null;
   private permits = 0;
   private refill: Promise<void> | null = null;
   private closed = false;
@@ -80,7 +78,6 @@ export class Pacer {
     const limiter = this.limiter;
     this.limiter = null;
     if (limiter) await retire(limiter);
-    await this.connection?.disconnect(true).catch(() => undefined);
   }
 
   private chunkSize(): number {
@@ -121,8 +118,9 @@ export class Pacer {
       this.limiter = new Bottleneck({ ...settings, id: this.options.id });
       return;
     }
-    this.connection ??= new Bottleneck.IORedisConnection({ clientOptions: redisOptions(this.options.redisUrl) });
-    this.limiter = new Bottleneck({ ...settings, id: this.options.id, datastore: 'ioredis', clearDatastore: false, connection: this.connection });
+    // Its own Redis clients: limiters of one id cannot share a connection (leaving it
+    // unsubscribes the id's channel for the other one too).
+    this.limiter = new Bottleneck({ ...settings, id: this.options.id, datastore: 'ioredis', clearDatastore: false, clientOptions: redisOptions(this.options.redisUrl) });
     // A limiter joining a shared id takes the settings stored in Redis; this rate must win.
     // (updateSettings returns a promise, whatever its types say; a Redis failure shows up
     // again when permits are fetched.)
@@ -167,9 +165,18 @@ function redisOptions(url: string): Record<string, unknown> {
  * nobody awaits.
  */
 async function retire(limiter: Bottleneck): Promise<void> {
-  await limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
-  await limiter.ready().catch(() => undefined);
-  await limiter.disconnect(true).catch(() => undefined);
+  await quietly(() => limiter.stop({ dropWaitingJobs: true }));
+  await quietly(() => limiter.ready());
+  await quietly(() => limiter.disconnect(true));
+}
+
+/** Runs a clean-up step whose failure (already stopped, Redis gone) leaves nothing to do. */
+async function quietly(step: () => unknown): Promise<void> {
+  try {
+    await step();
+  } catch {
+    // Nothing to release.
+  }
 }
 
 function sleep(ms: number): Promise<void> {
