@@ -121,10 +121,12 @@ export class Pacer {
     // Its own Redis clients: limiters of one id cannot share a connection (leaving it
     // unsubscribes the id's channel for the other one too).
     this.limiter = new Bottleneck({ ...settings, id: this.options.id, datastore: 'ioredis', clearDatastore: false, clientOptions: redisOptions(this.options.redisUrl) });
-    // A limiter joining a shared id takes the settings stored in Redis; this rate must win.
-    // (updateSettings returns a promise, whatever its types say; a Redis failure shows up
-    // again when permits are fetched.)
-    Promise.resolve(this.limiter.updateSettings(settings)).catch(() => undefined);
+    // A limiter joining a shared id takes the settings stored in Redis, so this rate is pushed.
+    // Not the reservoir itself: resetting it would hand every process a fresh reservoir's worth
+    // at once, over the shared rate, each time one starts. (updateSettings returns a promise,
+    // whatever its types say; a Redis failure shows up again when permits are fetched.)
+    const { reservoirRefreshAmount, reservoirRefreshInterval, heartbeatInterval } = settings;
+    Promise.resolve(this.limiter.updateSettings({ reservoirRefreshAmount, reservoirRefreshInterval, heartbeatInterval })).catch(() => undefined);
   }
 }
 
