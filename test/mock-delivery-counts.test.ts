@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { formatDeliveryId, parseDeliveryId } from '../src/domain/deliveryId.js';
 import { DeliveryCounts } from '../src/mock/deliveryCounts.js';
 
 describe("the mock's delivery counts", () => {
@@ -11,5 +12,13 @@ describe("the mock's delivery counts", () => {
     counts.clear();
     assert.equal(counts.duplicates(), 0);
     assert.deepEqual(counts.toJSON(), {});
+  });
+});
+
+describe('delivery ids', () => {
+  it('parse back only in the form Herald writes them', () => {
+    assert.deepEqual(parseDeliveryId(formatDeliveryId(7, 0)), { campaignId: 7, recipientId: 0 });
+    assert.deepEqual(parseDeliveryId('12.345'), { campaignId: 12, recipientId: 345 });
+    for (const other of ['07.1', '7.01', '7.', '.1', '7.1.2', '7.x', ' 7.1']) assert.equal(parseDeliveryId(other), null, other);
   });
 });

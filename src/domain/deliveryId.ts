@@ -6,8 +6,9 @@ export function formatDeliveryId(campaignId: number, recipientId: number): strin
   return `${campaignId}.${recipientId}`;
 }
 
+/** The ids formatDeliveryId makes, and only those: `07.1` is not `7.1`. */
 export function parseDeliveryId(value: string): { campaignId: number; recipientId: number } | null {
-  const match = /^(\d{1,15})\.(\d{1,15})$/.exec(value);
+  const match = /^(0|[1-9]\d{0,14})\.(0|[1-9]\d{0,14})$/.exec(value);
   if (!match) return null;
   return { campaignId: Number(match[1]), recipientId: Number(match[2]) };
 }

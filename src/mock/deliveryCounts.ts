@@ -1,5 +1,5 @@
-/** Herald's delivery ids, `campaign.recipient`, in canonical decimal form. */
-const HERALD_ID = /^(0|[1-9]\d{0,14})\.(0|[1-9]\d{0,7})$/;
+import { parseDeliveryId } from '../domain/deliveryId.js';
+
 /** Recipient ids counted in a byte array; larger ones (or other ids) go to a map. */
 const MAX_ARRAY_RECIPIENT = 2 ** 26;
 
@@ -14,13 +14,12 @@ export class DeliveryCounts {
   private readonly others = new Map<string, number>();
 
   add(deliveryId: string): void {
-    const m = HERALD_ID.exec(deliveryId);
-    const recipient = m ? Number(m[2]) : MAX_ARRAY_RECIPIENT;
-    if (!m || recipient >= MAX_ARRAY_RECIPIENT) {
+    const parsed = parseDeliveryId(deliveryId);
+    if (!parsed || parsed.recipientId >= MAX_ARRAY_RECIPIENT) {
       this.others.set(deliveryId, (this.others.get(deliveryId) ?? 0) + 1);
       return;
     }
-    const campaign = Number(m[1]);
+    const { campaignId: campaign, recipientId: recipient } = parsed;
     let counts = this.byCampaign.get(campaign);
     if (!counts || recipient >= counts.length) {
       const grown = new Uint8Array(Math.max(1024, recipient + 1, (counts?.length ?? 0) * 2));

@@ -90,10 +90,10 @@ export class Pacer {
     try {
       await limiter.schedule({ weight }, async () => undefined);
     } catch (err) {
-      // Dropped because the rate changed: the waiting senders ask the new limiter.
-      if (limiter !== this.limiter) return;
-      throw err;
+      if (limiter === this.limiter) throw err;
     }
+    // A limiter replaced meanwhile (the rate changed) hands out nothing, whether its chunk was
+    // dropped or got through: the waiting senders ask the new one.
     if (limiter === this.limiter) this.permits += weight;
   }
 
