@@ -54,10 +54,10 @@ export async function finishIfComplete(db: Kysely<Database>, id: number): Promis
   const result = await sql`
     update campaigns set status = 'finished', finished_at = now(), updated_at = now()
     where id = ${id} and status = 'running' and list_exhausted
-      and not exists (
-        select 1 from deliveries
-        where campaign_id = ${id} and status in ('pending', 'queued', 'unknown')
-      )
+      -- One probe per open state, so each reads its own small partial index.
+      and not exists (select 1 from deliveries where campaign_id = ${id} and status = 'pending')
+      and not exists (select 1 from deliveries where campaign_id = ${id} and status = 'queued')
+      and not exists (select 1 from deliveries where campaign_id = ${id} and status = 'unknown')
   `.execute(db);
   const finished = Number(result.numAffectedRows ?? 0) === 1;
   if (finished) await notifyCampaignChanged(db, id);

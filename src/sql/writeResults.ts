@@ -40,16 +40,23 @@ export async function writeResults(db: Kysely<Database>, results: readonly Deliv
     messages[i] = r.errorMessage === null ? null : r.errorMessage.slice(0, 1000);
     sentAts[i] = r.sentAt === null ? null : r.sentAt.toISOString();
   }
-  const result = await sql`
-    update deliveries d
-    set status = u.status, attempts = d.attempts + u.attempts, provider_id = u.provider_id,
-        error_code = u.error_code, error_message = u.error_message, sent_at = u.sent_at, updated_at = now()
-    from unnest(
-      ${campaignIds}::bigint[], ${recipientIds}::bigint[], ${statuses}::text[], ${attempts}::int[],
-      ${providerIds}::text[], ${codes}::text[], ${messages}::text[], ${sentAts}::timestamptz[]
-    ) as u(campaign_id, recipient_id, status, attempts, provider_id, error_code, error_message, sent_at)
-    where d.campaign_id = u.campaign_id and d.recipient_id = u.recipient_id
-      and d.status in ('queued', 'unknown')
-  `.execute(db);
+  const result = await db.transaction().execute(async (trx) => {
+    // Every result is found by its primary key. Postgres has no statistics for a deliveries
+    // table that grew from empty during the run (autovacuum may be off, or not caught up yet),
+    // and with default estimates it hashed the whole table for every batch: at 1M rows that was
+    // three quarters of its work per message. These settings last until this commit.
+    await sql`select set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`.execute(trx);
+    return sql`
+      update deliveries d
+      set status = u.status, attempts = d.attempts + u.attempts, provider_id = u.provider_id,
+          error_code = u.error_code, error_message = u.error_message, sent_at = u.sent_at, updated_at = now()
+      from unnest(
+        ${campaignIds}::bigint[], ${recipientIds}::bigint[], ${statuses}::text[], ${attempts}::int[],
+        ${providerIds}::text[], ${codes}::text[], ${messages}::text[], ${sentAts}::timestamptz[]
+      ) as u(campaign_id, recipient_id, status, attempts, provider_id, error_code, error_message, sent_at)
+      where d.campaign_id = u.campaign_id and d.recipient_id = u.recipient_id
+        and d.status in ('queued', 'unknown')
+    `.execute(trx);
+  });
   return Number(result.numAffectedRows ?? 0);
 }
