@@ -7,6 +7,7 @@ import { finishIfComplete, transitionCampaign } from '../src/sql/campaigns.js';
 import { releaseClaims } from '../src/sql/releaseClaims.js';
 import { addSendingDomain, domainUsage } from '../src/sql/sendingDomains.js';
 import { writeResults } from '../src/sql/writeResults.js';
+import { resolveUnknownAs } from '../src/sql/unknownDeliveries.js';
 import { expireDeadWorkers, registerWorker } from '../src/sql/workers.js';
 import { dbLabel, onRealPostgres, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
@@ -102,6 +103,22 @@ describe(`claiming recipients (${dbLabel})`, () => {
     assert.ok((await expireDeadWorkers(db.kysely, 15_000)).includes(campaignId));
     const rows = await db.kysely.selectFrom('deliveries').select(['worker_id', 'status']).where('campaign_id', '=', campaignId).orderBy('recipient_id').execute();
     assert.deepEqual(rows.map((r) => r.status), ['unknown', 'unknown', 'queued']);
+  });
+
+  it('does not finish while a delivery of unknown outcome is open, and finishes once it is resolved', async () => {
+    const { listId } = await seedList(db.kysely, 'unknown-open', 2);
+    const campaignId = await seedCampaign(db.kysely, listId);
+    await registerWorker(db.kysely, 'gone');
+    const claim = await claimBatch(db.kysely, campaignId, 'gone', 10);
+    const ids = claim.state === 'claimed' ? claim.recipients.map((r) => r.recipientId) : [];
+    assert.equal(ids.length, 2);
+    await writeResults(db.kysely, [{ campaignId, recipientId: ids[0]!, status: 'sent', attempts: 1, providerId: '<a>', errorCode: null, errorMessage: null, sentAt: new Date() }]);
+    await sql`update workers set heartbeat_at = now() - interval '1 hour' where id = 'gone'`.execute(db.kysely);
+    await expireDeadWorkers(db.kysely, 15_000);
+    assert.equal((await claimBatch(db.kysely, campaignId, 'w1', 10)).state, 'exhausted');
+    assert.equal(await finishIfComplete(db.kysely, campaignId), false, 'one row is unknown');
+    assert.equal(await resolveUnknownAs(db.kysely, campaignId, [ids[1]!], 'skipped'), 1);
+    assert.equal(await finishIfComplete(db.kysely, campaignId), true);
   });
 
   it('never lets two processes claim the same recipient, even when racing', { skip: onRealPostgres ? false : 'needs several connections: real Postgres only' }, async () => {

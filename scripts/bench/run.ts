@@ -22,7 +22,7 @@ import { packageRoot, templatesDir } from '../../src/paths.js';
 import { RenderPool } from '../../src/pipeline/render/pool.js';
 import { renderSpecFor } from '../../src/pipeline/render/spec.js';
 import { transitionCampaign } from '../../src/sql/campaigns.js';
-import { freshDatabase, machineLine, median, writeBenchmarkSection } from '../lib/report.js';
+import { freshDatabase, machineLine, median, postgresCpuSeconds, writeBenchmarkSection } from '../lib/report.js';
 
 const { values } = parseArgs({
   options: {
@@ -51,6 +51,8 @@ interface Result {
   peakRssMb: number;
   cpuSeconds: number;
   eventLoopDelayP99Ms?: number;
+  /** What the phase cost the Postgres server, when it runs on this machine. */
+  postgresCpuSeconds?: number | null;
 }
 
 async function startMock(): Promise<{ url: string; stop: () => Promise<void> }> {
@@ -60,6 +62,14 @@ async function startMock(): Promise<{ url: string; stop: () => Promise<void> }> 
     if (m) return { url: m[1]!, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };
   }
   throw new Error('mock did not start');
+}
+
+/** Runs fn and returns its result with what it cost Postgres in CPU seconds. */
+async function withPostgresCpu<T extends Result>(fn: () => Promise<T>): Promise<T> {
+  const before = postgresCpuSeconds();
+  const result = await fn();
+  const after = postgresCpuSeconds();
+  return { ...result, postgresCpuSeconds: before === null || after === null ? null : after - before };
 }
 
 async function runJson(args: string[], env: Record<string, string> = {}): Promise<string> {
@@ -106,10 +116,12 @@ async function oneRun(run: number): Promise<{ ceiling: Result; baseline: Result;
     const statsFile = path.join(work, 'herald.json');
     const concurrency = values.concurrency ? ['--concurrency', values.concurrency] : [];
     await transitionCampaign(db.kysely, id, 'start');
-    await runJson([...profileArgs, cli, 'campaign', 'start', String(id), '--wait', '--stats-json', statsFile, ...concurrency], {
-      DATABASE_URL: fresh.url, MAILGUN_API_KEY: KEY, MAILGUN_DOMAIN: DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'bench-secret', LOG_LEVEL: 'warn',
+    const herald = await withPostgresCpu(async () => {
+      await runJson([...profileArgs, cli, 'campaign', 'start', String(id), '--wait', '--stats-json', statsFile, ...concurrency], {
+        DATABASE_URL: fresh.url, MAILGUN_API_KEY: KEY, MAILGUN_DOMAIN: DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'bench-secret', LOG_LEVEL: 'warn',
+      });
+      return JSON.parse(fs.readFileSync(statsFile, 'utf8')) as Result & { status: string; sent: number };
     });
-    const herald = JSON.parse(fs.readFileSync(statsFile, 'utf8')) as Result & { status: string; sent: number };
     const mockStats = (await (await request(`${mock.url}/mock/stats`)).body.json()) as { accepted: number; duplicates: number };
     if (herald.status !== 'finished') throw new Error(`campaign ended ${herald.status}`);
     await request(`${mock.url}/mock/reset`, { method: 'POST' });
@@ -117,8 +129,8 @@ async function oneRun(run: number): Promise<{ ceiling: Result; baseline: Result;
     const heraldConcurrency = values.concurrency || '500';
     const ceiling = JSON.parse(await runJson([path.join(here, 'ceiling.js'), mock.url, KEY, DOMAIN, String(Math.min(recipients, Number(values['ceiling-messages']))), heraldConcurrency, bodyFile, rendered.contentType])) as Result;
     await request(`${mock.url}/mock/reset`, { method: 'POST' });
-    const baseline = JSON.parse(await runJson([path.join(here, 'baseline.js'), fresh.url, mock.url, KEY, DOMAIN, templatesDir(), String(Math.min(recipients, Number(values['baseline-messages'])))])) as Result;
-    console.log(`run ${run}: body ${bodyKb} KB | herald ${herald.messagesPerSecond}/s, peak RSS ${herald.peakRssMb} MB, CPU ${herald.cpuSeconds} s (mock accepted ${mockStats.accepted}, duplicates ${mockStats.duplicates}) | ceiling ${ceiling.messagesPerSecond}/s | baseline ${baseline.messagesPerSecond}/s`);
+    const baseline = await withPostgresCpu(async () => JSON.parse(await runJson([path.join(here, 'baseline.js'), fresh.url, mock.url, KEY, DOMAIN, templatesDir(), String(Math.min(recipients, Number(values['baseline-messages'])))])) as Result);
+    console.log(`run ${run}: body ${bodyKb} KB | herald ${herald.messagesPerSecond}/s, peak RSS ${herald.peakRssMb} MB, CPU ${herald.cpuSeconds} s, Postgres CPU ${herald.postgresCpuSeconds?.toFixed(1) ?? 'n/a'} s (mock accepted ${mockStats.accepted}, duplicates ${mockStats.duplicates}) | ceiling ${ceiling.messagesPerSecond}/s | baseline ${baseline.messagesPerSecond}/s`);
     return { ceiling, baseline, herald, duplicates: mockStats.duplicates };
   } finally {
     await db.close();
@@ -136,11 +148,12 @@ const row = (name: string, key: 'ceiling' | 'baseline' | 'herald'): string => {
   const rate = med((r) => r[key].messagesPerSecond);
   const ms = (pick: (r: (typeof results)[number]) => number): string => med(pick).toFixed(1);
   const elp = key === 'ceiling' ? '—' : ms((r) => r[key].eventLoopDelayP99Ms ?? 0);
-  return `| ${name} | ${rate.toLocaleString('en')} | ${(med((r) => r[key].messagesPerSecond / r.ceiling.messagesPerSecond) * 100).toFixed(0)}% | ${med((r) => r[key].messagesPerSecond / r.baseline.messagesPerSecond).toFixed(2)}× | ${ms((r) => r[key].latencyP50Ms)} / ${ms((r) => r[key].latencyP99Ms)} | ${med((r) => r[key].peakRssMb)} | ${med((r) => r[key].cpuSeconds).toFixed(1)} | ${elp} |`;
+  const pg = key === 'ceiling' ? '—' : results.every((r) => typeof r[key].postgresCpuSeconds === 'number') ? med((r) => r[key].postgresCpuSeconds!).toFixed(1) : 'n/a';
+  return `| ${name} | ${rate.toLocaleString('en')} | ${(med((r) => r[key].messagesPerSecond / r.ceiling.messagesPerSecond) * 100).toFixed(0)}% | ${med((r) => r[key].messagesPerSecond / r.baseline.messagesPerSecond).toFixed(2)}× | ${ms((r) => r[key].latencyP50Ms)} / ${ms((r) => r[key].latencyP99Ms)} | ${med((r) => r[key].peakRssMb)} | ${med((r) => r[key].cpuSeconds).toFixed(1)} | ${pg} | ${elp} |`;
 };
 const table = [
-  '| contender | msgs/s | vs ceiling | vs baseline | latency p50 / p99 ms | peak RSS MB | CPU s | event-loop p99 ms |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|',
+  '| contender | msgs/s | vs ceiling | vs baseline | latency p50 / p99 ms | peak RSS MB | CPU s | Postgres CPU s | event-loop p99 ms |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   row('wire ceiling (bare undici, prebuilt body)', 'ceiling'),
   row('naive baseline (mailgun.js, p-limit 100, render on main thread, INSERT per result)', 'baseline'),
   row(`Herald (campaign start --wait, defaults)`, 'herald'),
@@ -150,6 +163,6 @@ console.log(`duplicates seen by the mock: ${results.map((r) => r.duplicates).joi
 if (!values['no-write']) {
   writeBenchmarkSection(
     `Send pipeline, ${recipients.toLocaleString('en')} recipients`,
-    `${machineLine()}; median of ${runs} runs; each ratio is computed within a run, then the median taken.\n\nCommand: \`DATABASE_URL=postgres://… npm run bench -- --recipients ${recipients} --runs ${runs}\`\n\nWorkload: real Postgres 15 (fixture tables vacuumed and checkpointed before the run), Herald's spring-sale template (17–23 KB of HTML; request bodies of 21–26 KB with the text part and headers, the ceiling posting a 25 KB one), the mock in its own process at 50 ms ± 20 ms latency with 0.25% 429s and 0.25% 503s, keeping one byte per delivery id for the duplicate check. The ceiling posts ${Math.min(recipients, Number(values['ceiling-messages'])).toLocaleString('en')} prebuilt bodies at Herald's default concurrency; the baseline sends ${Math.min(recipients, Number(values['baseline-messages'])).toLocaleString('en')} (its rate is steady long before that). All three share the machine's 2 cores with the mock and Postgres.\n\n${table}\n\nDuplicates seen by the mock in Herald's runs: ${results.map((r) => r.duplicates).join(', ')}.`,
+    `${machineLine()}; median of ${runs} runs; each ratio is computed within a run, then the median taken.\n\nCommand: \`DATABASE_URL=postgres://… npm run bench -- --recipients ${recipients} --runs ${runs}\`\n\nWorkload: real Postgres 15 (fixture tables vacuumed and checkpointed before the run), Herald's spring-sale template (17–23 KB of HTML; request bodies of 21–26 KB with the text part and headers, the ceiling posting a 25 KB one), the mock in its own process at 50 ms ± 20 ms latency with 0.25% 429s and 0.25% 503s, keeping one byte per delivery id for the duplicate check. The ceiling posts ${Math.min(recipients, Number(values['ceiling-messages'])).toLocaleString('en')} prebuilt bodies at Herald's default concurrency; the baseline sends ${Math.min(recipients, Number(values['baseline-messages'])).toLocaleString('en')} (its rate is steady long before that). All three share the machine's 2 cores with the mock and Postgres. CPU s is the contender's own processes; Postgres CPU s is what its phase cost every process of the Postgres server (read from /proc).\n\n${table}\n\nDuplicates seen by the mock in Herald's runs: ${results.map((r) => r.duplicates).join(', ')}.`,
   );
 }

@@ -68,3 +68,40 @@ export function sampleRss(): { stop: () => { peakMb: number; firstQuarterMb: num
     },
   };
 }
+
+/**
+ * CPU seconds used so far by every process of a Postgres server on this machine (backends,
+ * those that have exited included, WAL writer, checkpointer, autovacuum), read from /proc; null
+ * where there is no /proc or no such process (a remote server). The difference of two readings
+ * is what a phase cost it.
+ */
+export function postgresCpuSeconds(): number | null {
+  let ticks = 0;
+  let found = false;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  for (const pid of entries) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    } catch {
+      continue; // the process ended while we looked
+    }
+    if (!stat.includes(' (postgres) ')) continue;
+    // Fields after the command name: state is field 3, then utime, stime, cutime and cstime are
+    // fields 14-17. The children's times matter: a backend that has exited is counted only in
+    // the postmaster's cutime/cstime once it has been reaped.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    found = true;
+  }
+  return found ? ticks / CLOCK_TICKS_PER_SECOND : null;
+}
+
+// USER_HZ: 100 on every Linux architecture Node supports.
+const CLOCK_TICKS_PER_SECOND = 100;
