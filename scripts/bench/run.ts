@@ -148,7 +148,8 @@ const row = (name: string, key: 'ceiling' | 'baseline' | 'herald'): string => {
   const rate = med((r) => r[key].messagesPerSecond);
   const ms = (pick: (r: (typeof results)[number]) => number): string => med(pick).toFixed(1);
   const elp = key === 'ceiling' ? '—' : ms((r) => r[key].eventLoopDelayP99Ms ?? 0);
-  const pg = key === 'ceiling' ? '—' : results.every((r) => typeof r[key].postgresCpuSeconds === 'number') ? med((r) => r[key].postgresCpuSeconds!).toFixed(1) : 'n/a';
+  const postgres = results.map((r) => r[key].postgresCpuSeconds);
+  const pg = key === 'ceiling' ? '—' : postgres.every((s) => typeof s === 'number') ? median(postgres as number[]).toFixed(1) : 'n/a';
   return `| ${name} | ${rate.toLocaleString('en')} | ${(med((r) => r[key].messagesPerSecond / r.ceiling.messagesPerSecond) * 100).toFixed(0)}% | ${med((r) => r[key].messagesPerSecond / r.baseline.messagesPerSecond).toFixed(2)}× | ${ms((r) => r[key].latencyP50Ms)} / ${ms((r) => r[key].latencyP99Ms)} | ${med((r) => r[key].peakRssMb)} | ${med((r) => r[key].cpuSeconds).toFixed(1)} | ${pg} | ${elp} |`;
 };
 const table = [

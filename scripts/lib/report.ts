@@ -69,6 +69,9 @@ export function sampleRss(): { stop: () => { peakMb: number; firstQuarterMb: num
   };
 }
 
+// USER_HZ, the unit of /proc/PID/stat times: 100 on every Linux architecture Node supports.
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /**
  * CPU seconds used so far by every process of a Postgres server on this machine (backends,
  * those that have exited included, WAL writer, checkpointer, autovacuum), read from /proc; null
@@ -102,6 +105,3 @@ export function postgresCpuSeconds(): number | null {
   }
   return found ? ticks / CLOCK_TICKS_PER_SECOND : null;
 }
-
-// USER_HZ: 100 on every Linux architecture Node supports.
-const CLOCK_TICKS_PER_SECOND = 100;
