@@ -15,6 +15,7 @@ import { withContext } from './context.js';
 import { showProgress } from './progress.js';
 import { RunStats } from './runStats.js';
 import { openMailgunClient, openRendering, openSendingStack, type SendingOptions } from './sending.js';
+import { capYoungGenerationBeforeAction } from './youngGeneration.js';
 import { dryRun } from '../campaigns/dryRun.js';
 import { testSend } from '../campaigns/testSend.js';
 import { checkTemplatesOrThrow } from '../campaigns/create.js';
@@ -69,6 +70,7 @@ export function registerCampaignCommands(program: Command): void {
       .option('--wait', 'send from this process with a live progress bar until it ends')
       .option('--stats-json <file>', 'with --wait: write run statistics (rate, latency, event-loop delay, RSS, CPU) as JSON')
       .option('--dry-run', 'render every recipient and report render errors; send nothing, record nothing'),
+    (o) => Boolean(o.wait) && !o.dryRun,
   ).action((idArg: string, o: SendingOptions & { wait?: boolean; dryRun?: boolean; statsJson?: string; shutdownTimeout: number }) =>
     withContext(async ({ db, config, log }) => {
       const id = campaignIdArg(idArg);
@@ -184,8 +186,12 @@ export function registerCampaignCommands(program: Command): void {
     );
 }
 
-export function addSendingOptions(command: Command): Command {
-  return command
+/**
+ * The options every sending command takes. `sends` tells from the parsed options whether this
+ * invocation will send, and so needs a sending process's V8 settings (see youngGeneration.ts).
+ */
+export function addSendingOptions(command: Command, sends: (opts: Record<string, unknown>) => boolean = () => true): Command {
+  return capYoungGenerationBeforeAction(command, sends)
     .option('--concurrency <n>', 'requests in flight (default 500)', intArg())
     .option('--batch-size <n>', 'recipients claimed and rendered per batch (default 500)', intArg())
     .option('--render-threads <n>', 'render worker threads (default: cores - 1)', intArg())
