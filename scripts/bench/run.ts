@@ -163,7 +163,9 @@ console.log(table);
 console.log(`duplicates seen by the mock: ${results.map((r) => r.duplicates).join(', ')}`);
 if (!values['no-write']) {
   writeBenchmarkSection(
-    `Send pipeline, ${recipients.toLocaleString('en')} recipients`,
+    // One section per Node major version: V8's heap sizing and its UTF-8 encoder differ enough
+    // between Node 20 and 24 to move every column.
+    `Send pipeline, ${recipients.toLocaleString('en')} recipients, Node ${process.versions.node.split('.')[0]}`,
     `${machineLine()}; median of ${runs} runs; each ratio is computed within a run, then the median taken.\n\nCommand: \`DATABASE_URL=postgres://… npm run bench -- --recipients ${recipients} --runs ${runs}\`\n\nWorkload: real Postgres 15 (fixture tables vacuumed and checkpointed before the run), Herald's spring-sale template (17–23 KB of HTML; request bodies of 21–26 KB with the text part and headers, the ceiling posting a 25 KB one), the mock in its own process at 50 ms ± 20 ms latency with 0.25% 429s and 0.25% 503s, keeping one byte per delivery id for the duplicate check. The ceiling posts ${Math.min(recipients, Number(values['ceiling-messages'])).toLocaleString('en')} prebuilt bodies at Herald's default concurrency; the baseline sends ${Math.min(recipients, Number(values['baseline-messages'])).toLocaleString('en')} (its rate is steady long before that). All three share the machine's 2 cores with the mock and Postgres. CPU s is the contender's own processes; Postgres CPU s is what its phase cost every process of the Postgres server (read from /proc).\n\n${table}\n\nDuplicates seen by the mock in Herald's runs: ${results.map((r) => r.duplicates).join(', ')}.`,
   );
 }
