@@ -7,7 +7,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 const moduleUrl = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/commands/youngGeneration.js')).href;
-const hasExecve = typeof (process as { execve?: unknown }).execve === 'function';
+// Windows has the function but not the system call.
+const hasExecve = typeof (process as { execve?: unknown }).execve === 'function' && process.platform !== 'win32';
 
 describe('a sending command caps the main thread young generation', () => {
   let dir: string;

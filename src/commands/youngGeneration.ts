@@ -12,13 +12,18 @@ const FLAG = /--max[-_]semi[-_]space[-_]size/;
  * ~200 MB on Node 20 to ~320 MB on Node 24 (BENCHMARKS.md). The size is fixed when V8 starts, so
  * it cannot be set from inside like the heap growth factor. Runs before the command does anything;
  * a size given to node (command line or NODE_OPTIONS) is left alone, and on a Node without
- * `process.execve` (before 22.15) nothing changes.
+ * `process.execve` (before 22.15, or on Windows) nothing changes.
  */
 export function restartWithCappedYoungGeneration(): void {
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
   if (typeof execve !== 'function') return;
   if (process.execArgv.some((arg) => FLAG.test(arg)) || FLAG.test(process.env.NODE_OPTIONS ?? '')) return;
-  execve.call(process, process.execPath, [process.execPath, `--max-semi-space-size=${SENDING_SEMI_SPACE_MB}`, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  try {
+    execve.call(process, process.execPath, [process.execPath, `--max-semi-space-size=${SENDING_SEMI_SPACE_MB}`, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  } catch {
+    // Windows and IBM i have the function but not the system call: the command runs with V8's
+    // own sizing, as it would on a Node without execve.
+  }
 }
 
 /** Applies the restart to a command that sends (`worker`, `serve`, `campaign start --wait`). */
