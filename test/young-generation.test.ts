@@ -24,28 +24,52 @@ describe('a sending command caps the main thread young generation', () => {
 import { capYoungGenerationBeforeAction } from ${JSON.stringify(moduleUrl)};
 const program = new Command().exitOverride();
 capYoungGenerationBeforeAction(program.command('send').option('--no-send'), (o) => o.send !== false)
-  .action(() => console.log(JSON.stringify({ pid: process.pid, execArgv: process.execArgv })));
+  .action(async () => {
+    // A thread with its own young generation limit, like a render thread: how far its new
+    // space grows under allocation that outlives a scavenge or two.
+    const { Worker } = await import('node:worker_threads');
+    const worker = new Worker(\`
+      const v8 = require('node:v8');
+      const keep = [];
+      let most = 0;
+      for (let i = 0; i < 600000; i++) {
+        keep.push({ i, s: 'x' + i });
+        if (keep.length > 100000) keep.splice(0, 50000);
+        if (i % 5000 === 0) most = Math.max(most, v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').physical_space_size);
+      }
+      require('node:worker_threads').parentPort.postMessage(most);
+    \`, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 12 } });
+    const threadNewSpace = await new Promise((resolve) => worker.once('message', resolve));
+    await worker.terminate();
+    console.log(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, threadNewSpaceMb: threadNewSpace / 2 ** 20 }));
+  });
 await program.parseAsync(process.argv);
 `,
     );
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const run = (args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): { pid: number; execArgv: string[]; childPid: number } => {
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): { pid: number; execArgv: string[]; threadNewSpaceMb: number; childPid: number } => {
     const child = spawnSync(process.execPath, [...nodeArgs, script, ...args], { env: { ...process.env, NODE_OPTIONS: '', ...env }, encoding: 'utf8' });
     assert.equal(child.status, 0, child.stderr);
-    return { ...(JSON.parse(child.stdout.trim()) as { pid: number; execArgv: string[] }), childPid: child.pid! };
+    return { ...(JSON.parse(child.stdout.trim()) as { pid: number; execArgv: string[]; threadNewSpaceMb: number }), childPid: child.pid! };
   };
 
   it(hasExecve ? 'restarts the same process with the cap before the action runs' : 'leaves a Node without process.execve as it is', () => {
     const { pid, execArgv, childPid } = run(['send']);
     assert.equal(pid, childPid, 'the command still runs in the process that was started');
-    assert.deepEqual(execArgv, hasExecve ? ['--max-semi-space-size=16'] : []);
+    assert.deepEqual(execArgv, hasExecve ? ['--scavenger-max-new-space-capacity-mb=8'] : []);
+  });
+
+  it("leaves a worker thread's own young generation limit in force", () => {
+    // A process-wide --max-semi-space-size would override it: 32 MB here instead of ~8–10.
+    const { threadNewSpaceMb } = run(['send']);
+    assert.ok(threadNewSpaceMb > 0 && threadNewSpaceMb <= 16, `the thread's new space reached ${threadNewSpaceMb} MB`);
   });
 
   it('keeps the node options it was started with', () => {
     const { execArgv } = run(['send'], {}, ['--no-warnings']);
-    assert.deepEqual(execArgv, hasExecve ? ['--max-semi-space-size=16', '--no-warnings'] : ['--no-warnings']);
+    assert.deepEqual(execArgv, hasExecve ? ['--scavenger-max-new-space-capacity-mb=8', '--no-warnings'] : ['--no-warnings']);
   });
 
   it('leaves a size given to node alone', () => {

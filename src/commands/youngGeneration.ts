@@ -1,25 +1,32 @@
 import type { Command } from 'commander';
 
-/** The main thread's semi-space in MB: Node 20's default, which its measurements were made with. */
-export const SENDING_SEMI_SPACE_MB = 16;
+/**
+ * V8's cap on the main thread's new space, as its option counts it (V8 doubles it in Node, which
+ * is built without pointer compression). 8 is Node 22's default: the young generation then stops
+ * at 32 MB, as on Node 20, where Herald's measurements were made.
+ */
+export const SENDING_NEW_SPACE_MB = 8;
 
-const FLAG = /--max[-_]semi[-_]space[-_]size/;
+/** Either option, given to node, sets the young generation's size itself. */
+const GIVEN = /--(max[-_]semi[-_]space[-_]size|scavenger[-_]max[-_]new[-_]space[-_]capacity[-_]mb)/;
 
 /**
  * Restarts a sending command in the same process (`process.execve`) with the main thread's
- * young generation capped. Node 24's V8 lets it grow to 128 MB where Node 20 stopped at 32, and a
- * sending process allocates fast enough to use all of it: peak RSS of a 100k campaign went from
- * ~200 MB on Node 20 to ~320 MB on Node 24 (BENCHMARKS.md). The size is fixed when V8 starts, so
- * it cannot be set from inside like the heap growth factor. Runs before the command does anything;
- * a size given to node (command line or NODE_OPTIONS) is left alone, and on a Node without
- * `process.execve` (before 22.15, or on Windows) nothing changes.
+ * young generation capped. Node 24's V8 raised its default cap fourfold, to 128 MB, and a sending
+ * process allocates fast enough to use all of it: peak RSS of a 100k campaign went from ~200 MB
+ * on Node 20 to ~320 MB on Node 24 (BENCHMARKS.md). The cap is read when V8 starts, so it cannot
+ * be set from inside like the heap growth factor. `--max-semi-space-size` would cap it too, but
+ * it also overrides the render threads' own smaller young generation (`resourceLimits`), which
+ * this option leaves alone. Runs before the command does anything; a size given to node (command
+ * line or NODE_OPTIONS) is left alone, and on a Node without `process.execve` (before 22.15, or
+ * on Windows) nothing changes. Node 22 already uses this cap, so there the restart changes nothing.
  */
 export function restartWithCappedYoungGeneration(): void {
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
   if (typeof execve !== 'function') return;
-  if (process.execArgv.some((arg) => FLAG.test(arg)) || FLAG.test(process.env.NODE_OPTIONS ?? '')) return;
+  if (process.execArgv.some((arg) => GIVEN.test(arg)) || GIVEN.test(process.env.NODE_OPTIONS ?? '')) return;
   try {
-    execve.call(process, process.execPath, [process.execPath, `--max-semi-space-size=${SENDING_SEMI_SPACE_MB}`, ...process.execArgv, ...process.argv.slice(1)], process.env);
+    execve.call(process, process.execPath, [process.execPath, `--scavenger-max-new-space-capacity-mb=${SENDING_NEW_SPACE_MB}`, ...process.execArgv, ...process.argv.slice(1)], process.env);
   } catch {
     // Windows and IBM i have the function but not the system call: the command runs with V8's
     // own sizing, as it would on a Node without execve.
