@@ -17,14 +17,15 @@ describe('a sending command caps the main thread young generation', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-young-'));
     script = path.join(dir, 'command.mjs');
     // A command built like Herald's: it sends unless --no-send is given, and reports what its
-    // process runs with once the action starts.
+    // process runs with once the action starts (with --thread, also how a thread's heap grew).
     fs.writeFileSync(
       script,
       `import { Command } from ${JSON.stringify(import.meta.resolve('commander'))};
 import { capYoungGenerationBeforeAction } from ${JSON.stringify(moduleUrl)};
 const program = new Command().exitOverride();
-capYoungGenerationBeforeAction(program.command('send').option('--no-send'), (o) => o.send !== false)
-  .action(async () => {
+capYoungGenerationBeforeAction(program.command('send').option('--no-send').option('--thread'), (o) => o.send !== false)
+  .action(async (o) => {
+    if (!o.thread) return console.log(JSON.stringify({ pid: process.pid, execArgv: process.execArgv }));
     // A thread with its own young generation limit, like a render thread: how far its new
     // space grows under allocation that outlives a scavenge or two.
     const { Worker } = await import('node:worker_threads');
@@ -63,7 +64,7 @@ await program.parseAsync(process.argv);
 
   it("leaves a worker thread's own young generation limit in force", () => {
     // A process-wide --max-semi-space-size would override it: 32 MB here instead of ~8–10.
-    const { threadNewSpaceMb } = run(['send']);
+    const { threadNewSpaceMb } = run(['send', '--thread']);
     assert.ok(threadNewSpaceMb > 0 && threadNewSpaceMb <= 16, `the thread's new space reached ${threadNewSpaceMb} MB`);
   });
 

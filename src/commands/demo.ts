@@ -11,13 +11,13 @@ import type { Db } from '../db/connect.js';
 import { intArg } from './args.js';
 import { sendAndWait } from './campaign.js';
 import { withContext } from './context.js';
+import { capYoungGenerationBeforeAction } from './youngGeneration.js';
 
 const DEMO_KEY = 'key-demo';
 const DEMO_DOMAIN = 'demo.herald.test';
 
 export function registerDemoCommand(program: Command): void {
-  program
-    .command('demo')
+  capYoungGenerationBeforeAction(program.command('demo'), () => true)
     .description('send a 20,000-recipient campaign to a local Mailgun mock, end to end, and audit it')
     .option('--recipients <n>', 'size of the synthetic list', intArg(), 20_000)
     .option('--latency <ms>', "the mock's answer latency", intArg(0), 50)

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
  * is built without pointer compression). 8 is Node 22's default: the young generation then stops
  * at 32 MB, as on Node 20, where Herald's measurements were made.
  */
-export const SENDING_NEW_SPACE_MB = 8;
+const SENDING_NEW_SPACE_MB = 8;
 
 /** Either option, given to node, sets the young generation's size itself. */
 const GIVEN = /--(max[-_]semi[-_]space[-_]size|scavenger[-_]max[-_]new[-_]space[-_]capacity[-_]mb)/;
@@ -33,8 +33,11 @@ export function restartWithCappedYoungGeneration(): void {
   }
 }
 
-/** Applies the restart to a command that sends (`worker`, `serve`, `campaign start --wait`). */
-export function capYoungGenerationBeforeAction(command: Command, sends: (opts: Record<string, unknown>) => boolean = () => true): Command {
+/**
+ * Applies the restart to a command that sends (`worker`, `serve`, `campaign start --wait`,
+ * `demo`); `sends` tells from the parsed options whether this invocation will.
+ */
+export function capYoungGenerationBeforeAction(command: Command, sends: (opts: Record<string, unknown>) => boolean): Command {
   return command.hook('preAction', (_self, action) => {
     if (sends(action.opts())) restartWithCappedYoungGeneration();
   });
