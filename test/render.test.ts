@@ -31,7 +31,8 @@ function spec(overrides: Partial<CampaignRenderSpec> = {}): CampaignRenderSpec {
 const recipient = (i: number, attributes: Record<string, unknown> = {}, name: string | null = `Reader ${i}`): RenderRecipient => ({ recipientId: i, email: `reader${i}@example.com`, name, attributes });
 
 async function fields(result: RenderResult, index: number): Promise<FormData> {
-  const body = new Uint8Array(result.bodies, result.offsets[index]!, result.lengths[index]!);
+  // A copy: the batch buffer is resizable, which the fetch API's body checks refuse.
+  const body = new Uint8Array(result.bodies, result.offsets[index]!, result.lengths[index]!).slice();
   return new Request('http://x/', { method: 'POST', body, headers: { 'content-type': result.contentType } }).formData();
 }
 

@@ -122,7 +122,11 @@ export class CampaignRun {
     this.concurrency = Math.min(settings.concurrency, campaign.max_concurrency ?? Infinity);
     // About two claims' worth of work waiting for the render threads.
     this.renderQueue = new BoundedQueue(Math.max(2, Math.ceil((2 * settings.batchSize) / settings.renderBatchSize)));
-    this.backlog = new SendBacklog(this.concurrency + settings.renderBatchSize);
+    // Enough rendered messages to cover a render thread's pause, not a full round of senders:
+    // every body waiting here is memory, and the senders take them faster than one render
+    // thread refills them anyway. Half the concurrency took ~7 MB off the peak RSS at the same
+    // rate (BENCHMARKS.md).
+    this.backlog = new SendBacklog(Math.ceil(this.concurrency / 2) + settings.renderBatchSize);
     this.pacer = new Pacer({
       ratePerSecond: campaign.rate_per_second,
       id: `herald:campaign:${campaign.id}`,
