@@ -65,6 +65,21 @@ describe('rendering on worker threads', () => {
     assert.match(String(second.get('html')), /Hello there, spring is here/);
   });
 
+  it('hands back bodies in a buffer of exactly their size, also when it reuses a larger one', async () => {
+    const exact = (result: RenderResult): void => {
+      const used = Array.from(result.lengths).reduce((sum, n) => sum + n, 0);
+      assert.equal(result.bodies.byteLength, used, 'no headroom carried to the send queue');
+      assert.ok(result.bodies.resizable, 'page-backed, so a shrink gives memory back');
+    };
+    const large = await pool.render({ spec: spec(), recipients: Array.from({ length: 20 }, (_, i) => recipient(i + 1, { products: 'tent,boots' })) }, { timeoutMs: 10_000 });
+    exact(large);
+    pool.recycle(large.bodies);
+    const small = await pool.render({ spec: spec(), recipients: [recipient(30)] }, { timeoutMs: 10_000 });
+    assert.equal(large.bodies.byteLength, 0, 'the spare went back to the render thread');
+    exact(small);
+    assert.match(String((await fields(small, 0)).get('html')), /Hello Reader 30/);
+  });
+
   it('puts a verifiable one-click unsubscribe link in the headers and the footer', async () => {
     const result = await pool.render({ spec: spec(), recipients: [recipient(3)] }, { timeoutMs: 10_000 });
     const f = await fields(result, 0);

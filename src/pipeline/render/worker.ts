@@ -37,13 +37,14 @@ const BATCH_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Keeps a buffer handed back for reuse; one too many gives its pages back now, not at a GC. */
 function keepSpare(buffer: ArrayBuffer): void {
+  if (!buffer.resizable) return;
   if (spares.length < MAX_SPARES) spares.push(buffer);
-  else if (buffer.resizable) buffer.resize(0);
+  else buffer.resize(0);
 }
 
 /** A buffer of exactly `bytes` for a batch's bodies: a spare that can grow to it, or a new one. */
 function batchBuffer(bytes: number): ArrayBuffer {
-  const i = spares.findIndex((spare) => spare.resizable && spare.maxByteLength >= bytes);
+  const i = spares.findIndex((spare) => spare.maxByteLength >= bytes);
   if (i >= 0) {
     const spare = spares.splice(i, 1)[0]!;
     spare.resize(bytes);
