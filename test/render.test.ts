@@ -99,6 +99,15 @@ describe('rendering on worker threads', () => {
     assert.equal(f.get('to'), '"Tom & <Jerry>" <reader4@example.com>');
   });
 
+  it("gives templates a recipient's attributes under its own email and name, and a __proto__ attribute as plain data", async () => {
+    const attributes = JSON.parse('{"city": "Oslo", "email": "spoof@evil.test", "name": "Spoof", "__proto__": {"polluted": "yes"}}') as Record<string, unknown>;
+    const result = await pool.render({ spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'recipient-fields', subject: 'x' }), recipients: [recipient(5, attributes)] }, { timeoutMs: 10_000 });
+    assert.deepEqual(result.failures, []);
+    const f = await fields(result, 0);
+    assert.equal(String(f.get('html')).trim(), '<p>Oslo|reader5@example.com|Reader 5|none</p>');
+    assert.equal(String(f.get('text')).trim(), 'Oslo|reader5@example.com|Reader 5|none');
+  });
+
   it('fails only the recipients whose data leaves a variable undefined', async () => {
     const recipients = Array.from({ length: 10 }, (_, i) => recipient(i, i % 3 === 0 ? {} : { coupon: `C${i}` }));
     const result = await pool.render({ spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'strict', subject: 'x' }), recipients }, { timeoutMs: 10_000 });
