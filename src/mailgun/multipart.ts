@@ -40,6 +40,12 @@ export class MultipartWriter {
   readonly contentType: string;
   private readonly staticPart: Buffer;
   private readonly closing: Buffer;
+  /**
+   * Each field name's part header, encoded once: names come from a fixed set in the code, and
+   * building a header per field of every message (a regex, a template string, a UTF-8 write)
+   * cost ~0.5 µs each, six times a message.
+   */
+  private readonly partHeaders = new Map<string, Buffer>();
 
   constructor(staticFields: readonly FormField[], boundary = `herald-${randomBytes(18).toString('base64url')}`) {
     this.boundary = boundary;
@@ -65,9 +71,15 @@ export class MultipartWriter {
     let at = offset + this.staticPart.copy(target, offset);
     for (const [name, value] of fields) {
       if (value.includes(this.boundary)) return null;
-      at += target.write(this.partHeader(name), at, 'utf8');
+      let header = this.partHeaders.get(name);
+      if (!header) {
+        header = Buffer.from(this.partHeader(name), 'utf8');
+        this.partHeaders.set(name, header);
+      }
+      at += header.copy(target, at);
       at += writeUtf8(target, at, value);
-      at += target.write('\r\n', at, 'latin1');
+      target[at++] = 0x0d;
+      target[at++] = 0x0a;
     }
     at += this.closing.copy(target, at);
     return at - offset;
