@@ -13,14 +13,27 @@ const MEASURED_ONLY = new Set(['html', 'text', 'amp-html', 'attachment', 'inline
 
 export class BodyError extends Error {}
 
+/** A multipart boundary's delimiters, kept for the next request: a sender reuses one boundary. */
+interface Delimiters {
+  contentType: string;
+  first: Buffer;
+  next: Buffer;
+}
+let lastDelimiters: Delimiters | null = null;
+
+function delimitersFor(contentType: string): Delimiters {
+  if (lastDelimiters?.contentType === contentType) return lastDelimiters;
+  const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  if (!boundary) throw new BodyError('multipart body without a boundary');
+  const value = boundary[1] ?? boundary[2]!;
+  lastDelimiters = { contentType, first: Buffer.from(`--${value}`), next: Buffer.from(`\r\n--${value}`) };
+  return lastDelimiters;
+}
+
 export function parseMessageBody(contentType: string | undefined, encoding: string | undefined, raw: Buffer): ParsedMessage {
   const body = encoding?.toLowerCase() === 'gzip' ? gunzipSync(raw) : raw;
   const type = (contentType ?? '').toLowerCase();
-  if (type.startsWith('multipart/form-data')) {
-    const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType ?? '');
-    if (!boundary) throw new BodyError('multipart body without a boundary');
-    return parseMultipart(body, boundary[1] ?? boundary[2]!);
-  }
+  if (type.startsWith('multipart/form-data')) return parseMultipart(body, delimitersFor(contentType!));
   if (type.startsWith('application/x-www-form-urlencoded')) return parseUrlEncoded(body);
   throw new BodyError(`unsupported content type '${contentType ?? ''}'`);
 }
@@ -31,10 +44,8 @@ function add(parsed: ParsedMessage, name: string, value: string): void {
   else parsed.fields.set(name, [value]);
 }
 
-function parseMultipart(body: Buffer, boundary: string): ParsedMessage {
+function parseMultipart(body: Buffer, { first: delimiter, next: nextDelimiter }: Delimiters): ParsedMessage {
   const parsed: ParsedMessage = { fields: new Map(), sizes: new Map() };
-  const delimiter = Buffer.from(`--${boundary}`);
-  const nextDelimiter = Buffer.from(`\r\n--${boundary}`);
   let pos = body.indexOf(delimiter);
   if (pos < 0) throw new BodyError('multipart body without its boundary');
   pos += delimiter.length;

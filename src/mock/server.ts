@@ -62,10 +62,11 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
   let sequence = 0;
   let baseUrl = '';
 
-  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+  /** `headers` are name, value pairs in one flat list, as `writeHead` takes them without copying. */
+  const send = (res: http.ServerResponse, status: number, body: unknown, headers: string[] = []): void => {
     store.countResponse(status);
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text)), ...headers]);
     res.end(text);
   };
   const later = (fn: () => void): void => {
@@ -90,8 +91,8 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
       const message = err instanceof BodyError ? err.message : 'could not read the request body';
       return later(() => send(res, 400, { message }));
     }
-    const problem = validate(parsed);
-    if (problem) return later(() => send(res, 400, { message: problem }));
+    const checked = validate(parsed);
+    if (typeof checked === 'string') return later(() => send(res, 400, { message: checked }));
 
     const userVariables: Record<string, string> = {};
     const headers: Record<string, string> = {};
@@ -116,7 +117,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
 
     const id = `<${now}.${idPrefix}${(++sequence).toString(36)}@${domain}>`;
     // Recorded before the latency: a client that disconnects now still had its mail accepted.
-    const accepted = toAccepted(parsed, id, now / 1000, userVariables, headers);
+    const accepted = toAccepted(parsed, checked.to, id, now / 1000, userVariables, headers);
     store.record(accepted);
     webhooks?.post(accepted);
     later(() => send(res, 200, { id, message: 'Queued. Thank you.' }));
@@ -128,7 +129,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
       res,
       429,
       { message: `Domain ${domain} is not allowed to send: request limit exceeded, try again after ${after}` },
-      { 'retry-after': String(Math.ceil(seconds)) },
+      ['retry-after', String(Math.ceil(seconds))],
     );
   };
 
@@ -196,16 +197,19 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
   };
 }
 
-function validate(parsed: ParsedMessage): string | null {
+/** Mailgun's checks of a message request: the reason it would refuse it, or its recipients' addresses. */
+function validate(parsed: ParsedMessage): string | { to: string[] } {
   const from = parsed.fields.get('from');
   if (!from || from[0]!.trim() === '') return 'from parameter is missing';
   const to = parsed.fields.get('to');
   if (!to || to.every((t) => t.trim() === '')) return 'to parameter is missing';
   const recipients = to.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
   if (recipients.length > MAX_RECIPIENTS) return `Too many recipients, max is ${MAX_RECIPIENTS}`;
+  const addresses: string[] = [];
   for (const r of recipients) {
     const address = /<([^>]+)>/.exec(r)?.[1] ?? r;
     if (!ADDRESS.test(address)) return 'to parameter is not a valid address. please check documentation';
+    addresses.push(address);
   }
   if (!parsed.sizes.has('html') && !parsed.sizes.has('text') && !parsed.sizes.has('amp-html') && !parsed.fields.has('template')) {
     return "Need at least one of 'text', 'html' or 'template' parameters specified";
@@ -218,11 +222,10 @@ function validate(parsed: ParsedMessage): string | null {
       return "'recipient-variables' parameter is not a valid JSON";
     }
   }
-  return null;
+  return { to: addresses };
 }
 
-function toAccepted(parsed: ParsedMessage, id: string, timestamp: number, userVariables: Record<string, string>, headers: Record<string, string>): AcceptedMessage {
-  const to = (parsed.fields.get('to') ?? []).flatMap((t) => t.split(',')).map((t) => (/<([^>]+)>/.exec(t)?.[1] ?? t).trim()).filter(Boolean);
+function toAccepted(parsed: ParsedMessage, to: string[], id: string, timestamp: number, userVariables: Record<string, string>, headers: Record<string, string>): AcceptedMessage {
   return {
     id,
     timestamp,
