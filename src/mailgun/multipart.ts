@@ -42,8 +42,8 @@ export class MultipartWriter {
   private readonly closing: Buffer;
   /**
    * Each field name's part header, encoded once: names come from a fixed set in the code, and
-   * building a header per field of every message (a regex, a template string, a UTF-8 write)
-   * cost ~0.5 µs each, six times a message.
+   * building the header for every field of every message (a regex, a template string, a
+   * UTF-8 write) cost 1.7–2 µs a message on Node 20.
    */
   private readonly partHeaders = new Map<string, Buffer>();
 

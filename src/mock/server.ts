@@ -62,7 +62,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
   let sequence = 0;
   let baseUrl = '';
 
-  /** `headers` are name, value pairs in one flat list, as `writeHead` takes them without copying. */
+  /** `headers` are name, value pairs in one flat list, which `writeHead` uses as they are. */
   const send = (res: http.ServerResponse, status: number, body: unknown, headers: string[] = []): void => {
     store.countResponse(status);
     const text = JSON.stringify(body);
