@@ -50,7 +50,7 @@ export class MultipartWriter {
   constructor(staticFields: readonly FormField[], boundary = `herald-${randomBytes(18).toString('base64url')}`) {
     this.boundary = boundary;
     this.contentType = `multipart/form-data; boundary=${boundary}`;
-    this.staticPart = Buffer.from(staticFields.map(([n, v]) => this.part(n, v)).join(''), 'utf8');
+    this.staticPart = Buffer.concat(staticFields.flatMap(([name, value]) => [this.partHeader(name), Buffer.from(`${value}\r\n`, 'utf8')]));
     this.closing = Buffer.from(`--${boundary}--\r\n`, 'latin1');
   }
 
@@ -71,12 +71,7 @@ export class MultipartWriter {
     let at = offset + this.staticPart.copy(target, offset);
     for (const [name, value] of fields) {
       if (value.includes(this.boundary)) return null;
-      let header = this.partHeaders.get(name);
-      if (!header) {
-        header = Buffer.from(this.partHeader(name), 'utf8');
-        this.partHeaders.set(name, header);
-      }
-      at += header.copy(target, at);
+      at += this.partHeader(name).copy(target, at);
       at += writeUtf8(target, at, value);
       target[at++] = 0x0d;
       target[at++] = 0x0a;
@@ -85,12 +80,13 @@ export class MultipartWriter {
     return at - offset;
   }
 
-  private partHeader(name: string): string {
-    const quoted = name.replace(/["\\\r\n]/g, (c) => (c === '"' ? '%22' : c === '\\' ? '\\\\' : ''));
-    return `--${this.boundary}\r\nContent-Disposition: form-data; name="${quoted}"\r\n\r\n`;
-  }
-
-  private part(name: string, value: string): string {
-    return `${this.partHeader(name)}${value}\r\n`;
+  private partHeader(name: string): Buffer {
+    let header = this.partHeaders.get(name);
+    if (!header) {
+      const quoted = name.replace(/["\\\r\n]/g, (c) => (c === '"' ? '%22' : c === '\\' ? '\\\\' : ''));
+      header = Buffer.from(`--${this.boundary}\r\nContent-Disposition: form-data; name="${quoted}"\r\n\r\n`, 'utf8');
+      this.partHeaders.set(name, header);
+    }
+    return header;
   }
 }
