@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { BodyError, parseMessageBody, type ParsedMessage } from './bodyParser.js';
 import { EventQueryError, decodePageToken, eventsPage, parseEventQuery } from './events.js';
 import { pickFault, type FaultRates } from './faults.js';
+import { createHttp1Server, type MockRequest, type MockResponse } from './http1.js';
 import { MockStore, type AcceptedMessage, type RecordMode } from './store.js';
 import { WebhookPoster, type MockWebhookOptions } from './webhooks.js';
 
@@ -62,12 +61,10 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
   let sequence = 0;
   let baseUrl = '';
 
-  /** `headers` are name, value pairs in one flat list, which `writeHead` uses as they are. */
-  const send = (res: http.ServerResponse, status: number, body: unknown, headers: string[] = []): void => {
+  /** `headers` are name, value pairs in one flat list. */
+  const send = (res: MockResponse, status: number, body: unknown, headers: string[] = []): void => {
     store.countResponse(status);
-    const text = JSON.stringify(body);
-    res.writeHead(status, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text)), ...headers]);
-    res.end(text);
+    res.respond(status, ['content-type', 'application/json', ...headers], JSON.stringify(body));
   };
   const later = (fn: () => void): void => {
     // Whole milliseconds: Node keeps one timer list per distinct delay, so fractional delays
@@ -77,7 +74,8 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
     else fn();
   };
 
-  const handleMessage = (req: http.IncomingMessage, res: http.ServerResponse, domain: string, raw: Buffer): void => {
+  const handleMessage = (req: MockRequest, res: MockResponse, domain: string): void => {
+    const raw = req.body;
     store.bytesReceived += raw.length;
     store.track(res);
     if (req.headers.authorization !== authorization) return later(() => send(res, 401, { message: 'Forbidden' }));
@@ -123,7 +121,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
     later(() => send(res, 200, { id, message: 'Queued. Thank you.' }));
   };
 
-  const throttle = (res: http.ServerResponse, domain: string, seconds: number): void => {
+  const throttle = (res: MockResponse, domain: string, seconds: number): void => {
     const after = new Date(Date.now() + seconds * 1000).toUTCString().replace('GMT', 'UTC');
     send(
       res,
@@ -133,12 +131,12 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
     );
   };
 
-  const handle = (req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer): void => {
-    const rawPath = req.url ?? '/';
+  const handle = (req: MockRequest, res: MockResponse): void => {
+    const rawPath = req.url;
     // The hot path (POST /v3/{domain}/messages) is matched without building a URL object.
     if (req.method === 'POST' && rawPath.startsWith('/v3/') && rawPath.endsWith('/messages')) {
       const domain = rawPath.slice(4, -'/messages'.length);
-      if (!domain.includes('/')) return handleMessage(req, res, decodeURIComponent(domain), raw);
+      if (!domain.includes('/')) return handleMessage(req, res, decodeURIComponent(domain));
     }
     const url = new URL(rawPath, 'http://mock');
     const parts = url.pathname.split('/').filter(Boolean);
@@ -165,35 +163,20 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
     send(res, 404, { message: `not found: ${req.method} ${url.pathname}` });
   };
 
-  const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      try {
-        handle(req, res, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-      } catch {
-        if (!res.headersSent) send(res, 500, { message: 'internal error' });
-      }
-    });
+  const server = createHttp1Server((req, res) => {
+    try {
+      handle(req, res);
+    } catch {
+      send(res, 500, { message: 'internal error' });
+    }
   });
-  server.headersTimeout = 70_000;
-  server.requestTimeout = 120_000;
-  server.maxRequestsPerSocket = 0;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await server.listen(options.port, options.host);
   baseUrl = `http://${options.host}:${port}`;
   return {
     url: baseUrl,
     port,
     store,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }).then(() => webhooks?.close()),
+    close: () => server.close().then(() => webhooks?.close()),
   };
 }
 

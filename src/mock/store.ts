@@ -45,10 +45,10 @@ export class MockStore {
   constructor(readonly mode: RecordMode) {}
 
   /** Counts a message request until its response is finished. */
-  track(res: { once(event: 'close', listener: () => void): unknown }): void {
+  track(res: { onClose(listener: () => void): void }): void {
     this.inFlight++;
     if (this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
-    res.once('close', () => this.inFlight--);
+    res.onClose(() => this.inFlight--);
   }
 
   countResponse(status: number): void {
