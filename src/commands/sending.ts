@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { MailgunClient } from '../mailgun/client.js';
 import type { Metrics } from '../metrics.js';
 import { templatesDir } from '../paths.js';
-import { limitHeapGrowth } from '../pipeline/heapGrowth.js';
+import { tuneGarbageCollection } from '../pipeline/gcTuning.js';
 import { RenderPool } from '../pipeline/render/pool.js';
 import { renderSpecFor } from '../pipeline/render/spec.js';
 import { Worker, defaultWorkerOptions, type WorkerOptions } from '../pipeline/worker.js';
@@ -38,7 +38,7 @@ export interface SendingStack {
 /** Wires a Worker to the provider, the render pool and the database for a sending command. */
 export async function openSendingStack(config: Config, db: Db, log: Logger, options: SendingOptions = {}): Promise<SendingStack> {
   const mailgun = requireMailgun(config);
-  limitHeapGrowth();
+  tuneGarbageCollection();
   const run = {
     ...defaultRunSettings,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
