@@ -3,11 +3,11 @@ import net from 'node:net';
 
 /**
  * The mock's HTTP/1.1 front end. In the benchmark the mock shares two cores with the sender,
- * and Node's `http` server spent ~65 µs of CPU on each 22 KB message request (its request and
- * response streams, events and header objects), more than the mock's own work. This server
- * does only what a mock needs: whole requests with a Content-Length or chunked body, keep-alive
- * and pipelining (answers go out in request order), and a complete response written at once.
- * Under the benchmark's load it halves the mock's user CPU (BENCHMARKS.md).
+ * and Node's `http` server (its request and response streams, events and header objects) cost
+ * more CPU per 22 KB message request than the mock's own work. This server does only what a
+ * mock needs: whole requests with a Content-Length or chunked body, keep-alive and pipelining
+ * (answers go out in request order), and a complete response written at once. The mock's CPU
+ * per benchmark request fell from ~97 to ~74 µs (BENCHMARKS.md).
  */
 
 export interface MockRequest {
@@ -77,7 +77,8 @@ class Reply implements MockResponse {
 
   constructor(
     private readonly connection: Connection,
-    private readonly keepAlive: boolean,
+    /** False when the connection closes after this answer. */
+    readonly keepAlive: boolean,
     private readonly head: boolean,
   ) {}
 
@@ -101,10 +102,6 @@ class Reply implements MockResponse {
     this.done = true;
     for (const listener of this.listeners) listener();
     this.listeners = [];
-  }
-
-  get closesConnection(): boolean {
-    return !this.keepAlive;
   }
 }
 
@@ -302,7 +299,7 @@ class Connection {
       const reply = this.replies.shift()!;
       this.socket.write(reply.text!);
       reply.finish();
-      if (reply.closesConnection) {
+      if (!reply.keepAlive) {
         this.socket.end();
         for (const later of this.replies) later.finish();
         this.replies.length = 0;

@@ -19,10 +19,10 @@ function given(option: RegExp): boolean {
  * Scavenges on two cores or fewer: V8 splits each young-generation collection among helper
  * threads, but with the render thread, the sending thread (and on a small box, Postgres) busy,
  * those helpers have no idle core: the render thread's scavenges waited for them, 2.0 ms each
- * against 1.06 ms done alone, and the helpers' own CPU fell by a fifth without them. With more
+ * against 1.06 ms done alone, and the helpers' own CPU fell by about a fifth without them. With more
  * cores the helpers find idle ones, so V8's default stays.
  */
-export function tuneGarbageCollection(cores = os.availableParallelism()): void {
+export function tuneGarbageCollection(): void {
   if (!given(/^--heap[-_]growing[-_]percent/)) v8.setFlagsFromString('--heap-growing-percent=100');
-  if (cores <= 2 && !given(/^--(no[-_])?parallel[-_]scavenge/)) v8.setFlagsFromString('--no-parallel-scavenge');
+  if (os.availableParallelism() <= 2 && !given(/^--(no[-_])?parallel[-_]scavenge/)) v8.setFlagsFromString('--no-parallel-scavenge');
 }
