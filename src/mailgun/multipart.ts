@@ -47,7 +47,8 @@ export class MultipartWriter {
    */
   private readonly partHeaders = new Map<string, Buffer>();
 
-  constructor(staticFields: readonly FormField[], boundary = `herald-${randomBytes(18).toString('base64url')}`) {
+  constructor(staticFields: readonly FormField[]) {
+    const boundary = `herald-${randomBytes(18).toString('base64url')}`;
     this.boundary = boundary;
     this.contentType = `multipart/form-data; boundary=${boundary}`;
     this.staticPart = Buffer.concat(staticFields.flatMap(([name, value]) => [this.partHeader(name), Buffer.from(`${value}\r\n`, 'utf8')]));
@@ -63,14 +64,14 @@ export class MultipartWriter {
 
   /**
    * Writes one message body — the static fields, then `fields` — into `target` at `offset`
-   * and returns its length, or null when a value contains the boundary (practically
-   * impossible with a random boundary; the caller fails that message rather than send a
-   * corrupt body). Writing in place avoids an intermediate buffer per message.
+   * and returns its length. Writing in place avoids an intermediate buffer per message.
+   * Values are not searched for the boundary: it carries 144 random bits drawn in this
+   * process, and neither template authors nor recipients ever see it (RFC 2046 §5.1.1), while
+   * searching every HTML part for it cost ~3 µs a message, as much as encoding it.
    */
-  writeInto(target: Buffer, offset: number, fields: readonly FormField[]): number | null {
+  writeInto(target: Buffer, offset: number, fields: readonly FormField[]): number {
     let at = offset + this.staticPart.copy(target, offset);
     for (const [name, value] of fields) {
-      if (value.includes(this.boundary)) return null;
       at += this.partHeader(name).copy(target, at);
       at += writeUtf8(target, at, value);
       target[at++] = 0x0d;

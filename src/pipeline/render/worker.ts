@@ -3,7 +3,7 @@ import { formatDeliveryId } from '../../domain/deliveryId.js';
 import { signUnsubscribeToken } from '../../domain/unsubscribeToken.js';
 import { MultipartWriter, type FormField } from '../../mailgun/multipart.js';
 import { compileCampaign, describeError, type CompiledCampaign } from './compile.js';
-import { useFasterFrames } from './fasterFrames.js';
+import { useFasterRuntime } from './fasterRuntime.js';
 import type { CampaignRenderSpec, RenderRecipient, RenderResult, RenderTask } from './types.js';
 
 /** A campaign ready to render in this thread: compiled templates and its static body part. */
@@ -12,7 +12,7 @@ interface Prepared {
   writer: MultipartWriter;
 }
 
-useFasterFrames();
+useFasterRuntime();
 
 const CACHE_SIZE = 16;
 const cache = new Map<string, Prepared>();
@@ -176,10 +176,6 @@ export default function renderBatch(task: RenderTask): unknown {
       scratch = grown;
     }
     const length = prepared.writer.writeInto(scratch, total, fields);
-    if (length === null) {
-      failures.push({ index: i, code: 'render_error', message: 'a rendered part contained the multipart boundary' });
-      continue;
-    }
     offsets[i] = total;
     lengths[i] = length;
     total += length;
