@@ -61,6 +61,43 @@ describe('the Mailgun client', () => {
     }
   });
 
+  it('keeps at most its number of connections open, reuses them, and queues the requests beyond', async () => {
+    let open = 0;
+    let peak = 0;
+    const sockets = new Set<unknown>();
+    const server = http.createServer((req, res) => {
+      sockets.add(req.socket);
+      peak = Math.max(peak, ++open);
+      req.resume();
+      req.on('end', () => setTimeout(() => {
+        open--;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: `<${req.url}@x>`, message: 'Queued. Thank you.' }));
+      }, 20));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new MailgunClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: 'k', domain: 'd', connections: 3, timeoutMs: 5000 });
+    try {
+      const outcomes = await Promise.all(Array.from({ length: 12 }, () => client.send(body('a@example.test'), writer.contentType)));
+      assert.deepEqual(outcomes.map((o) => o.kind), Array(12).fill('accepted'));
+      assert.equal(peak, 3, 'requests in flight at once');
+      assert.equal(sockets.size, 3, 'connections opened');
+    } finally {
+      await client.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('settles requests still waiting for a connection when it closes, as retryable', async () => {
+    const client = new MailgunClient({ baseUrl: mock.url, apiKey: 'key-client', domain: 'mg.example.test', connections: 1, timeoutMs: 5000 });
+    const sends = [client.send(body('a@example.test'), writer.contentType), client.send(body('b@example.test'), writer.contentType)];
+    await client.close();
+    const [first, second] = await Promise.all(sends);
+    assert.equal(first!.kind, 'accepted', 'the request in flight finishes');
+    assert.equal(second!.kind, 'transient');
+  });
+
   it('reports a rejected message as permanent with the provider message, and a wrong key too', async () => {
     const client = new MailgunClient({ baseUrl: mock.url, apiKey: 'key-wrong', domain: 'mg.example.test', connections: 2, timeoutMs: 5000 });
     try {

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { Pool, type Dispatcher } from 'undici';
+import { Client, type Dispatcher } from 'undici';
 import { classifyNetworkError, classifyResponse, type SendOutcome } from '../domain/retryPolicy.js';
+import { Connections, type ConnectionHandler } from './connections.js';
 
 export interface MailgunClientOptions {
   baseUrl: string;
@@ -38,13 +39,17 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
  * Turns one response into a SendOutcome with one object and one promise per request; undici's
  * `request()` adds a body stream and its promises per response, on the path every message takes.
  */
-class ResponseCollector implements Dispatcher.DispatchHandler {
+class ResponseCollector implements ConnectionHandler {
+  connection: Client | null = null;
   private status = 0;
   private headers: IncomingHttpHeaders = {};
   private readonly chunks: Buffer[] = [];
   private size = 0;
 
-  constructor(private readonly settle: (outcome: SendOutcome) => void) {}
+  constructor(
+    private readonly connections: Connections,
+    private readonly settle: (outcome: SendOutcome) => void,
+  ) {}
 
   // Present so undici treats this as a handler of its current (non-deprecated) interface.
   onRequestStart(): void {}
@@ -61,18 +66,21 @@ class ResponseCollector implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    this.connections.release(this);
     const text = (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)).toString('utf8', 0, MAX_RESPONSE_BYTES);
     this.settle(classifyResponse(this.status, text, this.headers, Date.now()));
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.connections.release(this);
     this.settle(classifyNetworkError(err));
   }
 }
 
 /** The one place Herald talks HTTP to Mailgun (or anything that speaks its API). */
 export class MailgunClient {
-  private readonly pool: Pool;
+  private readonly connections: Connections;
+  private readonly connectionOptions: Client.Options;
   private readonly authorization: string;
   private readonly messagesPaths = new Map<string, string>();
   private readonly origin: string;
@@ -82,14 +90,14 @@ export class MailgunClient {
     const base = new URL(options.baseUrl);
     this.origin = base.origin;
     this.basePath = base.pathname.replace(/\/$/, '');
-    this.pool = new Pool(this.origin, {
-      connections: options.connections,
+    this.connectionOptions = {
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       connect: { timeout: Math.min(options.timeoutMs, 10_000) },
-    });
+    };
+    this.connections = new Connections(this.origin, options.connections, this.connectionOptions);
     this.authorization = `Basic ${Buffer.from(`api:${options.apiKey}`).toString('base64')}`;
   }
 
@@ -98,7 +106,7 @@ export class MailgunClient {
     let path = this.messagesPaths.get(domain);
     if (!path) this.messagesPaths.set(domain, (path = `${this.basePath}/v3/${encodeURIComponent(domain)}/messages`));
     const headers = { authorization: this.authorization, 'content-type': contentType };
-    return new Promise((resolve) => this.pool.dispatch({ path, method: 'POST', headers, body }, new ResponseCollector(resolve)));
+    return new Promise((resolve) => this.connections.dispatch({ path, method: 'POST', headers, body }, new ResponseCollector(this.connections, resolve)));
   }
 
   /** Pages through GET /v3/{domain}/events in ascending order. */
@@ -112,19 +120,25 @@ export class MailgunClient {
     if (query.event) params.set('event', query.event);
     if (query.userVariables) params.set('user-variables', JSON.stringify(query.userVariables));
     let path: string | null = `${this.basePath}/v3/${encodeURIComponent(domain)}/events?${params}`;
-    while (path) {
-      const res = await this.pool.request({ path, method: 'GET', headers: { authorization: this.authorization } });
-      const text = await res.body.text();
-      if (res.statusCode !== 200) throw new Error(`events API answered ${res.statusCode}: ${text.slice(0, 200)}`);
-      const page = JSON.parse(text) as { items: MailgunEvent[]; paging?: { next?: string } };
-      if (page.items.length === 0) return;
-      yield* page.items;
-      const next = page.paging?.next ? new URL(page.paging.next) : null;
-      path = next ? `${next.pathname}${next.search}` : null;
+    // Pages are read one after another, on a connection of their own.
+    const connection = new Client(this.origin, this.connectionOptions);
+    try {
+      while (path) {
+        const res = await connection.request({ path, method: 'GET', headers: { authorization: this.authorization } });
+        const text = await res.body.text();
+        if (res.statusCode !== 200) throw new Error(`events API answered ${res.statusCode}: ${text.slice(0, 200)}`);
+        const page = JSON.parse(text) as { items: MailgunEvent[]; paging?: { next?: string } };
+        if (page.items.length === 0) return;
+        yield* page.items;
+        const next = page.paging?.next ? new URL(page.paging.next) : null;
+        path = next ? `${next.pathname}${next.search}` : null;
+      }
+    } finally {
+      await connection.close();
     }
   }
 
   close(): Promise<void> {
-    return this.pool.close();
+    return this.connections.close();
   }
 }

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { reserveDailyQuota } from './domainQuota.js';
+import { planKeyLookups } from './planKeyLookups.js';
 
 export interface ClaimedRecipient {
   recipientId: number;
@@ -56,6 +57,9 @@ export async function claimBatch(
     `.execute(trx);
     const row = campaign.rows[0];
     if (!row || row.status !== 'running') return { state: 'stopped' };
+    // The claim reads a few hundred recipients by key; left to itself, Postgres hashed the
+    // whole recipients table twice per claim.
+    await planKeyLookups(trx);
 
     const quota = domain ? await reserveDailyQuota(trx, domain, now) : null;
     // A campaign with nothing left to claim is not waiting for the cap: it goes on to report

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, DeliveryStatus } from '../db/schema.js';
+import { planKeyLookups } from './planKeyLookups.js';
 
 /** The final outcome of one delivery, as the reporter writes it. */
 export interface DeliveryResult {
@@ -41,11 +42,9 @@ export async function writeResults(db: Kysely<Database>, results: readonly Deliv
     sentAts[i] = r.sentAt === null ? null : r.sentAt.toISOString();
   }
   const result = await db.transaction().execute(async (trx) => {
-    // Every result is found by its primary key. Postgres has no statistics for a deliveries
-    // table that grew from empty during the run (autovacuum may be off, or not caught up yet),
-    // and with default estimates it hashed the whole table for every batch: at 1M rows that was
-    // three quarters of its work per message. These settings last until this commit.
-    await sql`select set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`.execute(trx);
+    // Every result is found by its primary key; at 1M rows, hashing the table was three
+    // quarters of Postgres's work per message.
+    await planKeyLookups(trx);
     return sql`
       update deliveries d
       set status = u.status, attempts = d.attempts + u.attempts, provider_id = u.provider_id,
