@@ -22,7 +22,23 @@ export function writeBenchmarkSection(title: string, body: string): void {
 }
 
 export function machineLine(): string {
-  return `${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+  return `${os.availableParallelism()} cores (${cpuDescription()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+}
+
+/**
+ * VMs often report a generic CPU name ("Intel(R) Xeon(R) Processor") for CPUs ~50% apart in
+ * speed; the model number from /proc/cpuinfo tells them apart.
+ */
+function cpuDescription(): string {
+  const name = os.cpus()[0]?.model ?? 'unknown CPU';
+  let cpuinfo: string;
+  try {
+    cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return name;
+  }
+  const model = /^model\s*:\s*(\d+)$/m.exec(cpuinfo)?.[1];
+  return model ? `${name}, model ${model}` : name;
 }
 
 export function median(values: number[]): number {
