@@ -1,6 +1,6 @@
 import client from 'prom-client';
 
-export type RequestOutcome = 'accepted' | 'throttled' | 'transient' | 'permanent';
+export type RequestOutcome = 'accepted' | 'throttled' | 'transient' | 'unknown' | 'account' | 'permanent';
 
 /** Queue depths of the send pipeline, read when Prometheus scrapes. */
 export interface PipelineDepths {
@@ -93,7 +93,7 @@ export class Metrics {
   }
 
   /** Counts one written batch of results; tallied first, so the labels are hashed once per kind. */
-  recordResults(results: ReadonlyArray<{ campaignId: number; status: 'sent' | 'failed'; errorCode: string | null }>): void {
+  recordResults(results: ReadonlyArray<{ campaignId: number; status: string; errorCode: string | null }>): void {
     const tally = new Map<string, { campaign: string; status: string; reason: string; n: number }>();
     for (const r of results) {
       const key = `${r.campaignId}|${r.status}|${r.errorCode ?? ''}`;

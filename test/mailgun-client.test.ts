@@ -98,10 +98,10 @@ describe('the Mailgun client', () => {
     assert.equal(second!.kind, 'transient');
   });
 
-  it('reports a rejected message as permanent with the provider message, and a wrong key too', async () => {
+  it('reports a rejected message as permanent with the provider message, and a wrong key as an account refusal', async () => {
     const client = new MailgunClient({ baseUrl: mock.url, apiKey: 'key-wrong', domain: 'mg.example.test', connections: 2, timeoutMs: 5000 });
     try {
-      assert.deepEqual(await client.send(body('a@example.test'), writer.contentType), { kind: 'permanent', code: 'http_401', message: 'Forbidden' });
+      assert.deepEqual(await client.send(body('a@example.test'), writer.contentType), { kind: 'account', code: 'http_401', message: 'Forbidden' });
     } finally {
       await client.close();
     }
@@ -116,7 +116,7 @@ describe('the Mailgun client', () => {
     }
   });
 
-  it('reads Retry-After from a 429, keeps long error bodies bounded, and turns timeouts and refused connections into retryable outcomes', async () => {
+  it('reads Retry-After from a 429, keeps long error bodies bounded, turns a timeout after the request was written into an unknown outcome and a refused connection into a retryable one', async () => {
     const client = new MailgunClient({ baseUrl: odd.url, apiKey: 'k', domain: 'd', connections: 2, timeoutMs: 300 });
     try {
       const throttled = await client.send(body('a@example.test'), writer.contentType);
@@ -130,8 +130,8 @@ describe('the Mailgun client', () => {
       assert.ok(huge.kind === 'transient' && huge.message.length <= 300, 'error message is cut short');
 
       const slow = await client.send(body('a@example.test'), writer.contentType, 'slow');
-      assert.equal(slow.kind, 'transient');
-      assert.equal(slow.kind === 'transient' && slow.code, 'und_err_headers_timeout');
+      assert.equal(slow.kind, 'unknown');
+      assert.equal(slow.kind === 'unknown' && slow.code, 'und_err_headers_timeout');
     } finally {
       await client.close();
     }

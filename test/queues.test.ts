@@ -4,7 +4,7 @@ import { BoundedQueue } from '../src/pipeline/queue.js';
 import { BodyBatch } from '../src/pipeline/render/bodyBatch.js';
 import { SendBacklog, type OutgoingMessage } from '../src/pipeline/send/backlog.js';
 
-const message = (recipientId: number): OutgoingMessage => ({ campaignId: 1, recipientId, body: new Uint8Array(0), contentType: 'x', attempts: 0, batch: null });
+const message = (recipientId: number): OutgoingMessage => ({ campaignId: 1, recipientId, body: new Uint8Array(0), contentType: 'x', attempts: 0, failures: 0, batch: null });
 
 describe('bounded queue', () => {
   it('makes producers wait while full and hands items over in order', async () => {

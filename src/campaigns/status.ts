@@ -11,7 +11,9 @@ export interface CampaignStatusReport {
   /** The Mailgun domain it sends through (null: the configured MAILGUN_DOMAIN). */
   domain: string | null;
   /** Why a running campaign is not sending now, and until when (e.g. a reached daily cap). */
-  waiting: { reason: string; until: string | null } | null;
+  waiting: { reason: string; detail: string | null; until: string | null } | null;
+  /** Why the campaign paused itself (the provider refused the account); null otherwise. */
+  pausedReason: string | null;
   listSize: number;
   counts: StatusCounts;
   /** Recipients not yet claimed by any worker. */
@@ -44,8 +46,9 @@ export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<
     domain: campaign.sending_domain,
     waiting:
       campaign.status === 'running' && campaign.waiting_reason
-        ? { reason: campaign.waiting_reason, until: campaign.waiting_until?.toISOString() ?? null }
+        ? { reason: campaign.waiting_reason, detail: campaign.waiting_detail, until: campaign.waiting_until?.toISOString() ?? null }
         : null,
+    pausedReason: campaign.status === 'paused' ? campaign.paused_reason : null,
     listSize: progress.listSize,
     counts,
     unclaimed,
@@ -61,7 +64,7 @@ export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<
 export function formatStatus(r: CampaignStatusReport): string {
   const c = r.counts;
   const lines = [
-    `campaign ${r.id} "${r.name}": ${r.status}${r.waiting ? ` — ${describeWaiting(r.waiting, r.domain)}` : ''}`,
+    `campaign ${r.id} "${r.name}": ${r.status}${r.waiting ? ` — ${describeWaiting(r.waiting, r.domain)}` : ''}${r.pausedReason ? ` — paused itself: ${r.pausedReason}` : ''}`,
     `  list size   ${r.listSize}`,
     `  sent        ${c.sent}`,
     `  failed      ${c.failed}`,
@@ -69,7 +72,7 @@ export function formatStatus(r: CampaignStatusReport): string {
     `  skipped     ${c.skipped}`,
     `  in flight   ${c.queued}  (claimed by a worker)`,
     `  paused/released ${c.pending}`,
-    `  unknown     ${c.unknown}  (worker vanished mid-send; settled by the campaign's --unknown policy)`,
+    `  unknown     ${c.unknown}  (may have been accepted: a timeout or a vanished worker; settled by the campaign's --unknown policy)`,
     `  not claimed ${r.unclaimed}`,
     `  rate        ${r.rate}/s over the last minute${r.etaSeconds !== null ? `, ETA ${r.etaSeconds}s` : ''}`,
   ];
@@ -81,8 +84,11 @@ export function formatStatus(r: CampaignStatusReport): string {
   return lines.join('\n');
 }
 
-function describeWaiting(waiting: { reason: string; until: string | null }, domain: string | null): string {
+function describeWaiting(waiting: { reason: string; detail: string | null; until: string | null }, domain: string | null): string {
   const until = waiting.until ? ` until ${waiting.until}` : '';
+  const detail = waiting.detail ? ` (last error: ${waiting.detail})` : '';
   if (waiting.reason === 'daily_cap') return `waiting: daily cap of ${domain ?? 'its sending domain'} reached; continues${until}`;
-  return `waiting (${waiting.reason})${until}`;
+  if (waiting.reason === 'provider_unavailable') return `holding: the provider is not answering${detail}; probing it, sending resumes by itself`;
+  if (waiting.reason === 'rate_limiter_unavailable') return `holding: no rate-limit permits from Redis (REDIS_URL)${detail}; resumes when it answers`;
+  return `waiting (${waiting.reason})${detail}${until}`;
 }

@@ -235,6 +235,8 @@ export async function sendAndWait(db: Db, config: Config, log: Logger, id: numbe
       `this run: ${sentNow} sent in ${seconds.toFixed(1)} s (${Math.round(sentNow / Math.max(seconds, 0.001))} msgs/s)`,
     ].join('\n'),
   );
+  // The provider refused the account: nothing more can be sent until the operator fixes it.
+  if (final.status === 'paused' && final.paused_reason) throw new UserError(`campaign ${id} paused itself: ${final.paused_reason}; fix it, then run: herald campaign resume ${id}`);
 }
 
 async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Promise<void> {

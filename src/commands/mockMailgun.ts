@@ -31,7 +31,13 @@ export function registerMockMailgunCommand(program: Command): void {
     .option('--webhook-signing-key <key>', 'key to sign webhooks with (default: MAILGUN_WEBHOOK_SIGNING_KEY)')
     .option('--bounce-rate <p>', 'share of accepted messages reported as permanent failures', share, 0)
     .option('--complaint-rate <p>', 'share of accepted messages reported as complaints', share, 0)
-    .action(async (o: { port: number; host: string; apiKey?: string; domain?: string[]; latency: number; jitter: number; failRate: number; throttleRate: number; permanentFailRate: number; stuckRate: number; rateLimit?: number; seed?: number; record: RecordMode; webhookUrl?: string; webhookSigningKey?: string; bounceRate: number; complaintRate: number }) => {
+    .option('--drop-rate <p>', 'share of accepted messages whose connection is closed instead of answered', share, 0)
+    .option('--stall-rate <p>', 'share of accepted messages answered only after --stall-ms more', share, 0)
+    .option('--stall-ms <ms>', 'how long a stalled answer is held', intArg(0), 5000)
+    .option('--stall-every <ms>', 'every this many ms the whole server stalls (accepts and answers nothing) ...', intArg(1))
+    .option('--stall-for <ms>', '... for this many ms', intArg(0), 0)
+    .action(async (o: {
+      dropRate: number; stallRate: number; stallMs: number; stallEvery?: number; stallFor: number; port: number; host: string; apiKey?: string; domain?: string[]; latency: number; jitter: number; failRate: number; throttleRate: number; permanentFailRate: number; stuckRate: number; rateLimit?: number; seed?: number; record: RecordMode; webhookUrl?: string; webhookSigningKey?: string; bounceRate: number; complaintRate: number }) => {
       const signingKey = o.webhookSigningKey ?? process.env.MAILGUN_WEBHOOK_SIGNING_KEY;
       if (o.webhookUrl && !signingKey) throw new InvalidArgumentError('--webhook-url needs --webhook-signing-key (or MAILGUN_WEBHOOK_SIGNING_KEY)');
       const mock = await startMockMailgun({
@@ -45,6 +51,10 @@ export function registerMockMailgunCommand(program: Command): void {
         rateLimit: o.rateLimit ?? null,
         record: o.record,
         webhooks: o.webhookUrl ? { url: o.webhookUrl, signingKey: signingKey!, bounceRate: o.bounceRate, complaintRate: o.complaintRate } : null,
+        dropRate: o.dropRate,
+        stallRate: o.stallRate,
+        stallMs: o.stallMs,
+        stalls: o.stallEvery && o.stallFor > 0 ? { everyMs: o.stallEvery, forMs: Math.min(o.stallFor, o.stallEvery) } : null,
       });
       console.log(`mock Mailgun listening on ${mock.url}`);
       await closeOnSignal(() => mock.close());

@@ -4,7 +4,11 @@ type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json = ColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
 
 export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'cancelled' | 'finished';
-/** pending: claimable; queued: claimed by a worker; unknown: claimed by a worker that vanished. */
+/**
+ * pending: claimable; queued: claimed by a worker; unknown: a request may have reached the
+ * provider but nothing says whether it was accepted (its worker vanished mid-send, or the
+ * request timed out or lost its connection after it was written).
+ */
 export type DeliveryStatus = 'pending' | 'queued' | 'sent' | 'failed' | 'suppressed' | 'unknown' | 'skipped';
 export type UnknownPolicy = 'reconcile' | 'resend' | 'skip';
 export type SuppressionReason = 'unsubscribed' | 'bounced' | 'complained' | 'manual';
@@ -64,6 +68,10 @@ export interface CampaignsTable {
   /** Why a running campaign is not sending now (e.g. `daily_cap`), and until when. */
   waiting_reason: string | null;
   waiting_until: Timestamp | null;
+  /** Words for `waiting_reason` (e.g. the provider's last error). */
+  waiting_detail: string | null;
+  /** Why the campaign paused itself (e.g. the provider rejected the API key); null when an operator paused it. */
+  paused_reason: string | null;
 }
 
 export interface SendingDomainsTable {

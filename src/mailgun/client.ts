@@ -45,6 +45,8 @@ class ResponseCollector implements ConnectionHandler {
   private headers: IncomingHttpHeaders = {};
   private readonly chunks: Buffer[] = [];
   private size = 0;
+  /** The request started to be written to a connected socket: from here on, it may arrive. */
+  private written = false;
 
   constructor(
     private readonly connections: Connections,
@@ -52,7 +54,10 @@ class ResponseCollector implements ConnectionHandler {
   ) {}
 
   // Present so undici treats this as a handler of its current (non-deprecated) interface.
-  onRequestStart(): void {}
+  // undici calls it on a connected socket right before it writes the request.
+  onRequestStart(): void {
+    this.written = true;
+  }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     this.status = statusCode;
@@ -73,7 +78,7 @@ class ResponseCollector implements ConnectionHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     this.connections.release(this);
-    this.settle(classifyNetworkError(err));
+    this.settle(classifyNetworkError(err, this.written));
   }
 }
 

@@ -27,6 +27,8 @@ export interface MockResponse {
   respond(status: number, headers: readonly string[], body: string): void;
   /** Calls `listener` once the response is written or the connection is gone. */
   onClose(listener: () => void): void;
+  /** Closes the connection without an answer (a provider that crashed mid-request). */
+  drop(): void;
 }
 
 export type MockHandler = (req: MockRequest, res: MockResponse) => void;
@@ -97,6 +99,10 @@ class Reply implements MockResponse {
     else this.listeners.push(listener);
   }
 
+  drop(): void {
+    this.connection.destroy();
+  }
+
   finish(): void {
     if (this.done) return;
     this.done = true;
@@ -118,6 +124,10 @@ class Connection {
   /** Bytes still to come in the fixed-length body or the current chunk. */
   private remaining = 0;
   private readonly replies: Reply[] = [];
+
+  destroy(): void {
+    this.socket.destroy();
+  }
 
   constructor(
     private readonly socket: net.Socket,

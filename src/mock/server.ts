@@ -20,6 +20,16 @@ export interface MockMailgunOptions {
   record: RecordMode;
   /** Post signed webhooks for accepted messages. */
   webhooks: MockWebhookOptions | null;
+  /** Share of accepted messages whose connection is closed instead of answered. */
+  dropRate: number;
+  /** Share of requests answered only after `stallMs` more (accepted at once). */
+  stallRate: number;
+  stallMs: number;
+  /**
+   * Whole-server stalls: every `everyMs`, for `forMs`, requests are neither accepted nor
+   * answered until the stall ends (an event loop that stopped), as a provider under load does.
+   */
+  stalls: { everyMs: number; forMs: number } | null;
 }
 
 export const defaultMockOptions: MockMailgunOptions = {
@@ -33,6 +43,10 @@ export const defaultMockOptions: MockMailgunOptions = {
   rateLimit: null,
   record: 'full',
   webhooks: null,
+  dropRate: 0,
+  stallRate: 0,
+  stallMs: 0,
+  stalls: null,
 };
 
 export interface MockMailgun {
@@ -60,6 +74,15 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
   const idPrefix = randomBytes(4).toString('hex');
   let sequence = 0;
   let baseUrl = '';
+  /** Until then every message request is answered 503 and nothing is accepted (POST /mock/outage). */
+  let outageUntil = 0;
+  const startedAt = Date.now();
+  /** When the whole-server stall in force ends, or 0 when none is. */
+  const stallEnds = (now: number): number => {
+    if (!options.stalls) return 0;
+    const phase = (now - startedAt) % options.stalls.everyMs;
+    return phase >= options.stalls.everyMs - options.stalls.forMs ? now + (options.stalls.everyMs - phase) : 0;
+  };
 
   /** `headers` are name, value pairs in one flat list. */
   const send = (res: MockResponse, status: number, body: unknown, headers: string[] = []): void => {
@@ -74,10 +97,18 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
     else fn();
   };
 
-  const handleMessage = (req: MockRequest, res: MockResponse, domain: string): void => {
+  const handleMessage = (req: MockRequest, res: MockResponse, domain: string, deferred = false): void => {
     const raw = req.body;
-    store.bytesReceived += raw.length;
-    store.track(res);
+    if (!deferred) {
+      store.bytesReceived += raw.length;
+      store.track(res);
+    }
+    const stalledUntil = stallEnds(Date.now());
+    if (stalledUntil > 0) {
+      setTimeout(() => handleMessage(req, res, domain, true), stalledUntil - Date.now());
+      return;
+    }
+    if (Date.now() < outageUntil) return later(() => send(res, 503, { message: 'Service Unavailable' }));
     if (req.headers.authorization !== authorization) return later(() => send(res, 401, { message: 'Forbidden' }));
     if (options.domains.length > 0 && !options.domains.includes(domain)) {
       return later(() => send(res, 404, { message: `Domain not found: ${domain}` }));
@@ -118,6 +149,11 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
     const accepted = toAccepted(parsed, checked.to, id, now / 1000, userVariables, headers);
     store.record(accepted);
     webhooks?.post(accepted);
+    if (options.dropRate > 0 && Math.random() < options.dropRate) return later(() => res.drop());
+    if (options.stallRate > 0 && Math.random() < options.stallRate) {
+      setTimeout(() => later(() => send(res, 200, { id, message: 'Queued. Thank you.' })), options.stallMs);
+      return;
+    }
     later(() => send(res, 200, { id, message: 'Queued. Thank you.' }));
   };
 
@@ -156,6 +192,13 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
     }
     if (req.method === 'GET' && url.pathname === '/mock/deliveries') return send(res, 200, store.deliveries.toJSON());
     if (req.method === 'GET' && url.pathname === '/mock/messages') return send(res, 200, store.messages);
+    if (req.method === 'POST' && url.pathname === '/mock/outage') {
+      // ?ms=N: answer every message request 503 for N ms from now (0 ends it).
+      const ms = Number(url.searchParams.get('ms') ?? '0');
+      if (!Number.isFinite(ms) || ms < 0) return send(res, 400, { message: 'ms must be a number of milliseconds' });
+      outageUntil = Date.now() + ms;
+      return send(res, 200, { message: ms > 0 ? `outage for ${ms} ms` : 'outage ended' });
+    }
     if (req.method === 'POST' && url.pathname === '/mock/reset') {
       store.reset();
       return send(res, 200, { message: 'reset' });

@@ -1,10 +1,12 @@
+import { setMaxListeners } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { Campaign, Database } from '../db/schema.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../domain/retryPolicy.js';
 import type { Logger } from '../log.js';
 import type { MailgunClient } from '../mailgun/client.js';
 import type { RequestOutcome } from '../metrics.js';
-import { campaignStatus, finishIfComplete } from '../sql/campaigns.js';
+import { describeAccountError } from '../domain/retryPolicy.js';
+import { campaignStatus, finishIfComplete, pauseCampaignFor } from '../sql/campaigns.js';
 import { releaseClaims } from '../sql/releaseClaims.js';
 import { oldestUnknownClaim } from '../sql/unknownDeliveries.js';
 import { claimBatch, type ClaimedRecipient } from '../sql/claimBatch.js';
@@ -16,6 +18,7 @@ import type { CampaignRenderSpec, RenderResult, RenderTask } from './render/type
 import { SendBacklog, type OutgoingMessage } from './send/backlog.js';
 import type { ConcurrencyLimit } from './send/concurrencyLimit.js';
 import { Pacer } from './send/pacer.js';
+import type { ProviderGate } from './send/providerGate.js';
 import { runSenders } from './send/senders.js';
 
 /** What the send path needs from the render pool. */
@@ -83,6 +86,12 @@ export interface RunDeps {
   domain: string;
   domainPacer: Pacer;
   domainSlots: ConcurrencyLimit;
+  /** Holds sending while the domain's provider is down. */
+  gate: ProviderGate;
+  /** Installation-wide prefix of the shared limiter ids in Redis. */
+  limiterPrefix: string;
+  /** The campaign's limiter cannot hand out permits (err), or can again (null). */
+  onLimiterTrouble?: (err: Error | null) => void;
   clock: () => Date;
 }
 
@@ -95,7 +104,7 @@ export type RunOutcome =
    * or sends of unknown outcome to look up at `retryAt`.
    */
   | { kind: 'drained'; retryAt: Date | null }
-  | { kind: 'halted'; reason: HaltReason; released: number };
+  | { kind: 'halted'; reason: HaltReason; released: number; pausedFor?: string };
 
 /**
  * One worker's share of one campaign: claim → render → send → report, with bounded queues
@@ -107,6 +116,11 @@ export class CampaignRun {
   /** Set while the sending domain's daily cap holds this run back: when it resets. */
   waitingUntil: Date | null = null;
   private haltReason: HaltReason | null = null;
+  /** Aborted on halt: senders waiting for permits or for the provider stop waiting. */
+  private readonly halting = new AbortController();
+  /** Why this run paused its campaign itself (the provider refused the account). */
+  private pausedFor: string | null = null;
+  private pausing: Promise<unknown> | null = null;
   private ended = false;
   private readonly renderQueue: BoundedQueue<ClaimedRecipient[]>;
   private readonly backlog: SendBacklog;
@@ -120,6 +134,8 @@ export class CampaignRun {
     private readonly settings: RunSettings = defaultRunSettings,
   ) {
     this.concurrency = Math.min(settings.concurrency, campaign.max_concurrency ?? Infinity);
+    // Every sender waiting for permits or for the provider listens for the halt.
+    setMaxListeners(0, this.halting.signal);
     // About two claims' worth of work waiting for the render threads.
     this.renderQueue = new BoundedQueue(Math.max(2, Math.ceil((2 * settings.batchSize) / settings.renderBatchSize)));
     // Enough rendered messages to cover a render thread's pause, not a full round of senders:
@@ -129,9 +145,10 @@ export class CampaignRun {
     this.backlog = new SendBacklog(Math.ceil(this.concurrency / 2) + settings.renderBatchSize);
     this.pacer = new Pacer({
       ratePerSecond: campaign.rate_per_second,
-      id: `herald:campaign:${campaign.id}`,
+      id: `${deps.limiterPrefix}:campaign:${campaign.id}`,
       adaptive: false,
       ...(settings.redisUrl ? { redisUrl: settings.redisUrl } : {}),
+      ...(deps.onLimiterTrouble ? { onTrouble: deps.onLimiterTrouble } : {}),
     });
     this.done = this.run();
   }
@@ -146,6 +163,7 @@ export class CampaignRun {
     if (this.haltReason) return;
     this.haltReason = reason;
     this.deps.log.info({ campaignId: this.campaign.id, reason }, 'stopping campaign run');
+    this.halting.abort();
     this.renderQueue.drain();
     this.renderQueue.close();
     this.backlog.stop();
@@ -182,9 +200,12 @@ export class CampaignRun {
         domainSlots: this.deps.domainSlots,
         retryPolicy: this.settings.retryPolicy,
         concurrency: this.concurrency,
+        gate: this.deps.gate,
+        signal: this.halting.signal,
         mayProceed: this.deps.mayProceed,
         abandoned: () => this.haltReason !== null,
         report: (r) => this.deps.reporter.add(r),
+        onAccountError: (outcome) => this.pauseForAccount(outcome),
         ...(this.deps.onRequest ? { onRequest: this.deps.onRequest } : {}),
         ...(this.deps.onResponse ? { onResponse: this.deps.onResponse } : {}),
       });
@@ -193,9 +214,12 @@ export class CampaignRun {
       await this.retrying('flush results', () => this.deps.reporter.flush());
 
       if (this.haltReason) {
+        // The campaign is paused in the database before its claims go back, or a worker would
+        // see it running and claim them again.
+        if (this.pausing) await this.pausing;
         if (this.haltReason === 'lease_lost') return { kind: 'halted', reason: this.haltReason, released: 0 };
         const released = await this.retrying('release unsent claims', () => releaseClaims(db, id, this.deps.workerId, this.deps.domain));
-        return { kind: 'halted', reason: this.haltReason, released: released ?? 0 };
+        return { kind: 'halted', reason: this.haltReason, released: released ?? 0, ...(this.pausedFor ? { pausedFor: this.pausedFor } : {}) };
       }
       const finished = await this.retrying('finish campaign', () => finishIfComplete(db, id));
       if (finished) return { kind: 'finished' };
@@ -206,6 +230,21 @@ export class CampaignRun {
       clearInterval(watcher);
       await this.pacer.close();
     }
+  }
+
+  /**
+   * The provider refused the account, key or domain: every other message would be refused the
+   * same way, so the campaign pauses itself with the reason (status, API and dashboard show
+   * it), and its unsent claims are released. No recipient is marked failed; `resume` after the
+   * fix sends them all.
+   */
+  private pauseForAccount(outcome: { code: string; message: string }): void {
+    if (this.pausedFor || this.haltReason) return;
+    const reason = describeAccountError(outcome.code, outcome.message, this.deps.domain);
+    this.pausedFor = reason;
+    this.deps.log.error({ campaignId: this.campaign.id, code: outcome.code }, `pausing the campaign: ${reason}`);
+    this.pausing = this.retrying('pause the campaign', () => pauseCampaignFor(this.deps.db, this.campaign.id, reason));
+    this.halt('paused');
   }
 
   private async produce(): Promise<void> {
@@ -276,6 +315,7 @@ export class CampaignRun {
         body: new Uint8Array(result.bodies, result.offsets[i]!, result.lengths[i]!),
         contentType: result.contentType,
         attempts: 0,
+        failures: 0,
         batch,
       };
       if (!(await this.backlog.put(message))) return;

@@ -7,7 +7,8 @@ import type { Campaign } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import type { MailgunClient } from '../mailgun/client.js';
 import { Metrics } from '../metrics.js';
-import { CAMPAIGN_CHANNEL, runningCampaigns } from '../sql/campaigns.js';
+import { CAMPAIGN_CHANNEL, runningCampaigns, setCampaignsWaiting } from '../sql/campaigns.js';
+import { installationId } from '../sql/settings.js';
 import { promoteDueCampaigns } from '../sql/scheduledCampaigns.js';
 import { listSendingDomains } from '../sql/sendingDomains.js';
 import { countWorkers, expireDeadWorkers, heartbeat, registerWorker, unregisterWorker } from '../sql/workers.js';
@@ -15,6 +16,7 @@ import { CampaignRun, defaultRunSettings, type Renderer, type RunOutcome, type R
 import { Reporter, defaultReporterOptions } from './report/reporter.js';
 import { ConcurrencyLimit } from './send/concurrencyLimit.js';
 import { Pacer } from './send/pacer.js';
+import { ProviderGate } from './send/providerGate.js';
 import type { CampaignRenderSpec } from './render/types.js';
 
 export interface WorkerOptions {
@@ -53,7 +55,14 @@ interface DomainLimits {
   pacer: Pacer;
   /** This worker's share of the domain's max concurrency. */
   slots: ConcurrencyLimit;
+  /** Holds the domain's senders while its provider is down. */
+  gate: ProviderGate;
 }
+
+/** waiting_reason of a running campaign whose provider is down (the worker probes it). */
+export const PROVIDER_UNAVAILABLE = 'provider_unavailable';
+/** waiting_reason of a running campaign whose worker cannot get rate-limit permits (Redis). */
+export const LIMITER_UNAVAILABLE = 'rate_limiter_unavailable';
 
 /** Results written per campaign by this process, for progress output. */
 export interface CampaignProgress {
@@ -84,6 +93,8 @@ export class Worker {
   private readonly deferred = new Map<number, number>();
   private inFlight = 0;
   private readonly metrics: Metrics;
+  /** Prefix of the limiter ids in Redis: this installation's own (see installationId). */
+  private limiterPrefix = 'herald';
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -99,7 +110,7 @@ export class Worker {
           let p = this.progress.get(r.campaignId);
           if (!p) this.progress.set(r.campaignId, (p = { sent: 0, failed: 0 }));
           if (r.status === 'sent') p.sent++;
-          else p.failed++;
+          else if (r.status === 'failed') p.failed++;
         }
       },
     });
@@ -121,6 +132,7 @@ export class Worker {
   }
 
   async start(): Promise<void> {
+    this.limiterPrefix = `herald:${await installationId(this.deps.db.kysely)}`;
     await registerWorker(this.deps.db.kysely, this.id);
     this.lastBeat = Date.now();
     this.beatTimer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.options.leaseMs / 3)));
@@ -184,7 +196,10 @@ export class Worker {
     this.wakeLoop?.();
     await Promise.all([...this.runs.values()].map((r) => r.done));
     await this.reporter.close();
-    for (const limits of this.domains.values()) await limits.pacer.close();
+    for (const limits of this.domains.values()) {
+      limits.gate.close();
+      await limits.pacer.close();
+    }
     if (this.beatTimer) clearInterval(this.beatTimer);
     await this.unlisten?.();
     await unregisterWorker(this.deps.db.kysely, this.id).catch(() => undefined);
@@ -203,11 +218,22 @@ export class Worker {
       limits = {
         pacer: new Pacer({
           ratePerSecond: null,
-          id: `herald:domain:${domain}`,
+          id: `${this.limiterPrefix}:domain:${domain}`,
           adaptive: true,
           ...(this.options.run.redisUrl ? { redisUrl: this.options.run.redisUrl } : {}),
+          onTrouble: (err) => this.limiterTrouble(this.campaignsOn(domain), err),
         }),
         slots: new ConcurrencyLimit(Infinity),
+        gate: new ProviderGate((outage) => {
+          const ids = this.campaignsOn(domain);
+          if (outage) {
+            this.deps.log.warn({ domain, lastError: outage.lastError }, 'the provider is not answering: holding sending for the domain and probing it');
+            this.hold(ids, { reason: PROVIDER_UNAVAILABLE, detail: outage.lastError, until: null });
+          } else {
+            this.deps.log.info({ domain }, 'the provider answers again: sending resumes');
+            this.hold(ids, null, PROVIDER_UNAVAILABLE);
+          }
+        }),
       };
       this.domains.set(domain, limits);
     }
@@ -228,9 +254,30 @@ export class Worker {
     }
   }
 
+  private campaignsOn(domain: string): number[] {
+    return [...this.runs.values()].filter((r) => this.domainOf(r.campaign) === domain).map((r) => r.campaign.id);
+  }
+
+  /** Says in the database why these campaigns hold their sending (null: they no longer do). */
+  private hold(ids: number[], hold: { reason: string; detail: string | null; until: Date | null } | null, clearing = hold?.reason ?? ''): void {
+    setCampaignsWaiting(this.deps.db.kysely, ids, hold, clearing).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not record why campaigns wait'));
+  }
+
+  private limiterTrouble(ids: number[], err: Error | null): void {
+    if (err) {
+      this.deps.log.warn({ campaignIds: ids, err: err.message }, 'cannot get rate-limit permits (is Redis at REDIS_URL reachable?): holding sending until it answers');
+      this.hold(ids, { reason: LIMITER_UNAVAILABLE, detail: err.message, until: null });
+    } else {
+      this.deps.log.info({ campaignIds: ids }, 'rate-limit permits come again: sending resumes');
+      this.hold(ids, null, LIMITER_UNAVAILABLE);
+    }
+  }
+
   private startRun(campaign: Campaign): void {
     const domain = this.domainOf(campaign);
     const limits = this.limitsFor(domain);
+    const outage = limits.gate.outage;
+    if (outage) this.hold([campaign.id], { reason: PROVIDER_UNAVAILABLE, detail: outage.lastError, until: null });
     const run = new CampaignRun(
       campaign,
       {
@@ -252,6 +299,9 @@ export class Worker {
         domain,
         domainPacer: limits.pacer,
         domainSlots: limits.slots,
+        gate: limits.gate,
+        limiterPrefix: this.limiterPrefix,
+        onLimiterTrouble: (err) => this.limiterTrouble([campaign.id], err),
         clock: this.now,
       },
       this.options.run,

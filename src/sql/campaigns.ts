@@ -33,6 +33,8 @@ export async function transitionCampaign(
       ...(action === 'start' || action === 'resume' ? { started_at: eb.fn.coalesce('started_at', sql<Date>`now()`) } : {}),
       ...(action === 'finish' ? { finished_at: sql<Date>`now()` } : {}),
       ...(action === 'schedule' ? { scheduled_at: extra.scheduledAt ?? null } : {}),
+      // Whatever held the campaign is the operator's to judge again once they act on it.
+      ...(action !== 'pause' ? { paused_reason: null, waiting_reason: null, waiting_until: null, waiting_detail: null } : {}),
     }))
     .where('id', '=', id)
     .where('status', 'in', from)
@@ -40,6 +42,44 @@ export async function transitionCampaign(
     .executeTakeFirst();
   if (row) await notifyCampaignChanged(db, id);
   return row;
+}
+
+/**
+ * A running campaign pauses itself: the provider refused the account or domain, which no
+ * retry and no other recipient can fix. Returns false when it was no longer running.
+ */
+export async function pauseCampaignFor(db: Kysely<Database>, id: number, reason: string): Promise<boolean> {
+  const result = await sql`
+    update campaigns set status = 'paused', paused_reason = ${reason}, updated_at = now()
+    where id = ${id} and status = 'running'
+  `.execute(db);
+  const paused = Number(result.numAffectedRows ?? 0) === 1;
+  if (paused) await notifyCampaignChanged(db, id);
+  return paused;
+}
+
+/**
+ * Says why running campaigns hold their sending (`reason` null clears it). Only holds this
+ * worker sets are cleared here; a daily cap is the claim's to set and clear.
+ */
+export async function setCampaignsWaiting(
+  db: Kysely<Database>,
+  ids: readonly number[],
+  hold: { reason: string; detail: string | null; until: Date | null } | null,
+  clearing: string,
+): Promise<void> {
+  if (ids.length === 0) return;
+  if (hold) {
+    await sql`
+      update campaigns set waiting_reason = ${hold.reason}, waiting_detail = ${hold.detail}, waiting_until = ${hold.until}
+      where id = any(${[...ids]}::bigint[]) and status = 'running' and (waiting_reason is null or waiting_reason <> 'daily_cap')
+    `.execute(db);
+  } else {
+    await sql`
+      update campaigns set waiting_reason = null, waiting_detail = null, waiting_until = null
+      where id = any(${[...ids]}::bigint[]) and waiting_reason = ${clearing}
+    `.execute(db);
+  }
 }
 
 export async function notifyCampaignChanged(db: Kysely<Database>, id: number): Promise<void> {

@@ -72,8 +72,10 @@ export async function claimBatch(
       return { state: 'capped', domain: domain!, until: quota.resetsAt };
     }
     if (quota) limit = Math.min(limit, quota.allowance);
-    if (row.waiting_reason !== null) {
-      await sql`update campaigns set waiting_reason = null, waiting_until = null where id = ${campaignId}`.execute(trx);
+    // Only the cap's hold is the claim's to clear; a worker that holds for a provider outage
+    // clears its own once the provider answers again.
+    if (row.waiting_reason === 'daily_cap') {
+      await sql`update campaigns set waiting_reason = null, waiting_until = null, waiting_detail = null where id = ${campaignId}`.execute(trx);
     }
 
     const rows: ClaimRow[] = (

@@ -6,7 +6,8 @@ import { planKeyLookups } from './planKeyLookups.js';
 export interface DeliveryResult {
   campaignId: number;
   recipientId: number;
-  status: Extract<DeliveryStatus, 'sent' | 'failed'>;
+  /** unknown: the request may have been accepted; settled later by the campaign's policy. */
+  status: Extract<DeliveryStatus, 'sent' | 'failed' | 'unknown'>;
   attempts: number;
   providerId: string | null;
   errorCode: string | null;

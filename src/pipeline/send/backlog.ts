@@ -8,6 +8,8 @@ export interface OutgoingMessage {
   contentType: string;
   /** Requests made for it so far. */
   attempts: number;
+  /** Failures that count against its retry budget (not those during a provider outage). */
+  failures: number;
   /** The render batch whose buffer `body` is a view into; null once the body is its own. */
   batch: BodyBatch | null;
 }

@@ -1,5 +1,36 @@
+import { createRequire } from 'node:module';
 import Bottleneck from 'bottleneck';
 import { ThrottleController } from '../../domain/throttle.js';
+
+/**
+ * Bottleneck's Redis scripts signal lost state (Redis restarted, keys gone) with errors whose
+ * message it compares to the exact text `SETTINGS_KEY_NOT_FOUND` or `UNKNOWN_CLIENT`, and then
+ * rebuilds its state. Redis 7 prefixes such script errors with `ERR `, so the comparison fails
+ * and the error escapes instead. The script callback is wrapped once here to strip the prefix.
+ */
+function recognizeLostRedisState(): void {
+  const require = createRequire(import.meta.url);
+  const connection = require('bottleneck/lib/IORedisConnection.js') as {
+    prototype: { __scriptArgs__(name: string, id: string, args: unknown[], cb: (err: Error | null, replies: unknown) => void): unknown[]; __heraldPatched?: boolean };
+  };
+  const proto = connection.prototype;
+  if (proto.__heraldPatched) return;
+  proto.__heraldPatched = true;
+  const scriptArgs = proto.__scriptArgs__;
+  proto.__scriptArgs__ = function (name, id, args, cb) {
+    return scriptArgs.call(this, name, id, args, (err, replies) => {
+      if (err) {
+        const bare = /^ERR (SETTINGS_KEY_NOT_FOUND|UNKNOWN_CLIENT)\b/.exec(err.message)?.[1];
+        if (bare) err.message = bare;
+      }
+      cb(err, replies);
+    });
+  };
+}
+recognizeLostRedisState();
+
+/** How long a wait for permits may last before the limiter is presumed stuck and rebuilt. */
+const STALL_MS = 15_000;
 
 export interface PacerOptions {
   /** Messages per second; null for as fast as the provider allows. */
@@ -9,6 +40,13 @@ export interface PacerOptions {
   redisUrl?: string;
   /** React to provider throttling (429) by pausing and lowering the rate. */
   adaptive: boolean;
+  /**
+   * Told when permits cannot be had (Redis unreachable, a limiter stuck): with the error when
+   * the trouble starts, with null once permits come again.
+   */
+  onTrouble?: (err: Error | null) => void;
+  /** Overrides how long a wait for permits may last before the limiter is rebuilt. */
+  stallMs?: number;
 }
 
 /**
@@ -26,6 +64,7 @@ export class Pacer {
   private refill: Promise<void> | null = null;
   private closed = false;
   private configuredRate: number | null;
+  private troubled = false;
 
   constructor(private readonly options: PacerOptions) {
     this.configuredRate = options.ratePerSecond;
@@ -39,13 +78,18 @@ export class Pacer {
     this.applyRate(Date.now());
   }
 
-  /** Resolves when one message may be sent. */
-  async acquire(): Promise<void> {
+  /**
+   * Resolves when one message may be sent, or as soon as `signal` aborts (the caller then
+   * sends nothing). Never rejects: while permits cannot be had (Redis gone) it keeps waiting
+   * and tells `onTrouble`.
+   */
+  async acquire(signal?: AbortSignal): Promise<void> {
     for (;;) {
+      if (signal?.aborted) return;
       const now = Date.now();
       const pause = this.throttle.pausedFor(now);
       if (pause > 0) {
-        await sleep(pause);
+        await abortable(sleep(pause), signal);
         continue;
       }
       this.applyRate(now);
@@ -57,7 +101,7 @@ export class Pacer {
       this.refill ??= this.fetchPermits(this.limiter, this.chunkSize()).finally(() => {
         this.refill = null;
       });
-      await this.refill;
+      await abortable(this.refill, signal);
     }
   }
 
@@ -88,13 +132,32 @@ export class Pacer {
 
   private async fetchPermits(limiter: Bottleneck, weight: number): Promise<void> {
     try {
-      await limiter.schedule({ weight }, async () => undefined);
+      await withTimeout(limiter.schedule({ weight }, async () => undefined), this.options.stallMs ?? STALL_MS);
     } catch (err) {
-      if (limiter === this.limiter) throw err;
+      if (limiter !== this.limiter) return;
+      if (!this.troubled) {
+        this.troubled = true;
+        this.options.onTrouble?.(err as Error);
+      }
+      // A fresh limiter registers with Redis again and pushes the configured rate again; until
+      // Redis answers, its ioredis client queues the commands and reconnects by itself.
+      this.rebuild();
+      await sleep(1000);
+      return;
     }
     // A limiter replaced meanwhile (the rate changed) hands out nothing, whether its chunk was
     // dropped or got through: the waiting senders ask the new one.
-    if (limiter === this.limiter) this.permits += weight;
+    if (limiter !== this.limiter) return;
+    this.permits += weight;
+    if (this.troubled) {
+      this.troubled = false;
+      this.options.onTrouble?.(null);
+    }
+  }
+
+  private rebuild(): void {
+    this.limiterRate = null;
+    this.applyRate(Date.now());
   }
 
   /**
@@ -151,7 +214,7 @@ function effectiveRate(configured: number | null, adaptive: number | null): numb
   return Math.min(configured, adaptive);
 }
 
-function redisOptions(url: string): Record<string, unknown> {
+export function redisOptions(url: string): Record<string, unknown> {
   const u = new URL(url);
   return {
     host: u.hostname,
@@ -164,12 +227,18 @@ function redisOptions(url: string): Record<string, unknown> {
 /**
  * Drops the limiter's queued jobs (their waiters are released), then disconnects it once it
  * has finished registering: closing mid-registration leaves ioredis rejecting a command
- * nobody awaits.
+ * nobody awaits. Bounded: with Redis unreachable the registration never finishes, and a
+ * graceful stop must not wait for Redis, so the connections are then dropped outright.
  */
 async function retire(limiter: Bottleneck): Promise<void> {
-  await quietly(() => limiter.stop({ dropWaitingJobs: true }));
-  await quietly(() => limiter.ready());
-  await quietly(() => limiter.disconnect(true));
+  const orderly = (async () => {
+    await quietly(() => limiter.stop({ dropWaitingJobs: true }));
+    await quietly(() => limiter.ready());
+    await quietly(() => limiter.disconnect(true));
+    return true;
+  })();
+  const finished = await Promise.race([orderly, new Promise<false>((resolve) => setTimeout(() => resolve(false), 2000).unref())]);
+  if (!finished) await quietly(() => limiter.disconnect(false));
 }
 
 /** Runs a clean-up step whose failure (already stopped, Redis gone) leaves nothing to do. */
@@ -179,6 +248,40 @@ async function quietly(step: () => unknown): Promise<void> {
   } catch {
     // Nothing to release.
   }
+}
+
+/** Resolves with the promise, or once `signal` aborts; never rejects. */
+function abortable(promise: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
+  const settled = promise.then(
+    () => undefined,
+    () => undefined,
+  );
+  if (!signal) return settled;
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void settled.then(done);
+  });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no rate-limit permits for ${Math.round(ms / 1000)} s`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err as Error);
+      },
+    );
+  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -5,6 +5,7 @@ import type { DeliveryResult } from '../../sql/writeResults.js';
 import type { OutgoingMessage, SendBacklog } from './backlog.js';
 import type { ConcurrencyLimit } from './concurrencyLimit.js';
 import type { Pacer } from './pacer.js';
+import type { ProviderGate } from './providerGate.js';
 
 export interface SendersOptions {
   client: MailgunClient;
@@ -17,11 +18,17 @@ export interface SendersOptions {
   concurrency: number;
   /** The sending domain's requests in flight, shared with its other campaigns. */
   domainSlots: ConcurrencyLimit;
+  /** Holds the senders while the provider is down (shared by the domain's campaigns). */
+  gate: ProviderGate;
+  /** Aborts when the run is halting: waits for permits or for the provider end at once. */
+  signal: AbortSignal;
   /** Resolves when sending is allowed (lease held, results can be recorded). */
   mayProceed: () => Promise<void> | void;
   /** True once the run is halting: a message not yet sent is left for release. */
   abandoned: () => boolean;
   report: (result: DeliveryResult) => Promise<void> | void;
+  /** The provider refused the account or domain: the run must stop, the message is left unsent. */
+  onAccountError: (outcome: { code: string; message: string }) => void;
   onRequest?: () => void;
   onResponse?: (latencyMs: number, outcome: RequestOutcome) => void;
 }
@@ -44,10 +51,15 @@ async function sendLoop(o: SendersOptions): Promise<void> {
     // The slot comes first: the lease check below must stay the last wait before the request.
     await o.domainSlots.acquire();
     try {
-      for (const pacer of o.pacers) await pacer.acquire();
+      for (const pacer of o.pacers) await pacer.acquire(o.signal);
+      const entry = await o.gate.enter(o.signal);
+      if (entry === 'aborted') return;
       await o.mayProceed();
-      if (o.abandoned()) return;
-      await sendOne(o, message);
+      if (o.abandoned()) {
+        if (entry === 'probe') o.gate.cancelProbe();
+        return;
+      }
+      await sendOne(o, message, entry === 'probe');
     } finally {
       o.domainSlots.release();
     }
@@ -55,7 +67,7 @@ async function sendLoop(o: SendersOptions): Promise<void> {
   }
 }
 
-async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<void> {
+async function sendOne(o: SendersOptions, message: OutgoingMessage, probe: boolean): Promise<void> {
   message.attempts++;
   const started = performance.now();
   o.onRequest?.();
@@ -65,19 +77,37 @@ async function sendOne(o: SendersOptions, message: OutgoingMessage): Promise<voi
   // once every message of the batch has an outcome: one that may be retried keeps a copy.
   if (outcome.kind === 'transient' && message.batch) message.body = message.body.slice();
   releaseBody(message);
+  const key = message.recipientId;
 
-  if (outcome.kind === 'accepted') {
-    for (const pacer of o.pacers) pacer.record('accepted');
-    await o.report(result(message, 'sent', outcome.providerId, null, null));
-    return;
+  switch (outcome.kind) {
+    case 'accepted':
+      o.gate.record(key, 'accepted', '', probe);
+      for (const pacer of o.pacers) pacer.record('accepted');
+      await o.report(result(message, 'sent', outcome.providerId, null, null));
+      return;
+    case 'permanent':
+      o.gate.record(key, 'answered', '', probe);
+      for (const pacer of o.pacers) pacer.record('other');
+      await o.report(result(message, 'failed', null, outcome.code, outcome.message));
+      return;
+    case 'account':
+      // Not this recipient's fault: its claim stays open and is released when the run stops.
+      o.gate.record(key, 'answered', '', probe);
+      o.onAccountError(outcome);
+      return;
+    case 'unknown':
+      // Never retried blindly: the provider may have accepted it (see classifyNetworkError).
+      o.gate.record(key, 'failed', `${outcome.code}: ${outcome.message}`, probe);
+      await o.report(result(message, 'unknown', null, outcome.code, outcome.message));
+      return;
+    case 'transient':
+      break;
   }
-  if (outcome.kind === 'permanent') {
-    for (const pacer of o.pacers) pacer.record('other');
-    await o.report(result(message, 'failed', null, outcome.code, outcome.message));
-    return;
-  }
+  o.gate.record(key, outcome.throttled ? 'answered' : 'failed', `${outcome.code}: ${outcome.message}`, probe);
   for (const pacer of o.pacers) pacer.record(outcome.throttled ? 'throttled' : 'other', outcome.retryAfterMs);
-  const delay = nextRetryDelay(o.retryPolicy, message.attempts, outcome.retryAfterMs, Math.random());
+  // An outage is not the message's failure: it waits for the provider, budget untouched.
+  if (outcome.throttled || o.gate.countsAgainstBudget()) message.failures++;
+  const delay = nextRetryDelay(o.retryPolicy, message.failures, outcome.retryAfterMs, Math.random());
   if (delay === null) {
     await o.report(result(message, 'failed', null, 'transient_exhausted', `${outcome.code}: ${outcome.message}`));
     return;
@@ -98,7 +128,7 @@ function requestOutcome(outcome: SendOutcome): RequestOutcome {
 
 function result(
   message: OutgoingMessage,
-  status: 'sent' | 'failed',
+  status: DeliveryResult['status'],
   providerId: string | null,
   errorCode: string | null,
   errorMessage: string | null,

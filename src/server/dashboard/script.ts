@@ -126,6 +126,15 @@ function campaignView(id) {
     } });
   }
 
+  function waitingText(c) {
+    var w = c.waiting;
+    var detail = w.detail ? ' (last error: ' + w.detail + ')' : '';
+    if (w.reason === 'daily_cap') return 'Waiting: the daily cap of ' + (c.domain || 'its domain') + ' is reached; continues ' + new Date(w.until).toLocaleString();
+    if (w.reason === 'provider_unavailable') return 'Holding: the provider is not answering' + detail + '; probing it, sending resumes by itself';
+    if (w.reason === 'rate_limiter_unavailable') return 'Holding: no rate-limit permits from Redis' + detail + '; resumes when it answers';
+    return 'Waiting (' + w.reason + ')' + detail;
+  }
+
   function render(c) {
     document.title = c.name + ' · Herald';
     var now = Date.now();
@@ -135,7 +144,8 @@ function campaignView(id) {
     var settled = c.counts.sent + c.counts.failed + c.counts.suppressed + c.counts.skipped;
     put(head, [
       el('h1', {}, [c.name + ' ', badge(c.status)]),
-      c.waiting ? el('p', { class: 'waiting', 'data-testid': 'waiting', text: c.waiting.reason === 'daily_cap' ? 'Waiting: the daily cap of ' + (c.domain || 'its domain') + ' is reached; continues ' + new Date(c.waiting.until).toLocaleString() : 'Waiting (' + c.waiting.reason + ')' }) : null,
+      c.waiting ? el('p', { class: 'waiting', 'data-testid': 'waiting', text: waitingText(c) }) : null,
+      c.pausedReason ? el('p', { class: 'waiting', 'data-testid': 'paused-reason', text: 'Paused itself: ' + c.pausedReason + '. Fix it, then resume.' }) : null,
       el('p', { class: 'muted', text: 'List size ' + num(c.listSize) + ' · ' + c.rate + ' msgs/s over the last minute' + (c.etaSeconds !== null ? ' · ETA ' + c.etaSeconds + ' s' : '') }),
       bar(settled, c.listSize),
     ]);
