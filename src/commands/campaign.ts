@@ -198,7 +198,8 @@ export function addSendingOptions(command: Command, sends: (opts: Record<string,
     .option('--lease-ms <n>', 'a worker silent this long is presumed dead (default 40000)', intArg(1000))
     .option('--request-timeout <ms>', 'give up on a request after this long (default 10000, at most lease/4)', intArg(100))
     .option('--reconcile-after <ms>', "look up a send of unknown outcome in Mailgun's events this long after it was claimed (default 1800000: the event log needs ~30 min to be complete)", intArg(0))
-    .option('--max-attempts <n>', 'requests per message before it fails as transient_exhausted (default 6)', intArg())
+    .option('--max-attempts <n>', 'requests per message before it fails as transient_exhausted (default 6; attempts during a provider outage do not count)', intArg())
+    .option('--limiter-stall <ms>', 'with REDIS_URL: a wait this long for rate-limit permits is reported and the limiter rebuilt (default 15000)', intArg(100))
     .option('--shutdown-timeout <ms>', 'longest a graceful stop may take', intArg(), 30_000);
 }
 

@@ -13,6 +13,8 @@ import { renderSpecFor } from '../pipeline/render/spec.js';
 import { Worker, defaultWorkerOptions, type WorkerOptions } from '../pipeline/worker.js';
 import { defaultRunSettings } from '../pipeline/campaignRun.js';
 import { unsubscribeSecret } from '../sql/settings.js';
+import { assertRedisReachable, RedisUnreachableError } from '../pipeline/send/pacer.js';
+import { UserError } from '../errors.js';
 
 export interface SendingOptions {
   concurrency?: number;
@@ -25,6 +27,8 @@ export interface SendingOptions {
   /** Which cap day it is; tests move it forward. */
   clock?: () => Date;
   reconcileAfter?: number;
+  /** With Redis: how long a wait for permits may last before it is reported (default 15 s). */
+  limiterStall?: number;
   /** How often a capped campaign looks again (default 10 s). */
   capRecheckMs?: number;
   metrics?: Metrics;
@@ -38,6 +42,13 @@ export interface SendingStack {
 /** Wires a Worker to the provider, the render pool and the database for a sending command. */
 export async function openSendingStack(config: Config, db: Db, log: Logger, options: SendingOptions = {}): Promise<SendingStack> {
   const mailgun = requireMailgun(config);
+  if (config.redisUrl) {
+    try {
+      await assertRedisReachable(config.redisUrl);
+    } catch (err) {
+      throw err instanceof RedisUnreachableError ? new UserError(err.message) : err;
+    }
+  }
   tuneGarbageCollection();
   const run = {
     ...defaultRunSettings,
@@ -46,6 +57,7 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     ...(options.maxAttempts ? { retryPolicy: { ...defaultRunSettings.retryPolicy, maxAttempts: options.maxAttempts } } : {}),
     ...(options.capRecheckMs ? { capRecheckMs: options.capRecheckMs } : {}),
     ...(options.reconcileAfter !== undefined ? { reconcileAfterMs: options.reconcileAfter } : {}),
+    ...(options.limiterStall !== undefined ? { limiterStallMs: options.limiterStall } : {}),
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
   };
   const leaseMs = options.leaseMs ?? defaultWorkerOptions.leaseMs;

@@ -43,6 +43,8 @@ export interface RunSettings {
   renderTimeoutMs: number;
   retryPolicy: RetryPolicy;
   redisUrl?: string;
+  /** With Redis: a wait for permits this long is reported (onLimiterTrouble) and the limiter rebuilt. */
+  limiterStallMs?: number;
   /** How often a running campaign's status is re-read (LISTEN/NOTIFY makes it sooner). */
   statusPollMs: number;
   /**
@@ -149,6 +151,7 @@ export class CampaignRun {
       adaptive: false,
       ...(settings.redisUrl ? { redisUrl: settings.redisUrl } : {}),
       ...(deps.onLimiterTrouble ? { onTrouble: deps.onLimiterTrouble } : {}),
+      ...(settings.limiterStallMs ? { stallMs: settings.limiterStallMs } : {}),
     });
     this.done = this.run();
   }

@@ -222,6 +222,7 @@ export class Worker {
           adaptive: true,
           ...(this.options.run.redisUrl ? { redisUrl: this.options.run.redisUrl } : {}),
           onTrouble: (err) => this.limiterTrouble(this.campaignsOn(domain), err),
+          ...(this.options.run.limiterStallMs ? { stallMs: this.options.run.limiterStallMs } : {}),
         }),
         slots: new ConcurrencyLimit(Infinity),
         gate: new ProviderGate((outage) => {

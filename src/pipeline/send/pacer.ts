@@ -214,6 +214,36 @@ function effectiveRate(configured: number | null, adaptive: number | null): numb
   return Math.min(configured, adaptive);
 }
 
+/**
+ * Fails fast, naming REDIS_URL, when the shared limiters' Redis cannot be reached at start:
+ * otherwise every permit waits for a connection that never comes and nothing is sent.
+ */
+export async function assertRedisReachable(url: string, timeoutMs = 3000): Promise<void> {
+  const require = createRequire(import.meta.url);
+  const Redis = require('ioredis') as new (options: Record<string, unknown>) => {
+    connect(): Promise<void>;
+    ping(): Promise<string>;
+    disconnect(): void;
+    on(event: string, listener: (...args: unknown[]) => void): void;
+  };
+  const options = redisOptions(url);
+  const client = new Redis({ ...options, lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (err) {
+    // Host and port only: the URL may carry a password.
+    throw new RedisUnreachableError(`REDIS_URL: cannot reach Redis at ${String(options.host)}:${String(options.port)} (${(err as Error).message}); start it, or unset REDIS_URL to limit rates per worker`);
+  } finally {
+    client.disconnect();
+  }
+}
+
+export class RedisUnreachableError extends Error {
+  override name = 'RedisUnreachableError';
+}
+
 export function redisOptions(url: string): Record<string, unknown> {
   const u = new URL(url);
   return {
