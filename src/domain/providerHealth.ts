@@ -52,7 +52,7 @@ export class ProviderHealth {
    */
   record(now: number, message: string | number, answer: HealthAnswer, error: string, probe = false): 'opened' | 'closed' | null {
     if (answer !== 'failed') {
-      this.failing.clear();
+      if (this.failing.size > 0) this.failing.clear();
       if (!this.outage) return null;
       this.outage = null;
       return 'closed';
@@ -86,6 +86,11 @@ export class ProviderHealth {
   /** A probe that was admitted but not sent (its run stopped) is handed back. */
   cancelProbe(): void {
     if (this.outage) this.outage.probing = false;
+  }
+
+  /** Whether an outage is in force. */
+  holding(): boolean {
+    return this.outage !== null;
   }
 
   /** Whether a failure now counts against a message's retry budget (not during an outage). */

@@ -30,7 +30,13 @@ export class ProviderGate {
    * Resolves when a request may start: 'go', or 'probe' for the one request that tests the
    * provider during an outage, or 'aborted' once `signal` aborts (the run is stopping).
    */
-  async enter(signal: AbortSignal): Promise<'go' | 'probe' | 'aborted'> {
+  enter(signal: AbortSignal): 'go' | Promise<'go' | 'probe' | 'aborted'> {
+    // Every message passes here: no promise while the provider is up.
+    if (!this.health.holding() && !signal.aborted) return 'go';
+    return this.wait(signal);
+  }
+
+  private async wait(signal: AbortSignal): Promise<'go' | 'probe' | 'aborted'> {
     for (;;) {
       if (signal.aborted) return 'aborted';
       const admission = this.health.admit(Date.now());
@@ -80,7 +86,7 @@ export class ProviderGate {
   }
 
   private wakeAll(): void {
-    if (this.timer && !this.health.current()) {
+    if (this.timer && !this.health.holding()) {
       clearTimeout(this.timer);
       this.timer = null;
     }
