@@ -83,6 +83,8 @@ describe('provider outages', () => {
   it('open after many different messages fail in a row, not after one message failing many times', () => {
     const health = new ProviderHealth({ openAfterMessages: 3, firstProbeMs: 100, maxProbeMs: 400 });
     for (let i = 0; i < 10; i++) assert.equal(health.record(i, 7, 'failed', 'http_503'), null);
+    // Retries of messages that failed before never open it, however many.
+    for (let i = 0; i < 10; i++) assert.equal(health.record(i, 100 + i, 'failed', 'http_503', false, false), null);
     assert.equal(health.countsAgainstBudget(), true);
     assert.equal(health.record(20, 8, 'failed', 'http_503'), null);
     assert.equal(health.record(21, 9, 'failed', 'http_503: down'), 'opened');

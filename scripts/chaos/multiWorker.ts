@@ -65,8 +65,10 @@ export async function runMultiWorkerChaos(o: ChaosOptions): Promise<ChaosResult>
     const { listId, recipientIds } = await seedList(db.kysely, 'chaos', o.recipients);
     const id = await seedCampaign(db.kysely, listId, { rate: o.rate, unknownPolicy: 'reconcile' });
     const env = { DATABASE_URL: pg.url, REDIS_URL: redis.url, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, LOG_LEVEL: 'info' };
-    // The mock's event log is complete at once, so unknown sends are looked up without delay.
-    const spawnWorker = () => spawnHerald(['worker', '--watch', '--concurrency', '200', '--lease-ms', '8000', '--request-timeout', '2000', '--reconcile-after', '0'], env);
+    // Unknown sends are looked up in the provider's log once nothing can still be accepted:
+    // after the lease (a killed worker's requests) and the longest late acceptance (a stall),
+    // as Mailgun's ~30 min log delay is the default for.
+    const spawnWorker = () => spawnHerald(['worker', '--watch', '--concurrency', '200', '--lease-ms', '8000', '--request-timeout', '2000', '--reconcile-after', '15000'], env);
     for (let i = 0; i < o.workers; i++) workers.push(spawnWorker());
     const started = Date.now();
     let killed = 0;

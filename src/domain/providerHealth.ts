@@ -3,14 +3,14 @@
  * answer with the time and the message it was for, and asks whether a request may start.
  *
  * A message that fails again and again while others are accepted has a problem of its own,
- * and its retry budget decides. When many *different* messages fail in a row (5xx answers,
- * refused connections, requests that time out) the provider is down: its outage must not
+ * and its retry budget decides. When many *different* messages fail on their first attempt in
+ * a row (5xx answers, refused connections, requests that time out) the provider is down: its outage must not
  * use up the retry budgets, so sending holds, one probe request goes now and then (backing
  * off), and the first answer that shows the provider working again ends the hold.
  * docs: README, "What happens on a timeout, an outage, a stall".
  */
 export interface HealthSettings {
-  /** Distinct messages failing in a row (nothing accepted between) that mean an outage. */
+  /** Distinct messages failing their first attempt in a row (nothing accepted between) that mean an outage. */
   openAfterMessages: number;
   firstProbeMs: number;
   maxProbeMs: number;
@@ -50,7 +50,7 @@ export class ProviderHealth {
    * Records the answer to one request. `probe` marks the request `admit` let through as the
    * probe. Returns 'opened' or 'closed' when this answer began or ended an outage.
    */
-  record(now: number, message: string | number, answer: HealthAnswer, error: string, probe = false): 'opened' | 'closed' | null {
+  record(now: number, message: string | number, answer: HealthAnswer, error: string, probe = false, firstAttempt = true): 'opened' | 'closed' | null {
     if (answer !== 'failed') {
       if (this.failing.size > 0) this.failing.clear();
       if (!this.outage) return null;
@@ -66,6 +66,10 @@ export class ProviderHealth {
       }
       return null;
     }
+    // Only first attempts count: messages that failed before and keep failing, with nothing
+    // new going out (the last, stubborn recipients of a campaign), are not an outage; their
+    // retry budgets decide.
+    if (!firstAttempt) return null;
     this.failing.add(message);
     if (this.failing.size < this.settings.openAfterMessages) return null;
     this.failing.clear();

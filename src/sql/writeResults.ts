@@ -12,6 +12,7 @@ export interface DeliveryResult {
   providerId: string | null;
   errorCode: string | null;
   errorMessage: string | null;
+  /** When it was accepted; for an unknown result, when its request ended. */
   sentAt: Date | null;
 }
 
@@ -49,7 +50,12 @@ export async function writeResults(db: Kysely<Database>, results: readonly Deliv
     return sql`
       update deliveries d
       set status = u.status, attempts = d.attempts + u.attempts, provider_id = u.provider_id,
-          error_code = u.error_code, error_message = u.error_message, sent_at = u.sent_at, updated_at = now()
+          error_code = u.error_code, error_message = u.error_message,
+          -- An unknown result carries when its request ended: the provider's log is looked up
+          -- --reconcile-after from then, not from the claim (which may be much older).
+          sent_at = case when u.status = 'unknown' then null else u.sent_at end,
+          claimed_at = case when u.status = 'unknown' then u.sent_at else d.claimed_at end,
+          updated_at = now()
       from unnest(
         ${campaignIds}::bigint[], ${recipientIds}::bigint[], ${statuses}::text[], ${attempts}::int[],
         ${providerIds}::text[], ${codes}::text[], ${messages}::text[], ${sentAts}::timestamptz[]

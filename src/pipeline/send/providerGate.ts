@@ -61,8 +61,8 @@ export class ProviderGate {
     this.wakeAll();
   }
 
-  record(message: string | number, answer: HealthAnswer, error: string, probe: boolean): void {
-    const change = this.health.record(Date.now(), message, answer, error, probe);
+  record(message: string | number, answer: HealthAnswer, error: string, probe: boolean, firstAttempt = true): void {
+    const change = this.health.record(Date.now(), message, answer, error, probe, firstAttempt);
     if (change) this.onChange(this.health.current());
     // Closed: everyone goes. A failed probe: the waiters look again when the next one is due.
     if (change === 'closed' || probe) this.wakeAll();

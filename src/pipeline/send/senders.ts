@@ -97,13 +97,13 @@ async function sendOne(o: SendersOptions, message: OutgoingMessage, probe: boole
       return;
     case 'unknown':
       // Never retried blindly: the provider may have accepted it (see classifyNetworkError).
-      o.gate.record(key, 'failed', `${outcome.code}: ${outcome.message}`, probe);
+      o.gate.record(key, 'failed', `${outcome.code}: ${outcome.message}`, probe, message.attempts === 1);
       await o.report(result(message, 'unknown', null, outcome.code, outcome.message));
       return;
     case 'transient':
       break;
   }
-  o.gate.record(key, outcome.throttled ? 'answered' : 'failed', `${outcome.code}: ${outcome.message}`, probe);
+  o.gate.record(key, outcome.throttled ? 'answered' : 'failed', `${outcome.code}: ${outcome.message}`, probe, message.attempts === 1);
   for (const pacer of o.pacers) pacer.record(outcome.throttled ? 'throttled' : 'other', outcome.retryAfterMs);
   // An outage is not the message's failure: it waits for the provider, budget untouched.
   if (outcome.throttled || o.gate.countsAgainstBudget()) message.failures++;
@@ -141,6 +141,6 @@ function result(
     providerId,
     errorCode,
     errorMessage,
-    sentAt: status === 'sent' ? new Date() : null,
+    sentAt: status === 'sent' || status === 'unknown' ? new Date() : null,
   };
 }
