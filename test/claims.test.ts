@@ -105,6 +105,22 @@ describe(`claiming recipients (${dbLabel})`, () => {
     assert.deepEqual(rows.map((r) => r.status), ['unknown', 'unknown', 'queued']);
   });
 
+  it("dates an expired worker's unknown claims from its last heartbeat, so the log lookup waits for requests it may have started since the claim", async () => {
+    const { listId } = await seedList(db.kysely, 'lease-age', 2);
+    const campaignId = await seedCampaign(db.kysely, listId);
+    await registerWorker(db.kysely, 'held');
+    // Claimed two hours ago (held through an outage, say), last heard of one hour ago.
+    await claimBatch(db.kysely, campaignId, 'held', 2, { now: new Date(Date.now() - 2 * 3600_000) });
+    await sql`update workers set heartbeat_at = now() - interval '1 hour' where id = 'held'`.execute(db.kysely);
+    const beat = (await db.kysely.selectFrom('workers').select('heartbeat_at').where('id', '=', 'held').executeTakeFirstOrThrow()).heartbeat_at;
+    await expireDeadWorkers(db.kysely, 15_000);
+    const rows = await db.kysely.selectFrom('deliveries').select(['status', 'claimed_at']).where('campaign_id', '=', campaignId).execute();
+    for (const r of rows) {
+      assert.equal(r.status, 'unknown');
+      assert.equal(r.claimed_at?.getTime(), beat.getTime());
+    }
+  });
+
   it('does not finish while a delivery of unknown outcome is open, and finishes once it is resolved', async () => {
     const { listId } = await seedList(db.kysely, 'unknown-open', 2);
     const campaignId = await seedCampaign(db.kysely, listId);

@@ -18,6 +18,8 @@ export interface ChaosOptions {
   outageMs: number;
   pgPort: number;
   log: (line: string) => void;
+  /** Where to leave worker logs and the provider's duplicate acceptances, when there are any. */
+  logDir?: string;
 }
 
 export interface ChaosResult {
@@ -147,6 +149,14 @@ export async function runMultiWorkerChaos(o: ChaosOptions): Promise<ChaosResult>
       if (n > 1) duplicates++;
       if (n === 0) lost++;
     }
+    if (duplicates > 0 && o.logDir) {
+      const { mkdirSync, writeFileSync } = await import('node:fs');
+      mkdirSync(o.logDir, { recursive: true });
+      finished.forEach((w, i) => writeFileSync(`${o.logDir}/worker-${i}.log`, w.output()));
+      const twice = (await (await request(`${mock.url}/mock/duplicates`)).body.json()) as Record<string, number[]>;
+      writeFileSync(`${o.logDir}/duplicates.json`, JSON.stringify({ startedAt: started / 1000, twice }, null, 1));
+      o.log(`duplicates: worker logs and acceptance times in ${o.logDir}`);
+    }
     let unknownReconciledSent = 0;
     let unknownResent = 0;
     for (const w of finished) {
@@ -201,7 +211,8 @@ if (isMain) {
     rate: arg('rate', 3000),
     outageMs: arg('outage-ms', 60_000),
     pgPort: 56_432 + (process.pid % 1000),
-    log: (line) => console.log(`[${new Date().toISOString()}] ${line}`),
+    logDir: `/tmp/herald-chaos-${process.pid}`,
+    log: (line) => console.log(`[${new Date().toISOString()} ${Date.now() / 1000}] ${line}`),
   });
   console.log(JSON.stringify(result, null, 2));
   process.exit(result.duplicates === 0 && result.lost === 0 && result.open === 0 && result.failed === 0 ? 0 : 1);

@@ -191,6 +191,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
       return send(res, 200, { ...stats(store), webhooksSent: webhooks?.sent ?? 0, webhooksFailed: webhooks?.failed ?? 0 });
     }
     if (req.method === 'GET' && url.pathname === '/mock/deliveries') return send(res, 200, store.deliveries.toJSON());
+    if (req.method === 'GET' && url.pathname === '/mock/duplicates') return send(res, 200, duplicateAcceptances(store));
     if (req.method === 'GET' && url.pathname === '/mock/messages') return send(res, 200, store.messages);
     if (req.method === 'POST' && url.pathname === '/mock/outage') {
       // ?ms=N: answer every message request 503 for N ms from now (0 ends it).
@@ -263,6 +264,21 @@ function toAccepted(parsed: ParsedMessage, to: string[], id: string, timestamp: 
     userVariables,
     sizes: Object.fromEntries(parsed.sizes),
   };
+}
+
+/** Deliveries accepted more than once, with each acceptance's time (from the event log). */
+function duplicateAcceptances(store: MockStore): Record<string, number[]> {
+  const times = new Map<string, number[]>();
+  for (const e of store.events) {
+    const id = e.userVariables['herald-delivery'];
+    if (id === undefined) continue;
+    const list = times.get(id);
+    if (list) list.push(e.timestamp);
+    else times.set(id, [e.timestamp]);
+  }
+  const out: Record<string, number[]> = {};
+  for (const [id, list] of times) if (list.length > 1) out[id] = list;
+  return out;
 }
 
 function stats(store: MockStore): Record<string, unknown> {
