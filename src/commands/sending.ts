@@ -19,6 +19,8 @@ export interface SendingOptions {
   batchSize?: number;
   leaseMs?: number;
   renderThreads?: number;
+  /** Longest render of one recipient before it fails with render_timeout (tests shorten it). */
+  renderTimeout?: number;
   requestTimeout?: number;
   scheduleGrace?: number;
   maxAttempts?: number;
@@ -45,6 +47,7 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(options.maxAttempts ? { retryPolicy: { ...defaultRunSettings.retryPolicy, maxAttempts: options.maxAttempts } } : {}),
     ...(options.capRecheckMs ? { capRecheckMs: options.capRecheckMs } : {}),
+    ...(options.renderTimeout ? { renderTimeoutMs: options.renderTimeout } : {}),
     ...(options.reconcileAfter !== undefined ? { reconcileAfterMs: options.reconcileAfter } : {}),
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
   };
