@@ -227,7 +227,9 @@ export async function sendAndWait(db: Db, config: Config, log: Logger, id: numbe
   const seconds = (Date.now() - started) / 1000;
   const counts = await countDeliveries(db.kysely, id);
   const final = await getCampaignOrThrow(db, id);
-  const sentNow = counts.sent - base.sent;
+  // What this process sent, from its own reporter: the database's count grows with every
+  // other process sending the same campaign, and counting from it credited each with all.
+  const sentNow = stack.worker.progress.get(id)?.sent ?? 0;
   if (o.statsJson) stats.write(o.statsJson, { campaignId: id, status: final.status, sent: sentNow, seconds, latency: stack.worker.latency });
   console.log(
     [
