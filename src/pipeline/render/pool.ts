@@ -73,8 +73,13 @@ export class RenderPool {
     const check = (): void => {
       const index = Atomics.load(progress, 0);
       const startedAt = Atomics.load(progress, 1);
-      if (index === NOT_STARTED || Atomics.load(progress, 0) !== index) {
+      if (index === NOT_STARTED) {
         timer = setTimeout(check, timeoutMs);
+        return;
+      }
+      // The thread moved on to the next recipient while we read: look again at once.
+      if (Atomics.load(progress, 0) !== index) {
+        timer = setTimeout(check, 1);
         return;
       }
       const elapsed = Date.now() - progressBase - startedAt;
