@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { registerCampaignCommands } from './commands/campaign.js';
 import { withContext } from './commands/context.js';
 import { registerDemoCommand } from './commands/demo.js';
@@ -11,6 +11,12 @@ import { registerServeCommand } from './commands/serve.js';
 import { registerSuppressionCommands } from './commands/suppressions.js';
 import { registerWorkerCommand } from './commands/worker.js';
 import { migrateToLatest } from './db/migrate.js';
+
+// A reader that goes away early (`herald … | head`) ends the output, quietly, as Unix tools do;
+// without a listener the EPIPE would crash the process with a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
 
 const program = new Command()
   .name('herald')
@@ -45,6 +51,9 @@ async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
+      // Commander prints the errors of its own parsing; one thrown from inside an action (an
+      // argument checked there) reaches here unprinted.
+      if (err instanceof InvalidArgumentError) console.error(`herald: ${err.message}`);
       process.exitCode = err.exitCode;
       return;
     }

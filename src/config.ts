@@ -34,12 +34,22 @@ const urlString = (name: string) =>
     .transform((v) => (v === '' ? undefined : v))
     .optional();
 
+/** A URL Herald makes HTTP requests to: anything else would only fail later, far from its cause. */
+const httpUrlString = (name: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => v === '' || URL.canParse(v), { message: `${name} must be a URL` })
+    .refine((v) => v === '' || !URL.canParse(v) || ['http:', 'https:'].includes(new URL(v).protocol), { message: `${name} must be an http:// or https:// URL` })
+    .transform((v) => (v === '' ? undefined : v))
+    .optional();
+
 const envSchema = z.object({
   DATABASE_URL: urlString('DATABASE_URL'),
   HERALD_DATA_DIR: optionalString,
   MAILGUN_API_KEY: optionalString,
   MAILGUN_DOMAIN: optionalString,
-  MAILGUN_BASE_URL: urlString('MAILGUN_BASE_URL'),
+  MAILGUN_BASE_URL: httpUrlString('MAILGUN_BASE_URL'),
   REDIS_URL: urlString('REDIS_URL'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   HERALD_SECRET: optionalString,

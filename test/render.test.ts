@@ -161,6 +161,20 @@ describe('rendering on worker threads', () => {
     assert.deepEqual(fine.failures, []);
   });
 
+  it('fails only the recipient that renders too long; the rest of its batch renders on a new thread', async () => {
+    const recipients = Array.from({ length: 6 }, (_, i) => recipient(i + 1, i === 3 ? { loops: 100_000 } : {}));
+    const result = await pool.render({ spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'slow-for-one', subject: 'Hi {{ name }}' }), recipients }, { timeoutMs: 300 });
+    assert.deepEqual(result.failures.map((f) => [f.index, f.code]), [[3, 'render_timeout']]);
+    assert.match(result.failures[0]!.message, /longer than 300 ms/);
+    // Bodies from the aborted thread's replacement and the re-rendered parts share one Content-Type.
+    for (const i of [0, 1, 2, 4, 5]) {
+      const f = await fields(result, i);
+      assert.equal(f.get('to'), `Reader ${i + 1} <reader${i + 1}@example.com>`);
+      assert.equal(String(f.get('html')).trim(), `Hello Reader ${i + 1}`);
+    }
+    assert.equal(result.offsets[3], -1);
+  });
+
   it('keeps the main event loop free while a large batch renders', async () => {
     const delay = monitorEventLoopDelay({ resolution: 5 });
     delay.enable();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { request } from 'undici';
 import { signUnsubscribeToken } from '../src/domain/unsubscribeToken.js';
 import { signWebhook } from '../src/domain/webhookSignature.js';
@@ -104,5 +105,30 @@ describe(`one-click unsubscribe and Mailgun webhooks (${dbLabel})`, () => {
     assert.equal(await suppressed('hooks-user5@example.test'), undefined);
     assert.equal((await post('/webhooks/mailgun', webhook(event(4, { event: 'failed', severity: 'permanent', reason: 'bounce' })))).status, 200);
     assert.equal((await suppressed('hooks-user5@example.test'))?.reason, 'bounced');
+  });
+
+  it("suppresses the delivery's own recipient, never the address an event names instead", async () => {
+    const e = event(1, { event: 'unsubscribed', recipient: 'victim@example.test' });
+    assert.equal((await post('/webhooks/mailgun', webhook(e))).status, 200);
+    assert.equal(await suppressed('victim@example.test'), undefined);
+    assert.equal((await suppressed('hooks-user2@example.test'))?.reason, 'unsubscribed');
+  });
+
+  it('keeps the token usable when storing the event fails, so the identical retry is recorded', async () => {
+    const e = event(2, { event: 'delivered', reason: 'refuse-me' });
+    const body = webhook(e);
+    // A real failure of the event insert: the database refuses this row for a while.
+    await db.kysely.schema.alterTable('delivery_events').addCheckConstraint('test_refuse', sql`reason is distinct from 'refuse-me'`).execute();
+    try {
+      assert.ok((await post('/webhooks/mailgun', body)).status >= 500);
+    } finally {
+      await db.kysely.schema.alterTable('delivery_events').dropConstraint('test_refuse').execute();
+    }
+    const retry = await post('/webhooks/mailgun', body);
+    assert.equal(retry.status, 200, retry.text);
+    assert.match(retry.text, /recorded/);
+    assert.equal((await db.kysely.selectFrom('delivery_events').selectAll().where('id', '=', e.id).execute()).length, 1);
+    const replay = await post('/webhooks/mailgun', body);
+    assert.equal(replay.status, 406);
   });
 });

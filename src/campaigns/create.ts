@@ -43,8 +43,8 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     list_id: list.id,
     template: input.template,
     subject: input.subject,
-    from_address: input.from,
-    reply_to: input.replyTo ?? null,
+    from_address: quoteDisplayName(input.from),
+    reply_to: input.replyTo ? quoteDisplayName(input.replyTo) : null,
     sending_domain: domain,
     tags,
     rate_per_second: input.ratePerSecond ?? null,
@@ -73,6 +73,19 @@ export function isSenderAddress(value: string): boolean {
   const match = /^\s*(?:[^<>]*<([^<>]+)>|([^<>\s]+))\s*$/.exec(value);
   const address = match?.[1] ?? match?.[2];
   return address !== undefined && normalizeEmail(address).ok;
+}
+
+/**
+ * `Shop, Inc <news@example.com>` as RFC 5322 wants it: a display name with anything but
+ * letters, digits, spaces and the other atom characters is quoted, or its comma would make
+ * the header a list of two addresses. Already quoted names and bare addresses are kept.
+ */
+export function quoteDisplayName(value: string): string {
+  const match = /^\s*([^<>]*?)\s*<([^<>]+)>\s*$/.exec(value);
+  if (!match) return value;
+  const [, name, address] = match as unknown as [string, string, string];
+  if (name === '' || /^"(?:[^"\\]|\\.)*"$/.test(name) || /^[\w !#$%&'*+\-/=?^`{|}~]*$/.test(name)) return value;
+  return `"${name.replace(/["\\]/g, '\\$&')}" <${address}>`;
 }
 
 function checkAddress(option: string, value: string): void {

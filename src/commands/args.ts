@@ -11,7 +11,7 @@ export function intArg(min = 1): (value: string) => number {
 
 export function campaignIdArg(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`campaign id must be a positive whole number, got '${value}'`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`campaign id must be a positive whole number, got '${value}'`);
   return n;
 }
 

@@ -228,7 +228,9 @@ export async function sendAndWait(db: Db, config: Config, log: Logger, id: numbe
   const seconds = (Date.now() - started) / 1000;
   const counts = await countDeliveries(db.kysely, id);
   const final = await getCampaignOrThrow(db, id);
-  const sentNow = counts.sent - base.sent;
+  // What this process sent, from its own reporter: the database's count grows with every
+  // other process sending the same campaign, and counting from it credited each with all.
+  const sentNow = stack.worker.progress.get(id)?.sent ?? 0;
   if (o.statsJson) stats.write(o.statsJson, { campaignId: id, status: final.status, sent: sentNow, seconds, latency: stack.worker.latency });
   console.log(
     [
@@ -255,18 +257,44 @@ async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Pr
 }
 
 async function writeReport(db: Db, id: number, format: 'csv' | 'jsonl', out: NodeJS.WritableStream): Promise<void> {
-  const write = (chunk: string): Promise<void> | void => {
-    if (!out.write(chunk)) return new Promise((resolve) => out.once('drain', () => resolve()));
+  // The reader may go away early (`report ID | head`): stop reading the database then and end
+  // quietly, as Unix tools do on EPIPE, instead of waiting for a 'drain' that never comes.
+  let gone = false;
+  let wake: (() => void) | null = null;
+  const onGone = (): void => {
+    gone = true;
+    wake?.();
   };
-  const csv = format === 'csv' ? stringify({ header: true, columns: ['email', 'status', 'attempts', 'provider_id', 'error_code', 'error_message', 'sent_at'] }) : null;
-  if (csv) csv.on('data', (chunk: Buffer) => void write(chunk.toString()));
-  for await (const r of campaignReport(db.kysely, id)) {
-    const row = { email: r.email, status: r.status, attempts: r.attempts, provider_id: r.providerId, error_code: r.errorCode, error_message: r.errorMessage, sent_at: r.sentAt?.toISOString() ?? null };
-    if (csv) {
-      if (!csv.write(row)) await new Promise((resolve) => csv.once('drain', resolve));
-    } else {
-      await write(`${JSON.stringify(row)}\n`);
+  out.once('error', onGone);
+  out.once('close', onGone);
+  const drained = (): Promise<void> =>
+    new Promise((resolve) => {
+      wake = resolve;
+      out.once('drain', () => resolve());
+    });
+  const write = (chunk: string): Promise<void> | void => {
+    if (gone) return;
+    if (!out.write(chunk)) return drained();
+  };
+  try {
+    const csv = format === 'csv' ? stringify({ header: true, columns: ['email', 'status', 'attempts', 'provider_id', 'error_code', 'error_message', 'sent_at'] }) : null;
+    let pending: Promise<void> | void = undefined;
+    if (csv) csv.on('data', (chunk: Buffer) => (pending = write(chunk.toString())));
+    for await (const r of campaignReport(db.kysely, id)) {
+      if (gone) break;
+      const row = { email: r.email, status: r.status, attempts: r.attempts, provider_id: r.providerId, error_code: r.errorCode, error_message: r.errorMessage, sent_at: r.sentAt?.toISOString() ?? null };
+      if (csv) {
+        csv.write(row);
+        await pending;
+      } else {
+        await write(`${JSON.stringify(row)}\n`);
+      }
     }
+    if (csv && !gone) await new Promise<void>((resolve) => csv.end(resolve));
+  } finally {
+    out.off('error', onGone);
+    out.off('close', onGone);
+    // Later writes to a closed stdout (console.log) must not crash the process either.
+    if (gone) out.on('error', () => undefined);
   }
-  if (csv) await new Promise<void>((resolve) => csv.end(resolve));
 }

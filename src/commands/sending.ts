@@ -21,6 +21,8 @@ export interface SendingOptions {
   batchSize?: number;
   leaseMs?: number;
   renderThreads?: number;
+  /** Longest render of one recipient before it fails with render_timeout (tests shorten it). */
+  renderTimeout?: number;
   requestTimeout?: number;
   scheduleGrace?: number;
   maxAttempts?: number;
@@ -56,6 +58,7 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(options.maxAttempts ? { retryPolicy: { ...defaultRunSettings.retryPolicy, maxAttempts: options.maxAttempts } } : {}),
     ...(options.capRecheckMs ? { capRecheckMs: options.capRecheckMs } : {}),
+    ...(options.renderTimeout ? { renderTimeoutMs: options.renderTimeout } : {}),
     ...(options.reconcileAfter !== undefined ? { reconcileAfterMs: options.reconcileAfter } : {}),
     ...(options.limiterStall !== undefined ? { limiterStallMs: options.limiterStall } : {}),
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),

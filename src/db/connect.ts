@@ -1,8 +1,10 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { UserError } from '../errors.js';
 import type { Database } from './schema.js';
 
 const INT8_OID = 20;
@@ -61,9 +63,53 @@ function connectPostgres(databaseUrl: string, options: ConnectOptions): Db {
   };
 }
 
+/** Why the PGlite data folder cannot be used, as one line naming the variable that sets it. */
+function dataDirError(dataDir: string, reason: string): UserError {
+  return new UserError(`cannot use the PGlite data folder HERALD_DATA_DIR=${dataDir}: ${reason}`);
+}
+
+/**
+ * Creates the data folder and checks it can be written, so a bad HERALD_DATA_DIR fails here
+ * with a message instead of inside PGlite (whose file-system errors are not Error objects and
+ * print as "[object Object]"). One level at a time: Node's recursive mkdir never returns on a
+ * path whose parent exists but refuses new entries with ENOENT (e.g. under /proc).
+ */
+function prepareDataDir(dataDir: string): void {
+  const missing: string[] = [];
+  for (let at = path.resolve(dataDir); !fs.existsSync(at); at = path.dirname(at)) {
+    missing.unshift(at);
+    if (path.dirname(at) === at) break;
+  }
+  const probe = path.join(dataDir, `.herald-write-check-${process.pid}`);
+  try {
+    for (const dir of missing) fs.mkdirSync(dir);
+    if (!fs.statSync(dataDir).isDirectory()) throw new Error('not a folder');
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe);
+  } catch (err) {
+    throw dataDirError(dataDir, (err as Error).message);
+  }
+}
+
+function describeThrown(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  // PGlite's file system throws plain objects such as { name: 'ErrnoError', errno: 20 }.
+  if (err && typeof err === 'object') {
+    const { name, errno } = err as { name?: unknown; errno?: unknown };
+    if (name !== undefined || errno !== undefined) return `${String(name ?? 'error')}${errno !== undefined ? ` (errno ${String(errno)})` : ''}`;
+  }
+  return String(err);
+}
+
 async function connectPglite(dataDir: string | undefined): Promise<Db> {
-  if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
-  const pglite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), parsers: { [INT8_OID]: parseInt8, [DATE_OID]: keepDate } });
+  if (dataDir) prepareDataDir(dataDir);
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), parsers: { [INT8_OID]: parseInt8, [DATE_OID]: keepDate } });
+  } catch (err) {
+    if (dataDir) throw dataDirError(dataDir, describeThrown(err));
+    throw err;
+  }
   const kysely = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   return {
     kind: 'pglite',

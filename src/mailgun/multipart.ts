@@ -47,8 +47,11 @@ export class MultipartWriter {
    */
   private readonly partHeaders = new Map<string, Buffer>();
 
-  constructor(staticFields: readonly FormField[]) {
-    const boundary = `herald-${randomBytes(18).toString('base64url')}`;
+  /**
+   * `boundary` lets every render thread of one pool share a boundary, so bodies rendered on
+   * different threads can travel under one Content-Type; it must be as unguessable as the default.
+   */
+  constructor(staticFields: readonly FormField[], boundary = `herald-${randomBytes(18).toString('base64url')}`) {
     this.boundary = boundary;
     this.contentType = `multipart/form-data; boundary=${boundary}`;
     this.staticPart = Buffer.concat(staticFields.flatMap(([name, value]) => [this.partHeader(name), Buffer.from(`${value}\r\n`, 'utf8')]));

@@ -224,17 +224,46 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
   };
 }
 
+/**
+ * Splits a `to` value at the commas between addresses, not those inside a quoted display name
+ * (RFC 5322: `"Doe, Jane" <jane@example.com>` is one address). Null when a quote is left open.
+ * A value without quotes, nearly every message, takes the plain split.
+ */
+function splitAddressList(value: string): string[] | null {
+  if (!value.includes('"')) return value.split(',');
+  const out: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x5c /* \ */ && quoted) i++;
+    else if (c === 0x22 /* " */) quoted = !quoted;
+    else if (c === 0x2c /* , */ && !quoted) {
+      out.push(value.slice(start, i));
+      start = i + 1;
+    }
+  }
+  if (quoted) return null;
+  out.push(value.slice(start));
+  return out;
+}
+
 /** Mailgun's checks of a message request: the reason it would refuse it, or its recipients' addresses. */
 function validate(parsed: ParsedMessage): string | { to: string[] } {
   const from = parsed.fields.get('from');
   if (!from || from[0]!.trim() === '') return 'from parameter is missing';
   const to = parsed.fields.get('to');
   if (!to || to.every((t) => t.trim() === '')) return 'to parameter is missing';
-  const recipients = to.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  const recipients: string[] = [];
+  for (const t of to) {
+    const list = splitAddressList(t);
+    if (list === null) return 'to parameter is not a valid address. please check documentation';
+    for (const r of list) if (r.trim() !== '') recipients.push(r.trim());
+  }
   if (recipients.length > MAX_RECIPIENTS) return `Too many recipients, max is ${MAX_RECIPIENTS}`;
   const addresses: string[] = [];
   for (const r of recipients) {
-    const address = /<([^>]+)>/.exec(r)?.[1] ?? r;
+    const address = /<([^<>]+)>$/.exec(r)?.[1] ?? r;
     if (!ADDRESS.test(address)) return 'to parameter is not a valid address. please check documentation';
     addresses.push(address);
   }

@@ -47,9 +47,20 @@ export async function readJson(req: http.IncomingMessage, limit = 1024 * 1024): 
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\b/i.test(type)) throw new HttpError(415, `expected content-type application/json, got '${type || 'none'}'`);
   const raw = (await readBody(req, limit)).toString('utf8');
+  let value: unknown;
   try {
-    return JSON.parse(raw) as unknown;
+    value = JSON.parse(raw);
   } catch (err) {
     throw new HttpError(400, `request body is not valid JSON: ${(err as Error).message}`);
   }
+  // Postgres cannot store a NUL in text: the client's mistake (400), not a failed insert (500).
+  if (raw.includes('\\u0000') && hasNul(value)) throw new HttpError(400, 'request body contains a NUL character (\\u0000)');
+  return value;
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\0') || hasNul(v));
+  return false;
 }

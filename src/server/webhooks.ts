@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database, SuppressionReason } from '../db/schema.js';
 import { parseDeliveryId } from '../domain/deliveryId.js';
 import { checkWebhookSignature, type WebhookSignature } from '../domain/webhookSignature.js';
-import { deliveryExists, insertDeliveryEvent, rememberWebhookToken } from '../sql/deliveryEvents.js';
+import { deliveryRecipientEmail, insertDeliveryEvent, rememberWebhookToken } from '../sql/deliveryEvents.js';
 import { addSuppressions } from '../sql/suppressions.js';
 
 export interface WebhookOutcome {
@@ -52,26 +52,32 @@ export async function handleMailgunWebhook(db: Kysely<Database>, signingKey: str
   const deliveryValue = data['user-variables']?.['herald-delivery'];
   const delivery = typeof deliveryValue === 'string' ? parseDeliveryId(deliveryValue) : null;
   if (!delivery) return { status: 406, message: `event ${data.id} carries no herald-delivery variable` };
-  if (!(await rememberWebhookToken(db, signature.token))) return { status: 406, message: 'replayed token' };
-  if (!(await deliveryExists(db, delivery.campaignId, delivery.recipientId))) {
+  // The delivery names the address: the event's own `recipient` field is not trusted to say
+  // whom to suppress (an event for one delivery must never suppress someone else).
+  const email = await deliveryRecipientEmail(db, delivery.campaignId, delivery.recipientId);
+  if (email === null) {
+    if (!(await rememberWebhookToken(db, signature.token))) return { status: 406, message: 'replayed token' };
     return { status: 406, message: `unknown delivery ${deliveryValue as string}` };
   }
 
   const severity = typeof data.severity === 'string' ? data.severity : null;
-  const stored = await insertDeliveryEvent(db, {
-    id: data.id,
-    campaignId: delivery.campaignId,
-    recipientId: delivery.recipientId,
-    event: data.event,
-    severity,
-    reason: typeof data.reason === 'string' ? data.reason : null,
-    occurredAt: typeof data.timestamp === 'number' ? new Date(data.timestamp * 1000) : new Date(nowMs),
-    payload: data as Record<string, unknown>,
+  // The token is remembered in the same transaction as the event: if storing the event fails,
+  // the token is not burnt and Mailgun's identical retry is accepted, not refused as a replay.
+  return db.transaction().execute(async (trx): Promise<WebhookOutcome> => {
+    if (!(await rememberWebhookToken(trx, signature.token!))) return { status: 406, message: 'replayed token' };
+    const stored = await insertDeliveryEvent(trx, {
+      id: data.id as string,
+      campaignId: delivery.campaignId,
+      recipientId: delivery.recipientId,
+      event: data.event as string,
+      severity,
+      reason: typeof data.reason === 'string' ? data.reason : null,
+      occurredAt: typeof data.timestamp === 'number' ? new Date(data.timestamp * 1000) : new Date(nowMs),
+      payload: data as Record<string, unknown>,
+    });
+    if (!stored) return { status: 200, message: 'already recorded' };
+    const reason = suppressionFor(data.event as string, severity);
+    if (reason) await addSuppressions(trx, [email], reason, `webhook:${data.event as string}`, delivery.campaignId);
+    return { status: 200, message: 'recorded' };
   });
-  if (!stored) return { status: 200, message: 'already recorded' };
-  const reason = suppressionFor(data.event, severity);
-  if (reason && typeof data.recipient === 'string') {
-    await addSuppressions(db, [data.recipient], reason, `webhook:${data.event}`, delivery.campaignId);
-  }
-  return { status: 200, message: 'recorded' };
 }

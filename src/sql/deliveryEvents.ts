@@ -7,9 +7,16 @@ export async function rememberWebhookToken(db: Kysely<Database>, token: string):
   return Number(result.numAffectedRows ?? 0) === 1;
 }
 
-export async function deliveryExists(db: Kysely<Database>, campaignId: number, recipientId: number): Promise<boolean> {
-  const row = await db.selectFrom('deliveries').select('status').where('campaign_id', '=', campaignId).where('recipient_id', '=', recipientId).executeTakeFirst();
-  return row !== undefined;
+/** The address a delivery was sent to, or null when there is no such delivery. */
+export async function deliveryRecipientEmail(db: Kysely<Database>, campaignId: number, recipientId: number): Promise<string | null> {
+  const row = await db
+    .selectFrom('deliveries')
+    .innerJoin('recipients', 'recipients.id', 'deliveries.recipient_id')
+    .select('recipients.email')
+    .where('deliveries.campaign_id', '=', campaignId)
+    .where('deliveries.recipient_id', '=', recipientId)
+    .executeTakeFirst();
+  return row?.email ?? null;
 }
 
 export interface NewDeliveryEvent {

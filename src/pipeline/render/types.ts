@@ -39,6 +39,14 @@ export interface RenderTask {
   testSendTo?: string;
   /** Spent batch buffers handed back for reuse (moved, not copied); see BodyBatch. */
   spareBuffers?: ArrayBuffer[];
+  /**
+   * Set by the pool, shared with the render thread (a SharedArrayBuffer): [0] the index of the
+   * recipient being rendered (-1 while the templates compile), [1] when it started, in ms
+   * since `progressBase` (a Date.now() value). Lets the pool time each recipient on its own
+   * and know which one to blame when a render runs too long.
+   */
+  progress?: Int32Array;
+  progressBase?: number;
 }
 
 export type RenderFailureCode = 'render_error' | 'render_timeout';

@@ -1,4 +1,4 @@
-import { Piscina } from 'piscina';
+import { Piscina, workerData } from 'piscina';
 import { formatDeliveryId } from '../../domain/deliveryId.js';
 import { signUnsubscribeToken } from '../../domain/unsubscribeToken.js';
 import { MultipartWriter, type FormField } from '../../mailgun/multipart.js';
@@ -73,7 +73,10 @@ function prepare(spec: CampaignRenderSpec): Prepared {
   if (spec.replyTo) staticFields.push(['h:Reply-To', spec.replyTo]);
   if (spec.unsubscribe) staticFields.push(['h:List-Unsubscribe-Post', 'List-Unsubscribe=One-Click']);
   staticFields.push(['v:herald-campaign', String(spec.campaignId)]);
-  const prepared = { compiled: compileCampaign(spec), writer: new MultipartWriter(staticFields) };
+  // One boundary for the whole pool (see RenderPool): a task split across threads after a
+  // timeout still yields bodies that share one Content-Type.
+  const boundary = (workerData as { boundary?: string } | undefined)?.boundary;
+  const prepared = { compiled: compileCampaign(spec), writer: new MultipartWriter(staticFields, boundary) };
   cache.set(spec.key, prepared);
   if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
   return prepared;
@@ -143,6 +146,17 @@ function quoteName(name: string): string {
   return /^[\w !#$%&'*+\-/=?^`{|}~]*$/.test(clean) ? clean : `"${clean.replace(/["\\]/g, '\\$&')}"`;
 }
 
+/**
+ * Publishes which recipient this thread is rendering and since when. The start is stored
+ * before the index, so a reader that sees the same index before and after reading the start
+ * never gets an earlier start than that recipient's own (it may get a later one, which only
+ * delays a timeout).
+ */
+function mark(progress: Int32Array, index: number, base: number): void {
+  Atomics.store(progress, 1, Date.now() - base);
+  Atomics.store(progress, 0, index);
+}
+
 /** Piscina entry point: renders a batch into one transferable buffer of request bodies. */
 export default function renderBatch(task: RenderTask): unknown {
   const n = task.recipients.length;
@@ -150,6 +164,9 @@ export default function renderBatch(task: RenderTask): unknown {
   const lengths = new Int32Array(n);
   const failures: RenderResult['failures'] = [];
   for (const spare of task.spareBuffers ?? []) keepSpare(spare);
+  const progress = task.progress;
+  const base = task.progressBase ?? 0;
+  if (progress) mark(progress, -1, base);
   let prepared: Prepared;
   try {
     prepared = prepare(task.spec);
@@ -164,6 +181,7 @@ export default function renderBatch(task: RenderTask): unknown {
   // through the send queue.
   let total = 0;
   for (let i = 0; i < n; i++) {
+    if (progress) mark(progress, i, base);
     const fields = renderOne(task.spec, prepared, task.recipients[i]!, now, task.testSendTo);
     if (typeof fields === 'string') {
       failures.push({ index: i, code: 'render_error', message: fields });

@@ -13,7 +13,8 @@ import { createCampaignBody, parseInput, testSendBody } from './schemas.js';
 
 function campaignId(raw: string): number {
   const id = Number(raw);
-  if (!Number.isInteger(id) || id < 1) throw new HttpError(400, `campaign id must be a positive whole number, got '${raw}'`);
+  // Safe integers only: beyond them ids lose precision, and beyond 2^63 Postgres refuses them.
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(id) || id < 1) throw new HttpError(400, `campaign id must be a positive whole number, got '${raw}'`);
   return id;
 }
 

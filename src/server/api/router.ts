@@ -33,6 +33,10 @@ export class Router {
   }
 
   async dispatch(req: http.IncomingMessage, url: URL): Promise<Reply> {
+    // Postgres cannot store a NUL in text: refused here as the client's mistake, not a 500.
+    for (const [key, value] of url.searchParams) {
+      if (key.includes('\0') || value.includes('\0')) throw new HttpError(400, `query parameter ${JSON.stringify(key)} contains a NUL byte`);
+    }
     let pathMatched = false;
     for (const route of this.routes) {
       const m = route.pattern.exec(url.pathname);
@@ -40,10 +44,22 @@ export class Router {
       pathMatched = true;
       if (route.method !== req.method) continue;
       const params: Record<string, string> = {};
-      route.names.forEach((name, i) => (params[name] = decodeURIComponent(m[i + 1]!)));
+      route.names.forEach((name, i) => (params[name] = decodeSegment(m[i + 1]!)));
       return route.handler({ req, params, query: url.searchParams });
     }
     if (pathMatched) throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`);
     throw new HttpError(404, `no such endpoint: ${url.pathname}`);
   }
+}
+
+/** A path segment, percent-decoded; malformed encoding and NUL bytes are the client's error. */
+function decodeSegment(raw: string): string {
+  let value: string;
+  try {
+    value = decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, `path segment '${raw}' is not valid percent-encoding (UTF-8)`);
+  }
+  if (value.includes('\0')) throw new HttpError(400, `path segment '${raw}' contains a NUL byte`);
+  return value;
 }

@@ -52,7 +52,11 @@ export const deliveriesQuery = z
     status: deliveryStatus.optional(),
     email: z.string().min(1).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(100),
-    after: z.string().regex(/^\d+\.\d+$/, 'a cursor from a previous page (next)').optional(),
+    after: z
+      .string()
+      .regex(/^\d+\.\d+$/, 'a cursor from a previous page (next)')
+      .refine((v) => v.split('.').every((part) => Number.isSafeInteger(Number(part))), 'a cursor from a previous page (next): ids out of range')
+      .optional(),
   })
   .strict();
 

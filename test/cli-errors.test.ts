@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../src/config.js';
+import { dbLabel } from './support/db.js';
+import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';
+
+/** Runs herald to its end and gives back exit code, stdout+stderr and how long it took. */
+async function fails(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; output: string; ms: number }> {
+  const started = Date.now();
+  const p = spawnHerald(args, env);
+  const code = await p.exited;
+  return { code, output: p.output().trim(), ms: Date.now() - started };
+}
+
+describe(`the herald command on bad input and closed pipes (${dbLabel})`, () => {
+  let disposeDb: () => Promise<void> = async () => undefined;
+  let mock: MockProcess;
+  let env: Record<string, string>;
+  let dir: string;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-cli-errors-'));
+    mock = await startMockProcess(['--latency', '0']);
+    const database = await cliDatabaseEnv(dir);
+    disposeDb = database.dispose;
+    env = { MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, ...database.env };
+  });
+  after(async () => {
+    await mock?.stop();
+    await disposeDb();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names a campaign id that is not a number (start, status, pause) in one line', async () => {
+    for (const args of [['campaign', 'start', 'abc'], ['campaign', 'status', 'abc'], ['campaign', 'pause', 'abc'], ['campaign', 'status', '99999999999999999999']]) {
+      const r = await fails(args, env);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.equal(r.output, `herald: campaign id must be a positive whole number, got '${args[2]}'`);
+    }
+  });
+
+  it('ends `campaign report ID | head -2` quietly when the reader goes away', async () => {
+    const csv = path.join(dir, 'many.csv');
+    fs.writeFileSync(csv, ['email,name', ...Array.from({ length: 3000 }, (_, i) => `reader${i}@example.org,Reader ${i}`)].join('\n'));
+    await runHerald(['lists', 'create', 'many'], env);
+    await runHerald(['recipients', 'import', csv, '--list', 'many'], env);
+    const id = (await runHerald(['campaign', 'create', '--name', 'pipe', '--list', 'many', '--template', 'spring-sale', '--subject', 'Hi', '--from', 'shop@example.org'], env)).trim();
+    await runHerald(['campaign', 'start', id, '--wait'], env);
+    for (const format of ['csv', 'jsonl']) {
+      const p = spawnHerald(['campaign', 'report', id, '--format', format], env);
+      let stderr = '';
+      p.process.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      // What `head -2` does: read two lines, then close the pipe.
+      let seen = '';
+      for await (const chunk of p.process.stdout!) {
+        seen += String(chunk);
+        if (seen.split('\n').length > 2) break;
+      }
+      p.process.stdout!.destroy();
+      const code = await p.exited;
+      assert.equal(stderr, '', `${format}: nothing on stderr`);
+      assert.equal(code, 0, format);
+    }
+  });
+
+  it('names HERALD_DATA_DIR and the path when the PGlite folder cannot be used, and exits at once', async () => {
+    const file = path.join(dir, 'a-file');
+    fs.writeFileSync(file, '');
+    let unwritable = path.join(dir, 'read-only');
+    fs.mkdirSync(unwritable, { mode: 0o555 });
+    // Permissions do not stop root; a /proc folder does.
+    if (process.getuid?.() === 0) unwritable = '/proc/self';
+    const paths = [file, path.join(file, 'db'), unwritable];
+    // Under /proc, Node's recursive mkdir never returned (a CPU spinning, no exit).
+    if (process.platform === 'linux') paths.push('/proc/1/herald-db');
+    for (const dataDir of paths) {
+      const r = await fails(['lists', 'ls'], { DATABASE_URL: '', HERALD_DATA_DIR: dataDir });
+      assert.equal(r.code, 1, `${dataDir}: ${r.output}`);
+      assert.ok(r.output.startsWith(`herald: cannot use the PGlite data folder HERALD_DATA_DIR=${dataDir}: `), r.output);
+      assert.equal(r.output.split('\n').length, 1, r.output);
+      assert.doesNotMatch(r.output, /object Object/);
+      assert.ok(r.ms < 15_000, `${dataDir}: took ${r.ms} ms`);
+    }
+  });
+
+  it('refuses a MAILGUN_BASE_URL that is not http(s) at start, naming the variable', async () => {
+    assert.throws(() => loadConfig({ MAILGUN_BASE_URL: 'ftp://files.example.org' }), /MAILGUN_BASE_URL must be an http:\/\/ or https:\/\/ URL/);
+    assert.equal(loadConfig({ MAILGUN_BASE_URL: 'https://api.eu.mailgun.net' }).mailgun.baseUrl, 'https://api.eu.mailgun.net');
+    const r = await fails(['lists', 'ls'], { ...env, MAILGUN_BASE_URL: 'ftp://files.example.org' });
+    assert.equal(r.code, 1);
+    assert.match(r.output, /^herald: invalid environment: MAILGUN_BASE_URL: MAILGUN_BASE_URL must be an http:\/\/ or https:\/\/ URL$/);
+  });
+});
