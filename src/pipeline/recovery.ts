@@ -33,14 +33,14 @@ export async function resolveUnknownDeliveries(
 ): Promise<ResolvedUnknown> {
   const total: ResolvedUnknown = { sent: 0, resend: 0, skipped: 0 };
   for (;;) {
-    const unknown = await listUnknown(db, campaignId, CHUNK, policy === 'reconcile' ? settledBefore : null);
+    const { rows: unknown, listedAt } = await listUnknown(db, campaignId, CHUNK, policy === 'reconcile' ? settledBefore : null);
     if (unknown.length === 0) break;
     const ids = unknown.map((u) => u.recipientId);
     const accepted = policy === 'reconcile' ? await acceptedByProvider(client, campaignId, unknown, new Set(ids), domain) : new Map<number, string>();
     const plan = planUnknown(policy, ids, accepted);
     total.sent += await markUnknownSent(db, campaignId, plan.sent);
-    total.resend += await resolveUnknownAs(db, campaignId, plan.resend, 'pending');
-    total.skipped += await resolveUnknownAs(db, campaignId, plan.skip, 'skipped');
+    total.resend += await resolveUnknownAs(db, campaignId, plan.resend, 'pending', listedAt);
+    total.skipped += await resolveUnknownAs(db, campaignId, plan.skip, 'skipped', listedAt);
   }
   if (total.sent + total.resend + total.skipped > 0) log.info({ campaignId, policy, ...total }, 'resolved deliveries of unknown outcome');
   return total;

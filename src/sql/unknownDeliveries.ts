@@ -6,16 +6,23 @@ export interface UnknownDelivery {
   claimedAt: Date | null;
 }
 
+export interface UnknownPage {
+  rows: UnknownDelivery[];
+  /** The database's time of the listing, to full precision (see resolveUnknownAs). */
+  listedAt: string;
+}
+
 /** Unknown rows of a campaign; with `claimedBefore`, only those claimed before then. */
-export async function listUnknown(db: Kysely<Database>, campaignId: number, limit: number, claimedBefore: Date | null = null): Promise<UnknownDelivery[]> {
-  let query = db
-    .selectFrom('deliveries')
-    .select(['recipient_id', 'claimed_at'])
-    .where('campaign_id', '=', campaignId)
-    .where('status', '=', 'unknown');
-  if (claimedBefore) query = query.where((eb) => eb.or([eb('claimed_at', 'is', null), eb('claimed_at', '<', claimedBefore)]));
-  const rows = await query.orderBy('recipient_id').limit(limit).execute();
-  return rows.map((r) => ({ recipientId: r.recipient_id, claimedAt: r.claimed_at }));
+export async function listUnknown(db: Kysely<Database>, campaignId: number, limit: number, claimedBefore: Date | null = null): Promise<UnknownPage> {
+  const result = await sql<{ recipient_id: number; claimed_at: Date | null; listed_at: string }>`
+    select recipient_id, claimed_at, now()::text as listed_at from deliveries
+    where campaign_id = ${campaignId} and status = 'unknown'
+      and (${claimedBefore}::timestamptz is null or claimed_at is null or claimed_at < ${claimedBefore}::timestamptz)
+    order by recipient_id
+    limit ${limit}
+  `.execute(db);
+  const listedAt = result.rows[0]?.listed_at ?? new Date().toISOString();
+  return { rows: result.rows.map((r) => ({ recipientId: Number(r.recipient_id), claimedAt: r.claimed_at })), listedAt };
 }
 
 /** Unknown rows the provider accepted: now known to be sent. */
@@ -31,14 +38,19 @@ export async function markUnknownSent(db: Kysely<Database>, campaignId: number, 
   return Number(result.numAffectedRows ?? 0);
 }
 
-/** Unknown rows to send again (pending) or never again (skipped). */
-export async function resolveUnknownAs(db: Kysely<Database>, campaignId: number, recipientIds: readonly number[], status: 'pending' | 'skipped'): Promise<number> {
+/**
+ * Unknown rows to send again (pending) or never again (skipped). With `listedAt`, only rows
+ * unchanged since that listing: a row resent meanwhile by another worker may be `unknown`
+ * again, for a newer request that the decision taken on the old listing knows nothing about.
+ */
+export async function resolveUnknownAs(db: Kysely<Database>, campaignId: number, recipientIds: readonly number[], status: 'pending' | 'skipped', listedAt?: string): Promise<number> {
   if (recipientIds.length === 0) return 0;
   const result = await sql`
     update deliveries
     set status = ${status}, worker_id = null,
         error_code = ${status === 'skipped' ? 'unknown_skipped' : null}, updated_at = now()
     where campaign_id = ${campaignId} and recipient_id = any(${[...recipientIds]}::bigint[]) and status = 'unknown'
+      and (${listedAt ?? null}::timestamptz is null or updated_at <= ${listedAt ?? null}::timestamptz)
   `.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }
