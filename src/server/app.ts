@@ -135,7 +135,7 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
 }
 
 function errorReply(err: unknown, log: Logger, path: string): Reply {
-  if (err instanceof HttpError) return json(err.status, { error: err.message, ...(err.fields ? { fields: err.fields } : {}) });
+  if (err instanceof HttpError) return json(err.status, { error: err.message, ...(err.fields ? { fields: err.fields } : {}) }, err.headers);
   if (err instanceof NotFoundError) return json(404, { error: err.message });
   if (err instanceof ConflictError) return json(409, { error: err.message });
   if (err instanceof UserError) return json(400, { error: err.message });
