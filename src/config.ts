@@ -18,7 +18,12 @@ export interface Config {
   webhookSigningKey: string | undefined;
   /** Bearer token for `herald serve`'s API, dashboard data and /metrics. */
   apiToken: string | undefined;
+  /** Largest CSV upload `herald serve` takes (bytes); larger ones get 413. */
+  maxUploadBytes: number;
 }
+
+/** 512 MiB: several million recipients' rows, far below what fills a disk or a day. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
 
 const optionalString = z
   .string()
@@ -56,6 +61,12 @@ const envSchema = z.object({
   HERALD_PUBLIC_URL: urlString('HERALD_PUBLIC_URL'),
   MAILGUN_WEBHOOK_SIGNING_KEY: optionalString,
   HERALD_API_TOKEN: optionalString,
+  HERALD_MAX_UPLOAD_BYTES: z
+    .string()
+    .trim()
+    .refine((v) => v === '' || (/^[0-9]{1,15}$/.test(v) && Number(v) > 0), { message: 'HERALD_MAX_UPLOAD_BYTES must be a whole number of bytes above 0' })
+    .transform((v) => (v === '' ? undefined : Number(v)))
+    .optional(),
 });
 
 export class ConfigError extends Error {
@@ -83,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: e.HERALD_PUBLIC_URL ?? 'http://localhost:8080',
     webhookSigningKey: e.MAILGUN_WEBHOOK_SIGNING_KEY,
     apiToken: e.HERALD_API_TOKEN,
+    maxUploadBytes: e.HERALD_MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES,
   };
 }
 

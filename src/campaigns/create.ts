@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
 import type { UnknownPolicy } from '../db/schema.js';
-import { normalizeEmail } from '../domain/email.js';
+import { domainKey, normalizeEmail } from '../domain/email.js';
 import { UserError } from '../errors.js';
 import { templatesDir } from '../paths.js';
 import { checkCampaignTemplates } from '../pipeline/render/compile.js';
@@ -45,7 +45,7 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     subject: input.subject,
     from_address: quoteDisplayName(input.from),
     reply_to: input.replyTo ? quoteDisplayName(input.replyTo) : null,
-    sending_domain: domain,
+    sending_domain: domain === null ? null : domainKey(domain),
     tags,
     rate_per_second: input.ratePerSecond ?? null,
     max_concurrency: input.maxConcurrency ?? null,

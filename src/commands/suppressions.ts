@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import type { SuppressionReason } from '../db/schema.js';
-import { normalizeEmail } from '../domain/email.js';
+import { emailKey, normalizeEmail } from '../domain/email.js';
 import { UserError } from '../errors.js';
 import { lineFields, readCsv } from '../import/csvRecords.js';
 import { addSuppressions, listSuppressions, removeSuppression } from '../sql/suppressions.js';
@@ -31,7 +31,7 @@ export function registerSuppressionCommands(program: Command): void {
     .action((email: string) =>
       withContext(async ({ db }) => {
         if (!(await removeSuppression(db.kysely, email))) throw new UserError(`'${email}' is not suppressed`);
-        console.log(`removed ${email.toLowerCase()}`);
+        console.log(`removed ${emailKey(email)}`);
       }),
     );
   s.command('ls')

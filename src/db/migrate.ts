@@ -34,3 +34,10 @@ export async function migrateToLatest(db: Db): Promise<MigrationResult[]> {
   }
   return results ?? [];
 }
+
+/** Moves the schema to exactly the named migration (down or up); for tests of a migration. */
+export async function migrateTo(db: Db, name: string): Promise<void> {
+  const migrator = new Migrator({ db: db.kysely, provider: new CompiledMigrationProvider() });
+  const { error } = await migrator.migrateTo(name);
+  if (error) throw new MigrationError(`migration to ${name} failed: ${(error as Error).message ?? String(error)}`);
+}

@@ -27,3 +27,20 @@ export function normalizeEmail(raw: string | null | undefined): NormalizedEmail 
   if (email.length > 254) return { ok: false, reason: `invalid email: '${value}' is longer than 254 characters` };
   return { ok: true, email };
 }
+
+/**
+ * The key an address is matched by: trimmed and lower-cased as a whole. Suppressions are
+ * stored this way and recipients are matched against them by `lower(email)`, so a suppression
+ * written through any path (CLI, API, CSV, webhook, unsubscribe link) holds whatever case or
+ * surrounding spaces the address arrived with. The local part is case-sensitive by the RFC,
+ * but no provider Herald sends through treats it so, and a suppression must err on the side
+ * of not sending.
+ */
+export function emailKey(raw: string): string {
+  return raw.trim().toLowerCase();
+}
+
+/** A sending domain name as stored and looked up: trimmed, lower-cased (DNS is case-blind). */
+export function domainKey(raw: string): string {
+  return raw.trim().toLowerCase();
+}

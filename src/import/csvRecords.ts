@@ -1,6 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse/sync';
+import { readTextLines } from './textLines.js';
 
 export interface CsvRecord {
   /** Line in the file where the record starts (1-based). */
@@ -29,10 +28,12 @@ const PARSE_OPTIONS = { relax_quotes: true, relax_column_count: true, skip_empty
  * `isRow` tells whether one physical line is a complete, valid row on its own (e.g. has a
  * valid email). A quote spanning lines is believed only if none of the lines it swallows
  * is such a row; otherwise its first line is the broken one and the rest are read again.
+ *
+ * A line whose bytes are not text (a NUL, a control character, invalid UTF-8) is rejected on
+ * its own, with the reason and the line shown with those bytes escaped; a file that is not
+ * UTF-8 at all (UTF-16, binary) throws an EncodingError before any record.
  */
 export async function* readCsv(file: string, isRow: (line: string) => boolean): AsyncGenerator<CsvItem> {
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let lineNo = 0;
   // Physical lines not yet turned into records: [line number, text].
   const pending: Array<[number, string]> = [];
 
@@ -74,9 +75,12 @@ export async function* readCsv(file: string, isRow: (line: string) => boolean): 
     }
   };
 
-  for await (const raw of lines) {
-    lineNo++;
-    pending.push([lineNo, lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw]);
+  for await (const item of readTextLines(file)) {
+    if ('bad' in item) {
+      yield { kind: 'reject', reject: { line: item.line, reason: `bad bytes: ${item.bad}`, raw: item.shown } };
+      continue;
+    }
+    pending.push([item.line, item.line === 1 ? item.text.replace(/^\uFEFF/, '') : item.text]);
     yield* assemble(false);
   }
   yield* assemble(true);

@@ -18,6 +18,7 @@ import {
 } from '../sql/importBatch.js';
 import { lineFields, readCsv } from './csvRecords.js';
 import { RejectsFile } from './rejectsFile.js';
+import { EncodingError } from './textLines.js';
 
 export interface ImportSummary {
   rowsRead: number;
@@ -34,6 +35,8 @@ export interface ImportOptions {
   rejectsPath: string;
   /** Rows per staging/merge round; memory stays flat at any file size. */
   batchSize?: number;
+  /** How messages name the file (default: its path); the API's temporary path is nobody's business. */
+  displayName?: string;
 }
 
 export class ImportError extends Error {}
@@ -53,6 +56,7 @@ interface Header {
  * file order) while the other merges batch k into recipients and the list.
  */
 export async function importRecipients(db: Db, file: string, options: ImportOptions): Promise<ImportSummary> {
+  const shownAs = options.displayName ?? file;
   const batchSize = options.batchSize ?? 10_000;
   const rejects = new RejectsFile(options.rejectsPath);
   const summary: ImportSummary = { rowsRead: 0, imported: 0, updated: 0, unchanged: 0, addedToList: 0, rejected: 0, rejectsPath: options.rejectsPath };
@@ -110,6 +114,9 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
       return fields !== null && normalizeEmail(fields[header!.email]).ok;
     };
     for await (const item of readCsv(file, isRow)) {
+      if (item.kind === 'reject' && !header && item.reject.line === 1 && item.reject.reason.startsWith('bad bytes')) {
+        throw new ImportError(`${shownAs}:1: the header line has ${item.reject.reason}`);
+      }
       if (item.kind === 'reject') {
         if (header) summary.rowsRead++;
         await rejects.add(item.reject.line, item.reject.reason, item.reject.raw);
@@ -117,7 +124,7 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
       }
       const { line, fields } = item.record;
       if (!header) {
-        header = readHeader(fields, file);
+        header = readHeader(fields, shownAs);
         continue;
       }
       summary.rowsRead++;
@@ -133,9 +140,12 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
       rawByLine.set(line, fields.join(','));
       if (batch.length >= batchSize) await flush();
     }
-    if (!header) throw new ImportError(`${file}: the file is empty (expected a header line with an 'email' column)`);
+    if (!header) throw new ImportError(`${shownAs}: the file is empty (expected a header line with an 'email' column)`);
     await flush();
     await adding;
+  } catch (err) {
+    if (err instanceof EncodingError) throw new ImportError(`${shownAs}: ${err.message}`);
+    throw err;
   } finally {
     await adding.catch(() => undefined);
     await dropImportTables(stager).catch(() => undefined);

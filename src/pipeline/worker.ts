@@ -10,6 +10,7 @@ import { Metrics } from '../metrics.js';
 import { CAMPAIGN_CHANNEL, runningCampaigns, setCampaignsWaiting } from '../sql/campaigns.js';
 import { installationId } from '../sql/settings.js';
 import { promoteDueCampaigns } from '../sql/scheduledCampaigns.js';
+import { domainKey } from '../domain/email.js';
 import { listSendingDomains } from '../sql/sendingDomains.js';
 import { countWorkers, expireDeadWorkers, heartbeat, registerWorker, unregisterWorker } from '../sql/workers.js';
 import { CampaignRun, defaultRunSettings, type Renderer, type RunOutcome, type RunSettings } from './campaignRun.js';
@@ -208,7 +209,8 @@ export class Worker {
   private readonly now = (): Date => (this.deps.clock ? this.deps.clock() : new Date());
 
   private domainOf(campaign: Campaign): string {
-    return campaign.sending_domain ?? this.options.domain;
+    // Lower-cased like registered domains, so MAILGUN_DOMAIN=MG.Example.com finds its limits.
+    return domainKey(campaign.sending_domain ?? this.options.domain);
   }
 
   /** Provider throttling is per domain, so the domain's pacer is the adaptive one. */

@@ -15,6 +15,7 @@ import { suppressionRoutes } from './api/suppressions.js';
 import { bearerCheck } from './bearer.js';
 import { dashboardPage } from './dashboard/page.js';
 import { HttpError, html, json, readBody, text, type Reply } from './http.js';
+import { allowedHosts, foreignHost, foreignOrigin, isLoopback, isStateChanging, wrongContentType } from './requestGuard.js';
 import { unsubscribe, unsubscribePage } from './unsubscribe.js';
 import { handleMailgunWebhook } from './webhooks.js';
 
@@ -38,10 +39,6 @@ export interface RunningServer {
 
 const MAX_FORM_BODY = 1024 * 1024;
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 /**
  * `herald serve`: one-click unsubscribe and Mailgun webhooks (public), the JSON API, the
  * dashboard and /metrics (bearer token).
@@ -59,9 +56,20 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
   deliveryRoutes(api, ctx);
   suppressionRoutes(api, ctx);
   const openApi = JSON.stringify(openApiDocument(packageVersion()));
+  // Known once the server listens (port 0 picks one).
+  let hosts: ReadonlySet<string> = new Set();
 
   async function route(req: http.IncomingMessage, url: URL): Promise<Reply> {
     const path = url.pathname;
+    // Unsubscribe links and webhooks come from mail clients and Mailgun, through whatever
+    // name a proxy forwards; each carries its own proof (a signed token, a signature), so
+    // neither Host nor Origin says anything about them. Everything else answers only to its
+    // own names when no token guards it.
+    const external = path.startsWith('/u/') || path === '/webhooks/mailgun' || path === '/healthz';
+    if (!external && !options.apiToken) {
+      const refused = foreignHost(req, hosts);
+      if (refused) return json(403, { error: refused });
+    }
     const unsub = /^\/u\/([A-Za-z0-9_.-]+)$/.exec(path);
     if (unsub) {
       if (req.method === 'GET') return unsubscribePage(unsub[1]!, options.unsubscribeSecret);
@@ -88,6 +96,12 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
         return json(401, { error: 'missing or wrong bearer token (Authorization: Bearer HERALD_API_TOKEN)' }, { 'www-authenticate': 'Bearer realm="herald"' });
       }
       if (path === '/metrics') return { status: 200, contentType: options.metrics.contentType, body: await options.metrics.exposition() };
+      if (isStateChanging(req)) {
+        const crossSite = foreignOrigin(req, options.config.publicUrl);
+        if (crossSite) return json(403, { error: crossSite });
+        const wrongType = wrongContentType(req, /^\/api\/v1\/lists\/[^/]+\/recipients$/.test(path) ? 'csv' : 'json');
+        if (wrongType) return json(415, { error: wrongType });
+      }
       return api.dispatch(req, url);
     }
     return text(404, 'not found');
@@ -108,6 +122,7 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  hosts = allowedHosts(options.host, port, options.config.publicUrl);
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
     url: `http://${host}:${port}`,
@@ -120,7 +135,7 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
 }
 
 function errorReply(err: unknown, log: Logger, path: string): Reply {
-  if (err instanceof HttpError) return json(err.status, { error: err.message, ...(err.fields ? { fields: err.fields } : {}) });
+  if (err instanceof HttpError) return json(err.status, { error: err.message, ...(err.fields ? { fields: err.fields } : {}) }, err.headers);
   if (err instanceof NotFoundError) return json(404, { error: err.message });
   if (err instanceof ConflictError) return json(409, { error: err.message });
   if (err instanceof UserError) return json(400, { error: err.message });

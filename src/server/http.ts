@@ -15,6 +15,8 @@ export class HttpError extends Error {
     message: string,
     /** Which fields of the request were wrong, when known. */
     readonly fields?: Array<{ field: string; message: string }>,
+    /** Extra response headers (e.g. `connection: close` after a body left unread). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }

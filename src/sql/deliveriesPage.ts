@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, DeliveryStatus } from '../db/schema.js';
+import { emailKey } from '../domain/email.js';
 import type { ReportRow } from './campaignReport.js';
 
 export interface DeliveryFilter {
@@ -46,7 +47,7 @@ export async function deliveriesPage(db: Kysely<Database>, filter: DeliveryFilte
     .limit(filter.limit);
   if (filter.campaignId !== undefined) q = q.where('d.campaign_id', '=', filter.campaignId);
   if (filter.status !== undefined) q = q.where('d.status', '=', filter.status);
-  if (filter.email !== undefined) q = q.where(sql`lower(r.email)`, '=', filter.email.toLowerCase());
+  if (filter.email !== undefined) q = q.where(sql`lower(r.email)`, '=', emailKey(filter.email));
   if (filter.after) q = q.where(sql`(d.campaign_id, d.recipient_id)`, '>', sql`(${filter.after.campaignId}, ${filter.after.recipientId})`);
   return q.execute();
 }

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, SendingDomain } from '../db/schema.js';
 import { capForDay, capWindow } from '../domain/dailyCap.js';
-import { capRules } from './sendingDomains.js';
+import { capRules, getSendingDomain } from './sendingDomains.js';
 
 export interface DailyQuota {
   /** Messages that may still be claimed on the current cap day. */
@@ -16,9 +16,11 @@ export interface DailyQuota {
  * domain, whichever campaign or worker) and says how much is left. Null when the domain is
  * not registered or has no cap today. Call inside the claiming transaction.
  */
-export async function reserveDailyQuota(trx: Kysely<Database>, domainName: string, now: Date): Promise<DailyQuota | null> {
-  const domain = await trx.selectFrom('sending_domains').selectAll().where('name', '=', domainName).executeTakeFirst();
+export async function reserveDailyQuota(trx: Kysely<Database>, givenName: string, now: Date): Promise<DailyQuota | null> {
+  const domain = await getSendingDomain(trx, givenName);
   if (!domain) return null;
+  // The counter is kept under the registered name, whatever case the campaign gave.
+  const domainName = domain.name;
   const rules = capRules(domain);
   const window = capWindow(now, rules.resetHour, rules.timeZone);
   const cap = capForDay(rules, window.day);

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, SendingDomain } from '../db/schema.js';
 import type { CapRules } from '../domain/dailyCap.js';
+import { domainKey } from '../domain/email.js';
 
 export interface DomainSettings {
   ratePerSecond?: number | null;
@@ -11,11 +12,12 @@ export interface DomainSettings {
   warmup?: { start: string; caps: number[] } | null;
 }
 
-/** Registers a sending domain; false when it exists already. */
+/** Registers a sending domain (by its lower-cased name); false when it exists already. */
 export async function addSendingDomain(db: Kysely<Database>, name: string, settings: DomainSettings): Promise<boolean> {
+  if (await getSendingDomain(db, name)) return false;
   const row = await db
     .insertInto('sending_domains')
-    .values({ name, ...columns(settings) })
+    .values({ name: domainKey(name), ...columns(settings) })
     .onConflict((oc) => oc.column('name').doNothing())
     .returning('name')
     .executeTakeFirst();
@@ -27,13 +29,18 @@ export async function updateSendingDomain(db: Kysely<Database>, name: string, se
   const result = await db
     .updateTable('sending_domains')
     .set({ ...columns(settings), updated_at: sql<Date>`now()` })
-    .where('name', '=', name)
+    .where(sql`lower(name)`, '=', domainKey(name))
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
+/**
+ * The registered domain of that name, whatever its case: a cap registered as `MG.example.com`
+ * holds for campaigns sending through `mg.example.com` (rows from before names were
+ * lower-cased on the way in are found too; the table has a handful of rows).
+ */
 export async function getSendingDomain(db: Kysely<Database>, name: string): Promise<SendingDomain | undefined> {
-  return db.selectFrom('sending_domains').selectAll().where('name', '=', name).executeTakeFirst();
+  return db.selectFrom('sending_domains').selectAll().where(sql`lower(name)`, '=', domainKey(name)).orderBy('name').executeTakeFirst();
 }
 
 export async function listSendingDomains(db: Kysely<Database>): Promise<SendingDomain[]> {

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, SuppressionReason } from '../db/schema.js';
+import { emailKey } from '../domain/email.js';
 
 export interface Suppression {
   email: string;
@@ -10,8 +11,9 @@ export interface Suppression {
 }
 
 /**
- * Adds addresses to the suppression list (stored lowercased). An address already there keeps
- * its first reason. Returns how many were new. Every batch claimed after this skips them.
+ * Adds addresses to the suppression list, each stored by its key (trimmed, lower-cased), so
+ * every caller gets the same normalisation. An address already there keeps its first reason.
+ * Returns how many were new. Every batch claimed after this skips them.
  */
 export async function addSuppressions(
   db: Kysely<Database>,
@@ -20,17 +22,18 @@ export async function addSuppressions(
   source: string,
   campaignId: number | null = null,
 ): Promise<number> {
-  if (emails.length === 0) return 0;
+  const keys = [...new Set(emails.map(emailKey))].filter((e) => e !== '');
+  if (keys.length === 0) return 0;
   const result = await sql`
     insert into suppressions (email, reason, source, campaign_id)
-    select lower(e), ${reason}, ${source}, ${campaignId}::bigint from unnest(${[...emails]}::text[]) as e
+    select e, ${reason}, ${source}, ${campaignId}::bigint from unnest(${keys}::text[]) as e
     on conflict (email) do nothing
   `.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }
 
 export async function removeSuppression(db: Kysely<Database>, email: string): Promise<boolean> {
-  const result = await db.deleteFrom('suppressions').where('email', '=', email.toLowerCase()).executeTakeFirst();
+  const result = await db.deleteFrom('suppressions').where('email', '=', emailKey(email)).executeTakeFirst();
   return Number(result.numDeletedRows) === 1;
 }
 

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { parse } from 'csv-parse/sync';
+import type http from 'node:http';
+import { parse } from 'csv-parse';
 import { importRecipients, ImportError } from '../../import/importRecipients.js';
 import { createList, findListId, listLists } from '../../sql/lists.js';
 import { HttpError, json, readJson } from '../http.js';
@@ -13,7 +13,57 @@ import { createListBody, parseInput } from './schemas.js';
 /** Rejected rows returned inline with an import; the rest are counted only. */
 const REJECTS_SHOWN = 1000;
 
-export function listRoutes(router: Router, { db }: ApiContext): void {
+const tooLarge = (limit: number): HttpError => new HttpError(413, `upload larger than ${limit} bytes (HERALD_MAX_UPLOAD_BYTES)`, undefined, { connection: 'close' });
+
+/**
+ * Streams the request body to `file`, refusing more than `limit` bytes with a 413. The
+ * request is only paused then, not destroyed: destroying it would close the socket before
+ * the 413 could be sent.
+ */
+function saveUpload(req: http.IncomingMessage, file: string, limit: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const out = fs.createWriteStream(file);
+    let seen = 0;
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > limit) {
+        req.off('data', onData);
+        req.pause();
+        out.destroy();
+        reject(tooLarge(limit));
+        return;
+      }
+      if (!out.write(chunk)) {
+        req.pause();
+        out.once('drain', () => req.resume());
+      }
+    };
+    req.on('data', onData);
+    req.once('end', () => out.end());
+    req.once('error', reject);
+    out.once('error', reject);
+    out.once('finish', resolve);
+  });
+}
+
+/** The first `count` rows of a rejects file, read as a stream that stops there. */
+async function firstRejects(file: string, count: number): Promise<Array<{ line: number; reason: string }>> {
+  const rows: Array<{ line: number; reason: string }> = [];
+  const input = fs.createReadStream(file);
+  const parser = input.pipe(parse({ columns: true, to: count }));
+  try {
+    for await (const r of parser as AsyncIterable<{ line: string; reason: string; raw: string }>) {
+      rows.push({ line: Number(r.line), reason: r.reason });
+      if (rows.length >= count) break;
+    }
+  } finally {
+    input.destroy();
+    parser.destroy();
+  }
+  return rows;
+}
+
+export function listRoutes(router: Router, { db, config }: ApiContext): void {
   router.add('GET', '/api/v1/lists', async () => json(200, { items: await listLists(db.kysely) }));
 
   router.add('POST', '/api/v1/lists', async ({ req }) => {
@@ -23,8 +73,13 @@ export function listRoutes(router: Router, { db }: ApiContext): void {
     return json(201, { id, name: body.name });
   });
 
-  // The upload streams to a temporary file, so a large CSV never sits in memory.
+  // The upload streams to a temporary file, so a large CSV never sits in memory; the rejects
+  // are read back only as far as the answer shows them. Past the upload limit the server
+  // stops reading and answers 413. Answers never name the temporary files.
   router.add('POST', '/api/v1/lists/:name/recipients', async ({ req, params }) => {
+    const limit = config.maxUploadBytes;
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > limit) throw tooLarge(limit);
     const listId = await findListId(db.kysely, params.name!);
     if (listId === undefined) throw new HttpError(404, `list '${params.name}' does not exist`);
     const type = req.headers['content-type'] ?? '';
@@ -32,15 +87,13 @@ export function listRoutes(router: Router, { db }: ApiContext): void {
     const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'herald-upload-'));
     try {
       const file = path.join(dir, 'upload.csv');
-      await pipeline(req, fs.createWriteStream(file));
+      await saveUpload(req, file, limit);
       const rejectsPath = path.join(dir, 'rejects.csv');
-      const summary = await importRecipients(db, file, { listId, rejectsPath }).catch((err: unknown) => {
+      const summary = await importRecipients(db, file, { listId, rejectsPath, displayName: 'upload' }).catch((err: unknown) => {
         if (err instanceof ImportError) throw new HttpError(400, err.message);
         throw err;
       });
-      const rejects = (parse(await fs.promises.readFile(rejectsPath), { columns: true, to: REJECTS_SHOWN }) as Array<{ line: string; reason: string }>).map(
-        (r) => ({ line: Number(r.line), reason: r.reason }),
-      );
+      const rejects = await firstRejects(rejectsPath, REJECTS_SHOWN);
       const { rejectsPath: _local, ...counts } = summary;
       return json(200, { ...counts, rejects });
     } finally {

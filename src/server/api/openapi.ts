@@ -20,7 +20,8 @@ const errorResponse = {
 };
 
 const ok = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
-const errors = { '400': errorResponse, '401': errorResponse, '404': errorResponse, '409': errorResponse };
+// 403: a foreign Host (without a token) or a foreign Origin; 415: a body of another type.
+const errors = { '400': errorResponse, '401': errorResponse, '403': errorResponse, '404': errorResponse, '409': errorResponse, '415': errorResponse };
 const jsonBody = (schema: z.ZodType) => ({ required: true, content: { 'application/json': { schema: bodySchema(schema) } } });
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
 
@@ -50,7 +51,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           summary: 'Import recipients from a CSV upload (email column required; name and any other columns become attributes)',
           parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
           requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } } } },
-          responses: { '200': ok('counts, and rejected rows with line number and reason'), ...errors },
+          responses: { '200': ok('counts, and the first 1,000 rejected rows with line number and reason'), '413': errorResponse, ...errors },
         },
       },
       '/api/v1/campaigns': {

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { isDomainName, isSenderAddress } from '../../campaigns/create.js';
-import { normalizeEmail } from '../../domain/email.js';
+import { emailKey, normalizeEmail } from '../../domain/email.js';
 import { HttpError } from '../http.js';
 
 const address = z.string().refine(isSenderAddress, { message: 'expected addr@domain or "Name <addr@domain>"' });
 const email = z.string().refine((v) => normalizeEmail(v).ok, { message: 'expected an email address' });
+/** An address to suppress: validated, then passed on trimmed and lower-cased (its key). */
+const suppressedEmail = email.transform(emailKey);
 const positiveInt = z.number().int().positive();
 
 export const createListBody = z.object({ name: z.string().trim().min(1).max(200) }).strict();
@@ -32,7 +34,7 @@ const suppressionReason = z.enum(['unsubscribed', 'bounced', 'complained', 'manu
 
 export const addSuppressionsBody = z
   .object({
-    emails: z.array(email).min(1).max(10_000),
+    emails: z.array(suppressedEmail).min(1).max(10_000),
     reason: suppressionReason.default('manual'),
   })
   .strict();

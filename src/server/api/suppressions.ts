@@ -1,3 +1,4 @@
+import { emailKey } from '../../domain/email.js';
 import { addSuppressions, listSuppressions, removeSuppression } from '../../sql/suppressions.js';
 import { HttpError, json, readJson } from '../http.js';
 import type { ApiContext } from './context.js';
@@ -13,11 +14,11 @@ export function suppressionRoutes(router: Router, { db }: ApiContext): void {
   router.add('POST', '/api/v1/suppressions', async ({ req }) => {
     const body = parseInput(addSuppressionsBody, await readJson(req), 'body');
     const added = await addSuppressions(db.kysely, body.emails, body.reason, 'api');
-    return json(200, { added, alreadySuppressed: body.emails.length - added });
+    return json(200, { added, alreadySuppressed: new Set(body.emails).size - added });
   });
 
   router.add('DELETE', '/api/v1/suppressions/:email', async ({ params }) => {
     if (!(await removeSuppression(db.kysely, params.email!))) throw new HttpError(404, `'${params.email}' is not suppressed`);
-    return json(200, { removed: params.email });
+    return json(200, { removed: emailKey(params.email!) });
   });
 }
