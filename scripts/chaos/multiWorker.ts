@@ -70,7 +70,7 @@ export async function runMultiWorkerChaos(o: ChaosOptions): Promise<ChaosResult>
     // Unknown sends are looked up in the provider's log once nothing can still be accepted:
     // after the lease (a killed worker's requests) and the longest late acceptance (a stall),
     // as Mailgun's ~30 min log delay is the default for.
-    const spawnWorker = () => spawnHerald(['worker', '--watch', '--concurrency', '200', '--lease-ms', '8000', '--request-timeout', '2000', '--reconcile-after', '15000'], env);
+    const spawnWorker = () => spawnHerald(['worker', '--watch', '--concurrency', '200', '--lease-ms', '8000', '--request-timeout', '2000', '--reconcile-after', '30000'], env);
     for (let i = 0; i < o.workers; i++) workers.push(spawnWorker());
     const started = Date.now();
     let killed = 0;

@@ -9,8 +9,13 @@ interface EventQuery {
   event: string | null;
   recipient: string | null;
   userVariables: Record<string, string> | null;
-  /** Position in the filtered sequence where this page starts. */
+  /** Position in the filtered sequence where this page starts (descending pages). */
   skip: number;
+  /**
+   * Ascending pages: the index in the store's event list where this page starts, so each page
+   * costs its own length, not a walk over every earlier event (the list only grows at its end).
+   */
+  cursor?: number;
 }
 
 export class EventQueryError extends Error {}
@@ -86,18 +91,32 @@ export function eventsPage(store: MockStore, q: EventQuery, baseUrl: string): { 
     items.push(toItem(e));
     return items.length < q.limit;
   };
+  let nextCursor: number | undefined;
   if (q.ascending) {
-    for (let i = firstAtOrAfter(events, low); i < events.length && events[i]!.timestamp <= high; i++) if (!visit(events[i]!)) break;
+    let i = q.cursor ?? firstAtOrAfter(events, low);
+    for (; i < events.length && events[i]!.timestamp <= high; i++) {
+      const e = events[i]!;
+      if (!matches(q, e, low, high)) continue;
+      items.push(toItem(e));
+      if (items.length >= q.limit) {
+        i++;
+        break;
+      }
+    }
+    nextCursor = i;
   } else {
     for (let i = events.length - 1; i >= 0; i--) if (events[i]!.timestamp <= high && !visit(events[i]!)) break;
   }
-  const link = (skip: number): string => `${baseUrl}/${encodePageToken({ ...q, skip: Math.max(0, skip) })}`;
+  const link = (skip: number, cursor?: number): string => {
+    const { cursor: _drop, ...rest } = q;
+    return `${baseUrl}/${encodePageToken(cursor === undefined ? { ...rest, skip: Math.max(0, skip) } : { ...rest, skip: 0, cursor })}`;
+  };
   return {
     items,
     paging: {
       first: link(0),
-      last: link(q.skip + items.length),
-      next: link(q.skip + items.length),
+      last: link(q.skip + items.length, nextCursor),
+      next: link(q.skip + items.length, nextCursor),
       previous: link(q.skip - q.limit),
     },
   };
