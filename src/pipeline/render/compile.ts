@@ -1,7 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import nunjucks from 'nunjucks';
+import { installTemplateSandbox } from './sandbox.js';
 import type { CampaignRenderSpec } from './types.js';
+
+// Every thread that compiles templates renders them with this module's environments: the
+// guard goes in before the first template exists (render threads, and the main thread's
+// create, start and dry-run checks).
+installTemplateSandbox();
 
 /** A campaign's parts, compiled once per worker thread. */
 export interface CompiledCampaign {
@@ -111,7 +117,7 @@ export function describeError(err: unknown, fallbackFile: string): string {
   }
   const [, where, line, column, rest] = located;
   const file = where && where !== 'unknown path' ? where : fallbackFile;
-  const inner = rest!.trim().replace(/^Error: /, '');
+  const inner = rest!.trim().replace(/^(?:Sandbox)?Error: /, '');
   // Errors raised inside an included template carry that template's own location.
   const nested = /^\(([^)]*)\) \[Line (\d+), Column (\d+)\]\s*([\s\S]*)$/.exec(inner);
   if (nested) return describeError(new Error(inner), fallbackFile);

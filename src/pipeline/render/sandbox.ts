@@ -1,0 +1,297 @@
+import nunjucks from 'nunjucks';
+
+/**
+ * Nunjucks does not sandbox templates: `{{ range.constructor("return process")() }}` reaches
+ * the Function constructor and runs any JavaScript on the Herald host. Subjects come from API
+ * token holders and template files from whoever can write the templates folder, and neither is
+ * meant to run code (README, "Threat model"). The guard below works on the compiled runtime,
+ * where every member read, name lookup, call and filter of every template passes, so computed
+ * names (`x["constr" ~ "uctor"]`), `{% set %}` aliases, macros and included partials are all
+ * covered; a check of the parsed template adds a located compile-time error for the literal
+ * cases, so a campaign with one is refused when it is created.
+ */
+
+/** Members that lead from any value to its prototype chain or to the Function constructor. */
+const ALWAYS_BLOCKED = new Set([
+  'constructor',
+  '__proto__',
+  'prototype',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+]);
+
+/**
+ * Members of functions only: `call`/`apply`/`bind` choose `this` and the arguments of a native
+ * function, `caller`/`arguments` reach into the frames of sloppy-mode (compiled template) code.
+ * A recipient attribute called `call` is plain data and stays readable.
+ */
+const FUNCTION_BLOCKED = new Set(['call', 'apply', 'bind', 'caller', 'arguments']);
+
+/** One set for the hot path's single test: a name that is neither is never looked at again. */
+const MEMBER_WATCHED = new Set([...ALWAYS_BLOCKED, ...FUNCTION_BLOCKED]);
+
+/**
+ * Bare names that a template's context or frame (plain objects) inherit from Object.prototype.
+ * `{{ valueOf() }}` is called with the render Context as `this` and returns it, and from the
+ * Context its Environment, loaders and search paths are one member away. A value of that name
+ * that the data itself provides is returned as usual.
+ */
+const OBJECT_PROTO_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** Filters that read a member named by an argument (`sort(attribute="…")`, `join(",", "…")`). */
+const ATTRIBUTE_FILTERS = new Set(['sort', 'groupby', 'join', 'sum', 'selectattr', 'rejectattr']);
+
+const AsyncFunction = (async () => undefined).constructor;
+const GeneratorFunction = function* () {}.constructor;
+const AsyncGeneratorFunction = async function* () {}.constructor;
+
+const builtins = (holder: object, names: Iterable<string>): unknown[] =>
+  [...names].map((name) => (holder as Record<string, unknown>)[name]).filter((v) => typeof v === 'function');
+
+/**
+ * Functions a template must never call or even hold, whatever route brought them within reach
+ * (a member lookup, a filter's result, a value a partial set): they compile code, pick `this`,
+ * schedule code, or reflect on and rewrite objects.
+ */
+const FORBIDDEN_FUNCTIONS = new Set<unknown>([
+  Function,
+  AsyncFunction,
+  GeneratorFunction,
+  AsyncGeneratorFunction,
+  Function.prototype.call,
+  Function.prototype.apply,
+  Function.prototype.bind,
+  eval,
+  setTimeout,
+  setInterval,
+  setImmediate,
+  queueMicrotask,
+  ...builtins(Object, Object.getOwnPropertyNames(Object)),
+  ...builtins(Reflect, Object.getOwnPropertyNames(Reflect)),
+]);
+
+/**
+ * Object.prototype's own methods are refused when called bare (`{{ valueOf() }}` gets the
+ * Context as `this`), not when read as a member: `recipient.hasOwnProperty("x")` is wrapped
+ * and called on `recipient`, which is harmless.
+ */
+const CALL_FORBIDDEN = new Set<unknown>([...FORBIDDEN_FUNCTIONS, ...builtins(Object.prototype, OBJECT_PROTO_NAMES)]);
+
+export class SandboxError extends Error {
+  override name = 'SandboxError';
+}
+
+function refuse(what: string): never {
+  throw new SandboxError(`${what} is not allowed in a template (templates cannot reach JavaScript)`);
+}
+
+/**
+ * The member check, for memberLookup. Called with every name a template reads; all it costs
+ * for an ordinary name is one Set lookup.
+ */
+export function checkMember(obj: unknown, name: unknown): void {
+  if (typeof name !== 'string') {
+    // A number indexes an array; anything else is turned into a string by the lookup.
+    if (typeof name === 'number' || name === undefined || name === null) return;
+    name = String(name);
+  }
+  if (!MEMBER_WATCHED.has(name as string)) return;
+  if (ALWAYS_BLOCKED.has(name as string)) refuse(`'${name as string}'`);
+  if (typeof obj === 'function') refuse(`'${name as string}' of a function`);
+}
+
+/** The value a member lookup produced: a forbidden function read through data is refused too. */
+export function checkMemberValue(member: unknown, name: unknown): void {
+  if (FORBIDDEN_FUNCTIONS.has(member)) refuse(`'${String(name)}' (a built-in JavaScript function)`);
+}
+
+/** Compiled templates' `a.b` and `a[b]`, with the stock semantics (methods get `a` as `this`). */
+export function safeMemberLookup(obj: unknown, name: string): unknown {
+  if (obj === undefined || obj === null) return undefined;
+  checkMember(obj, name);
+  const member = (obj as Record<string, unknown>)[name];
+  if (typeof member !== 'function') return member;
+  checkMemberValue(member, name);
+  // Like the stock version, the method is read again when called and gets `obj` as `this`.
+  return (...args: unknown[]) => ((obj as Record<string, (...a: unknown[]) => unknown>)[name]!).apply(obj, args);
+}
+
+interface Context {
+  lookup(name: string): unknown;
+}
+interface Frame {
+  lookup(name: string): unknown;
+}
+interface Environment {
+  filters: Record<string, unknown>;
+  tests: Record<string, unknown>;
+  getFilter(name: string): unknown;
+  getTest(name: string): unknown;
+}
+interface Runtime {
+  memberLookup(obj: unknown, name: string): unknown;
+  callWrap(obj: unknown, name: string, context: unknown, args: unknown[]): unknown;
+  contextOrFrameLookup(context: Context, frame: Frame, name: string): unknown;
+  handleError(error: unknown, lineno: number, colno: number): unknown;
+}
+interface NodeLike {
+  typename: string;
+  lineno: number;
+  colno: number;
+  value?: unknown;
+  val?: NodeLike;
+  name?: NodeLike;
+  args?: NodeLike & { children: NodeLike[] };
+  children?: NodeLike[];
+  key?: NodeLike;
+  findAll(type: unknown, results?: NodeLike[]): NodeLike[];
+}
+interface CompilerProto {
+  compileRoot(this: CompilerProto, node: NodeLike, frame: unknown): void;
+  compileLookupVal(this: CompilerProto, node: NodeLike, frame: unknown): void;
+  compileSymbol(this: CompilerProto, node: NodeLike, frame: { lookup(name: string): unknown }): void;
+  compileFilter(this: CompilerProto, node: NodeLike, frame: unknown): void;
+  compileIs(this: CompilerProto, node: NodeLike, frame: unknown): void;
+  fail(msg: string, lineno?: number, colno?: number): never;
+  _emit(code: string): void;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+let installed = false;
+
+/**
+ * Installs the guard into the Nunjucks module of this thread (main thread and every render
+ * thread import compile.ts, which calls this). Idempotent. `useFasterRuntime` keeps it: its
+ * memberLookup is `safeMemberLookup`.
+ */
+export function installTemplateSandbox(): void {
+  if (installed) return;
+  installed = true;
+  const n = nunjucks as unknown as {
+    runtime: Runtime;
+    Environment: { prototype: Environment };
+    compiler: { Compiler: { prototype: CompilerProto } };
+    nodes: Record<string, unknown>;
+  };
+  const runtime = n.runtime;
+  runtime.memberLookup = safeMemberLookup;
+
+  // Compiled code reports a runtime error at the position held in its `lineno`/`colno`
+  // variables, which stock Nunjucks sets only before a call, and 0-based: an error in a member
+  // lookup on line 2 of a template was reported at the last call, or at no line at all. The
+  // compiler below also sets them before lookups and filters; here they become 1-based like
+  // the compiler's own errors. Errors that already carry a position (a nested template's, or
+  // `ensureDefined`'s) keep it.
+  const lib = (nunjucks as unknown as { lib: { TemplateError: new (err: unknown, lineno: number, colno: number) => Error } }).lib;
+  runtime.handleError = function handleError(error, lineno, colno) {
+    if ((error as { lineno?: number }).lineno) return error;
+    return new lib.TemplateError(error, lineno + 1, colno + 1);
+  };
+
+  const callWrap = runtime.callWrap;
+  runtime.callWrap = function guardedCallWrap(obj, name, context, args) {
+    if (CALL_FORBIDDEN.has(obj)) refuse(`calling '${name}' (a built-in JavaScript function)`);
+    return callWrap(obj, name, context, args);
+  };
+
+  const contextOrFrameLookup = runtime.contextOrFrameLookup;
+  runtime.contextOrFrameLookup = function guardedLookup(context, frame, name) {
+    if (ALWAYS_BLOCKED.has(name)) refuse(`'${name}'`);
+    const value = contextOrFrameLookup(context, frame, name);
+    if (OBJECT_PROTO_NAMES.has(name) && value === (Object.prototype as unknown as Record<string, unknown>)[name]) refuse(`'${name}'`);
+    return value;
+  };
+
+  // Filter and test names are looked up in plain objects: `x | valueOf` would find
+  // Object.prototype.valueOf and call it with the Context as `this`.
+  const env = n.Environment.prototype;
+  const getFilter = env.getFilter;
+  const guardedFilters = new WeakMap<object, unknown>();
+  env.getFilter = function guardedGetFilter(this: Environment, name: string) {
+    if (!hasOwn.call(this.filters, name)) throw new Error(`filter not found: ${name}`);
+    const filter = getFilter.call(this, name) as (...args: unknown[]) => unknown;
+    if (!ATTRIBUTE_FILTERS.has(name)) return filter;
+    let guarded = guardedFilters.get(filter);
+    if (!guarded) {
+      guarded = function attributeFilter(this: unknown, ...args: unknown[]): unknown {
+        for (let i = 1; i < args.length; i++) checkAttributeArgument(name, args[i]);
+        return filter.apply(this, args);
+      };
+      guardedFilters.set(filter, guarded);
+    }
+    return guarded;
+  };
+  const getTest = env.getTest;
+  env.getTest = function guardedGetTest(this: Environment, name: string) {
+    if (!hasOwn.call(this.tests, name)) throw new Error(`test not found: ${name}`);
+    return getTest.call(this, name);
+  };
+
+  // Compile time: the same rules on the names written in the template, reported with the
+  // template's name, line and column before anything renders.
+  const compilerProto = n.compiler.Compiler.prototype;
+  const compileRoot = compilerProto.compileRoot;
+  const nodes = n.nodes;
+  compilerProto.compileRoot = function checkedCompileRoot(node, frame) {
+    for (const symbol of node.findAll(nodes.Symbol)) {
+      const name = String(symbol.value);
+      if (ALWAYS_BLOCKED.has(name)) this.fail(`'${name}' is not allowed in a template (templates cannot reach JavaScript)`, symbol.lineno, symbol.colno);
+    }
+    for (const lookup of node.findAll(nodes.LookupVal)) {
+      const key = lookup.val;
+      if (key && key.typename === 'Literal' && typeof key.value === 'string' && ALWAYS_BLOCKED.has(key.value)) {
+        this.fail(`'${key.value}' is not allowed in a template (templates cannot reach JavaScript)`, key.lineno, key.colno);
+      }
+    }
+    for (const filter of [...node.findAll(nodes.Filter), ...node.findAll(nodes.Is)]) {
+      const name = filter.typename === 'Is' ? (filter as unknown as { right: NodeLike }).right : filter.name;
+      const value = name?.typename === 'Symbol' ? String(name.value) : name?.name?.typename === 'Symbol' ? String(name.name.value) : undefined;
+      if (value !== undefined && OBJECT_PROTO_NAMES.has(value)) {
+        this.fail(`'${value}' is not allowed in a template (templates cannot reach JavaScript)`, name!.lineno, name!.colno);
+      }
+      if (filter.typename === 'Filter' && value !== undefined && ATTRIBUTE_FILTERS.has(value)) {
+        for (const literal of filter.findAll(nodes.Literal)) {
+          if (typeof literal.value === 'string' && attributeBlocked(literal.value)) {
+            this.fail(`${value}: attribute '${literal.value}' is not allowed in a template (templates cannot reach JavaScript)`, literal.lineno, literal.colno);
+          }
+        }
+      }
+    }
+    return compileRoot.call(this, node, frame);
+  };
+
+  // Positions for runtime errors (see handleError above): two assignments to locals of the
+  // compiled function before each lookup that the sandbox may refuse.
+  const located = (original: (this: CompilerProto, node: NodeLike, frame: never) => void) =>
+    function locatedCompile(this: CompilerProto, node: NodeLike, frame: never): void {
+      this._emit(`(lineno = ${node.lineno}, colno = ${node.colno}, `);
+      original.call(this, node, frame);
+      this._emit(')');
+    };
+  compilerProto.compileLookupVal = located(compilerProto.compileLookupVal);
+  compilerProto.compileFilter = located(compilerProto.compileFilter);
+  compilerProto.compileIs = located(compilerProto.compileIs);
+  const compileSymbol = compilerProto.compileSymbol;
+  const locatedSymbol = located(compileSymbol);
+  compilerProto.compileSymbol = function compileLocatedSymbol(node, frame) {
+    // A name the template bound itself compiles to a JavaScript variable: nothing to refuse.
+    if (frame.lookup(String(node.value))) compileSymbol.call(this, node, frame);
+    else locatedSymbol.call(this, node, frame as never);
+  };
+}
+
+function attributeBlocked(attribute: string): boolean {
+  for (const part of attribute.split('.')) if (ALWAYS_BLOCKED.has(part)) return true;
+  return false;
+}
+
+/** An attribute argument (or keyword arguments holding one) of an attribute-reading filter. */
+function checkAttributeArgument(filter: string, arg: unknown): void {
+  if (typeof arg === 'string') {
+    if (attributeBlocked(arg)) refuse(`${filter}: attribute '${arg}'`);
+  } else if (arg !== null && typeof arg === 'object' && (arg as { __keywords?: boolean }).__keywords) {
+    for (const key in arg) checkAttributeArgument(filter, (arg as Record<string, unknown>)[key]);
+  }
+}
