@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import nunjucks from 'nunjucks';
 
 /**
@@ -35,10 +36,14 @@ const MEMBER_WATCHED = new Set([...ALWAYS_BLOCKED, ...FUNCTION_BLOCKED]);
 /**
  * Bare names that a template's context or frame (plain objects) inherit from Object.prototype.
  * `{{ valueOf() }}` is called with the render Context as `this` and returns it, and from the
- * Context its Environment, loaders and search paths are one member away. A value of that name
- * that the data itself provides is returned as usual.
+ * Context its Environment, loaders and search paths are one member away. Refused as bare names
+ * (and as filter and test names); as members (`recipient.hasOwnProperty("x")`) they are bound
+ * to their object and harmless.
  */
 const OBJECT_PROTO_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** Bare names a template may not use. */
+const LOOKUP_WATCHED = new Set([...ALWAYS_BLOCKED, ...OBJECT_PROTO_NAMES]);
 
 /** Filters that read a member named by an argument (`sort(attribute="…")`, `join(",", "…")`). */
 const ATTRIBUTE_FILTERS = new Set(['sort', 'groupby', 'join', 'sum', 'selectattr', 'rejectattr']);
@@ -87,53 +92,43 @@ function refuse(what: string): never {
   throw new SandboxError(`${what} is not allowed in a template (templates cannot reach JavaScript)`);
 }
 
+/** A watched member name: refused always, or when read from a function. */
+function checkWatchedMember(obj: unknown, name: string): void {
+  if (ALWAYS_BLOCKED.has(name)) refuse(`'${name}'`);
+  if (FUNCTION_BLOCKED.has(name) && typeof obj === 'function') refuse(`'${name}' of a function`);
+}
+
 /**
- * The member check, for memberLookup. Called with every name a template reads; all it costs
- * for an ordinary name is one Set lookup.
+ * Compiled templates' `a.b` and `a[b]`, with the stock semantics (methods get `a` as `this`).
+ * On the hot path: an ordinary name costs one Set lookup. A key that is neither a string nor
+ * a number is turned into a string once, here, and that string is what is read: an object
+ * whose `toString` answers differently on its second call (a template can build one from
+ * `cycler`) cannot pass the check as one name and be read as another.
  */
-export function checkMember(obj: unknown, name: unknown): void {
-  if (typeof name !== 'string') {
-    // A number indexes an array; anything else is turned into a string by the lookup.
-    if (typeof name === 'number' || name === undefined || name === null) return;
-    name = String(name);
-  }
-  if (!MEMBER_WATCHED.has(name as string)) return;
-  if (ALWAYS_BLOCKED.has(name as string)) refuse(`'${name as string}'`);
-  if (typeof obj === 'function') refuse(`'${name as string}' of a function`);
-}
-
-/** The value a member lookup produced: a forbidden function read through data is refused too. */
-export function checkMemberValue(member: unknown, name: unknown): void {
-  if (FORBIDDEN_FUNCTIONS.has(member)) refuse(`'${String(name)}' (a built-in JavaScript function)`);
-}
-
-/** Compiled templates' `a.b` and `a[b]`, with the stock semantics (methods get `a` as `this`). */
 export function safeMemberLookup(obj: unknown, name: string): unknown {
   if (obj === undefined || obj === null) return undefined;
-  checkMember(obj, name);
+  if (typeof name !== 'string') {
+    if (typeof name !== 'number') {
+      name = String(name);
+      checkWatchedMember(obj, name);
+    }
+  } else if (MEMBER_WATCHED.has(name)) checkWatchedMember(obj, name);
   const member = (obj as Record<string, unknown>)[name];
   if (typeof member !== 'function') return member;
-  checkMemberValue(member, name);
+  // A forbidden function read as data (through a getter, or a partial's exported value).
+  if (FORBIDDEN_FUNCTIONS.has(member)) refuse(`'${name}' (a built-in JavaScript function)`);
   // Like the stock version, the method is read again when called and gets `obj` as `this`.
   return (...args: unknown[]) => ((obj as Record<string, (...a: unknown[]) => unknown>)[name]!).apply(obj, args);
 }
 
-interface Context {
-  lookup(name: string): unknown;
-}
-interface Frame {
-  lookup(name: string): unknown;
-}
 interface Environment {
   filters: Record<string, unknown>;
   tests: Record<string, unknown>;
-  getFilter(name: string): unknown;
-  getTest(name: string): unknown;
+  init(...args: unknown[]): void;
 }
 interface Runtime {
   memberLookup(obj: unknown, name: string): unknown;
   callWrap(obj: unknown, name: string, context: unknown, args: unknown[]): unknown;
-  contextOrFrameLookup(context: Context, frame: Frame, name: string): unknown;
   handleError(error: unknown, lineno: number, colno: number): unknown;
 }
 interface NodeLike {
@@ -151,14 +146,14 @@ interface NodeLike {
 interface CompilerProto {
   compileRoot(this: CompilerProto, node: NodeLike, frame: unknown): void;
   compileLookupVal(this: CompilerProto, node: NodeLike, frame: unknown): void;
-  compileSymbol(this: CompilerProto, node: NodeLike, frame: { lookup(name: string): unknown }): void;
   compileFilter(this: CompilerProto, node: NodeLike, frame: unknown): void;
   compileIs(this: CompilerProto, node: NodeLike, frame: unknown): void;
+  compileSymbol(this: CompilerProto, node: NodeLike, frame: unknown): void;
   fail(msg: string, lineno?: number, colno?: number): never;
   _emit(code: string): void;
 }
 
-const hasOwn = Object.prototype.hasOwnProperty;
+const SafeString = (nunjucks as unknown as { runtime: { SafeString: new (value: string) => object } }).runtime.SafeString;
 let installed = false;
 
 /**
@@ -196,38 +191,26 @@ export function installTemplateSandbox(): void {
     return callWrap(obj, name, context, args);
   };
 
-  const contextOrFrameLookup = runtime.contextOrFrameLookup;
-  runtime.contextOrFrameLookup = function guardedLookup(context, frame, name) {
-    if (ALWAYS_BLOCKED.has(name)) refuse(`'${name}'`);
-    const value = contextOrFrameLookup(context, frame, name);
-    if (OBJECT_PROTO_NAMES.has(name) && value === (Object.prototype as unknown as Record<string, unknown>)[name]) refuse(`'${name}'`);
-    return value;
-  };
-
   // Filter and test names are looked up in plain objects: `x | valueOf` would find
-  // Object.prototype.valueOf and call it with the Context as `this`.
-  const env = n.Environment.prototype;
-  const getFilter = env.getFilter;
-  const guardedFilters = new WeakMap<object, unknown>();
-  env.getFilter = function guardedGetFilter(this: Environment, name: string) {
-    if (!hasOwn.call(this.filters, name)) throw new Error(`filter not found: ${name}`);
-    const filter = getFilter.call(this, name) as (...args: unknown[]) => unknown;
-    if (!ATTRIBUTE_FILTERS.has(name)) return filter;
-    let guarded = guardedFilters.get(filter);
-    if (!guarded) {
-      guarded = function attributeFilter(this: unknown, ...args: unknown[]): unknown {
-        for (let i = 1; i < args.length; i++) checkAttributeArgument(name, args[i]);
-        return filter.apply(this, args);
-      };
-      guardedFilters.set(filter, guarded);
-    }
-    return guarded;
+  // Object.prototype.valueOf and call it with the Context as `this`. Every environment's tables
+  // lose their prototype when it is made, so such a name is simply not found.
+  const environment = n.Environment.prototype;
+  const init = environment.init;
+  environment.init = function sandboxedInit(this: Environment, ...args: unknown[]) {
+    init.apply(this, args);
+    Object.setPrototypeOf(this.filters, null);
+    Object.setPrototypeOf(this.tests, null);
   };
-  const getTest = env.getTest;
-  env.getTest = function guardedGetTest(this: Environment, name: string) {
-    if (!hasOwn.call(this.tests, name)) throw new Error(`test not found: ${name}`);
-    return getTest.call(this, name);
-  };
+  // The filters that read a member named by an argument check it on each call; Environment
+  // copies its filters from this module when it is made, and the others are left untouched.
+  const filters = createRequire(import.meta.url)('nunjucks/src/filters.js') as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ATTRIBUTE_FILTERS) {
+    const filter = filters[name]!;
+    filters[name] = function attributeFilter(this: unknown, ...args: unknown[]): unknown {
+      for (let i = 1; i < args.length; i++) checkAttributeArgument(name, args[i]);
+      return filter.apply(this, args);
+    };
+  }
 
   // Compile time: the same rules on the names written in the template, reported with the
   // template's name, line and column before anything renders.
@@ -237,7 +220,8 @@ export function installTemplateSandbox(): void {
   compilerProto.compileRoot = function checkedCompileRoot(node, frame) {
     for (const symbol of node.findAll(nodes.Symbol)) {
       const name = String(symbol.value);
-      if (ALWAYS_BLOCKED.has(name)) this.fail(`'${name}' is not allowed in a template (templates cannot reach JavaScript)`, symbol.lineno, symbol.colno);
+      // Object.prototype's names too: as bare names they resolve to its methods.
+      if (LOOKUP_WATCHED.has(name)) this.fail(`'${name}' is not allowed in a template (templates cannot reach JavaScript)`, symbol.lineno, symbol.colno);
     }
     for (const lookup of node.findAll(nodes.LookupVal)) {
       const key = lookup.val;
@@ -273,12 +257,15 @@ export function installTemplateSandbox(): void {
   compilerProto.compileLookupVal = located(compilerProto.compileLookupVal);
   compilerProto.compileFilter = located(compilerProto.compileFilter);
   compilerProto.compileIs = located(compilerProto.compileIs);
+
+  // A bare name is always a literal in the generated code (`contextOrFrameLookup(context,
+  // frame, "name")`): refusing to generate the lookup of a watched name guards every
+  // template's name lookups without a check at render time.
   const compileSymbol = compilerProto.compileSymbol;
-  const locatedSymbol = located(compileSymbol);
-  compilerProto.compileSymbol = function compileLocatedSymbol(node, frame) {
-    // A name the template bound itself compiles to a JavaScript variable: nothing to refuse.
-    if (frame.lookup(String(node.value))) compileSymbol.call(this, node, frame);
-    else locatedSymbol.call(this, node, frame as never);
+  compilerProto.compileSymbol = function guardedCompileSymbol(node, frame) {
+    const name = String(node.value);
+    if (LOOKUP_WATCHED.has(name)) this.fail(`'${name}' is not allowed in a template (templates cannot reach JavaScript)`, node.lineno, node.colno);
+    compileSymbol.call(this, node, frame);
   };
 }
 
@@ -287,11 +274,24 @@ function attributeBlocked(attribute: string): boolean {
   return false;
 }
 
-/** An attribute argument (or keyword arguments holding one) of an attribute-reading filter. */
+/**
+ * An argument (or keyword arguments holding one) of an attribute-reading filter. Objects are
+ * refused: the filter would turn one into a member name through its `toString`, after this
+ * check. Functions a template may not call are refused too (`groupby` calls a function it is
+ * given).
+ */
 function checkAttributeArgument(filter: string, arg: unknown): void {
   if (typeof arg === 'string') {
     if (attributeBlocked(arg)) refuse(`${filter}: attribute '${arg}'`);
-  } else if (arg !== null && typeof arg === 'object' && (arg as { __keywords?: boolean }).__keywords) {
-    for (const key in arg) checkAttributeArgument(filter, (arg as Record<string, unknown>)[key]);
+  } else if (typeof arg === 'function') {
+    if (CALL_FORBIDDEN.has(arg)) refuse(`${filter}: a built-in JavaScript function`);
+  } else if (arg !== null && typeof arg === 'object') {
+    if ((arg as { __keywords?: boolean }).__keywords) {
+      for (const key in arg) if (key !== '__keywords') checkAttributeArgument(filter, (arg as Record<string, unknown>)[key]);
+    } else if (arg instanceof SafeString) {
+      checkAttributeArgument(filter, String(arg));
+    } else {
+      refuse(`${filter}: an object as an attribute name`);
+    }
   }
 }
