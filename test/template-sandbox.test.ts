@@ -14,9 +14,12 @@ import { compileCampaign, describeError } from '../src/pipeline/render/compile.j
 import { RenderPool } from '../src/pipeline/render/pool.js';
 import { renderSpecFor } from '../src/pipeline/render/spec.js';
 import { findCampaign as getCampaign } from '../src/sql/campaigns.js';
+import { createLogger } from '../src/log.js';
+import { startServer, type RunningServer } from '../src/server/app.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
+import { serverOptions } from './support/server.js';
 
 /**
  * Known Nunjucks/Jinja escape payloads. `JS` stands for JavaScript that, if it ever ran,
@@ -70,6 +73,7 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
   let templates: string;
   let marker: string;
   let listName: string;
+  let server: RunningServer;
   const secret = `sandbox-secret-${randomBytes(6).toString('hex')}`;
   const previousTemplatesDir = process.env.HERALD_TEMPLATES_DIR;
 
@@ -101,8 +105,10 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
     await seedList(db.kysely, listName, 1, { call: 'plain data', tier: 'gold' });
     pool = new RenderPool({ threads: 1 });
     client = openMailgunClient(config);
+    server = await startServer(db, createLogger('silent'), serverOptions({ apiToken: 'sandbox-token', config }));
   });
   after(async () => {
+    await server?.close();
     await pool?.close();
     await client?.close();
     await mock?.stop();
@@ -142,6 +148,32 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
     const body = Buffer.from(rendered.bodies, rendered.offsets[0]!, rendered.lengths[0]!).toString('utf8');
     assert.ok(body.includes('<b>User 1</b>[plain data]\n0|1|2\nab\na,b USER 1 true'), body);
     assert.ok(body.includes('Hi User 1 (gold)'), body);
+  });
+
+  it(`refuses every payload as a subject through the HTTP API: at create (400) and at test send (400), and sends nothing`, async () => {
+    const before = (await messages()).length;
+    const listId = (await db.kysely.selectFrom('lists').select('id').where('name', '=', listName).executeTakeFirstOrThrow()).id;
+    const post = async (url: string, body: unknown): Promise<{ status: number; error: string; id?: number }> => {
+      const res = await request(`${server.url}${url}`, { method: 'POST', headers: { authorization: 'Bearer sandbox-token', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const answer = (await res.body.json()) as { error?: string; id?: number };
+      return { status: res.statusCode, error: answer.error ?? JSON.stringify(answer), ...(answer.id !== undefined ? { id: answer.id } : {}) };
+    };
+    const problems: string[] = [];
+    for (const [label, payload] of PAYLOADS) {
+      const subject = payload.replaceAll('JS', 'return process.env.HERALD_SANDBOX_SECRET');
+      const created = await post('/api/v1/campaigns', { name: label, list: listName, template: 'benign', subject, from: 'news@example.org' });
+      // Names written out are refused at create; computed ones pass the compiler and are
+      // refused when they render, so the campaign created then is test-sent too.
+      const ids = [await seedCampaign(db.kysely, listId, { template: 'benign', subject, status: 'draft' })];
+      if (created.status === 201) ids.push(created.id!);
+      else if (created.status !== 400 || !/^template error: subject:1:\d+: /.test(created.error)) problems.push(`${label}: create answered ${created.status} ${created.error}`);
+      for (const id of ids) {
+        const sent = await post(`/api/v1/campaigns/${id}/test-send`, { to: 'qa@example.org' });
+        if (sent.status !== 400 || !/^rendering for .* failed: subject:1:\d+: /.test(sent.error)) problems.push(`${label}: test send answered ${sent.status} ${sent.error}`);
+      }
+    }
+    assert.deepEqual(problems, []);
+    assert.equal((await messages()).length, before);
   });
 
   it(`refuses ${PAYLOADS.length} escape payloads in subject, html and text on every path, naming the part and line, with no side effect`, async () => {
@@ -194,6 +226,7 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
       }
     }
     const sent = JSON.stringify((await messages()).slice(1));
+    // (the first message is the benign test send above)
     assert.deepEqual(problems, [], `${problems.length} refusals missing or unlocated:\n${problems.join('\n')}`);
     assert.equal(fs.existsSync(marker), false, 'a payload wrote a file');
     assert.equal((globalThis as { heraldPwned?: unknown }).heraldPwned, undefined, 'a payload set a global');
