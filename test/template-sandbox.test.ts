@@ -58,6 +58,7 @@ const PAYLOADS: Array<[label: string, template: string]> = [
   ['Jinja __class__.__mro__', '{{ "".__class__.__mro__[1].__subclasses__() }}'],
   ['Jinja self.__init__.__globals__', '{{ self.__init__.__globals__.__builtins__ }}'],
   ['Jinja lipsum os.popen', '{{ lipsum.__globals__["os"].popen("id").read() }}'],
+  ['include from a sibling folder', '{% include "DIR/templates-private/secret.njk" %}'],
 ];
 
 const FIELDS = ['subject', 'html', 'text'] as const;
@@ -94,6 +95,9 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-sandbox-'));
     templates = path.join(dir, 'templates');
     fs.mkdirSync(templates);
+    // A folder next to the templates whose name starts with theirs: not the templates' to read.
+    fs.mkdirSync(path.join(dir, 'templates-private'));
+    fs.writeFileSync(path.join(dir, 'templates-private', 'secret.njk'), secret);
     marker = path.join(dir, 'pwned');
     process.env.HERALD_TEMPLATES_DIR = templates;
     // Render threads take their environment from this process when they start.
@@ -160,7 +164,7 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
     };
     const problems: string[] = [];
     for (const [label, payload] of PAYLOADS) {
-      const subject = payload.replaceAll('JS', 'return process.env.HERALD_SANDBOX_SECRET');
+      const subject = payload.replaceAll('JS', 'return process.env.HERALD_SANDBOX_SECRET').replaceAll('DIR', dir);
       const created = await post('/api/v1/campaigns', { name: label, list: listName, template: 'benign', subject, from: 'news@example.org' });
       // Names written out are refused at create; computed ones pass the compiler and are
       // refused when they render, so the campaign created then is test-sent too.
@@ -180,7 +184,7 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
     const js = `process.getBuiltinModule('fs').writeFileSync('${marker}', 'pwned'); globalThis.heraldPwned = 1; return process.env.HERALD_SANDBOX_SECRET`;
     const problems: string[] = [];
     for (const [index, [label, payload]] of PAYLOADS.entries()) {
-      const source = payload.replaceAll('JS', js);
+      const source = payload.replaceAll('JS', js).replaceAll('DIR', dir);
       for (const field of FIELDS) {
         const template = folderFor(index, field, source);
         const subject = field === 'subject' ? source : 'Hello {{ name }}';

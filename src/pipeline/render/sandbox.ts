@@ -151,6 +151,10 @@ interface CompilerProto {
   compileSymbol(this: CompilerProto, node: NodeLike, frame: unknown): void;
   fail(msg: string, lineno?: number, colno?: number): never;
   _emit(code: string): void;
+  _emitLine(code: string): void;
+  compileInclude(this: CompilerProto, node: NodeLike, frame: unknown): void;
+  compileImport(this: CompilerProto, node: NodeLike, frame: unknown): void;
+  compileFromImport(this: CompilerProto, node: NodeLike, frame: unknown): void;
 }
 
 const SafeString = (nunjucks as unknown as { runtime: { SafeString: new (value: string) => object } }).runtime.SafeString;
@@ -257,6 +261,15 @@ export function installTemplateSandbox(): void {
   compilerProto.compileLookupVal = located(compilerProto.compileLookupVal);
   compilerProto.compileFilter = located(compilerProto.compileFilter);
   compilerProto.compileIs = located(compilerProto.compileIs);
+  // `{% include %}`, `{% import %}`, `{% from %}`: a template that cannot be loaded (outside the
+  // templates folder, say) is reported at the tag's line.
+  for (const name of ['compileInclude', 'compileImport', 'compileFromImport'] as const) {
+    const original = compilerProto[name];
+    compilerProto[name] = function locatedStatement(this: CompilerProto, node: NodeLike, frame: unknown): void {
+      this._emitLine(`lineno = ${node.lineno}; colno = ${node.colno};`);
+      original.call(this, node, frame);
+    };
+  }
 
   // A bare name is always a literal in the generated code (`contextOrFrameLookup(context,
   // frame, "name")`): refusing to generate the lookup of a watched name guards every
