@@ -58,6 +58,7 @@ const PAYLOADS: Array<[label: string, template: string]> = [
   ['Jinja __class__.__mro__', '{{ "".__class__.__mro__[1].__subclasses__() }}'],
   ['Jinja self.__init__.__globals__', '{{ self.__init__.__globals__.__builtins__ }}'],
   ['Jinja lipsum os.popen', '{{ lipsum.__globals__["os"].popen("id").read() }}'],
+  ['dict literal with a "__proto__" key', '{% set d = {"__proto__": range} %}{{ d["constr" ~ "uctor"]("JS")() }}'],
   ['include from a sibling folder', '{% include "DIR/templates-private/secret.njk" %}'],
 ];
 

@@ -5,13 +5,14 @@ import nunjucks from 'nunjucks';
  * Nunjucks does not sandbox templates: `{{ range.constructor("return process")() }}` reaches
  * the Function constructor and runs any JavaScript on the Herald host. Subjects come from API
  * token holders and template files from whoever can write the templates folder, and neither is
- * meant to run code (README, "Threat model"). The guard below works on the compiled runtime,
- * where every member read, name lookup, call and filter of every template passes, so computed
- * names (`x["constr" ~ "uctor"]`), `{% set %}` aliases, macros and included partials are all
- * covered; a check of the parsed template adds a located compile-time error for the literal
- * cases, so a campaign with one is refused when it is created.
+ * meant to run code (README, "Threat model"). Where a template can choose a name or a value
+ * while it renders — member lookups (`x["constr" ~ "uctor"]`, a `{% set %}` alias), calls,
+ * the attribute arguments of filters — the compiled runtime checks it on every use, so macros,
+ * `caller` and included partials are covered too. Bare names, filter and test names are
+ * always literals in the generated code, so they are checked where the code is generated.
+ * A walk over the parsed template refuses the literal cases with the template's name, line
+ * and column, so a campaign with one is refused when it is created.
  */
-
 /** Members that lead from any value to its prototype chain or to the Function constructor. */
 const ALWAYS_BLOCKED = new Set([
   'constructor',
@@ -229,6 +230,13 @@ export function installTemplateSandbox(): void {
     }
     for (const lookup of node.findAll(nodes.LookupVal)) {
       const key = lookup.val;
+      if (key && key.typename === 'Literal' && typeof key.value === 'string' && ALWAYS_BLOCKED.has(key.value)) {
+        this.fail(`'${key.value}' is not allowed in a template (templates cannot reach JavaScript)`, key.lineno, key.colno);
+      }
+    }
+    for (const pair of node.findAll(nodes.Pair)) {
+      // `{"__proto__": x}` in a dict literal would set the new object's prototype.
+      const key = pair.key;
       if (key && key.typename === 'Literal' && typeof key.value === 'string' && ALWAYS_BLOCKED.has(key.value)) {
         this.fail(`'${key.value}' is not allowed in a template (templates cannot reach JavaScript)`, key.lineno, key.colno);
       }
