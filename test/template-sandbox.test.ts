@@ -18,7 +18,7 @@ import { createLogger } from '../src/log.js';
 import { startServer, type RunningServer } from '../src/server/app.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
-import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
+import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';
 import { serverOptions } from './support/server.js';
 
 /**
@@ -153,6 +153,37 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
     const body = Buffer.from(rendered.bodies, rendered.offsets[0]!, rendered.lengths[0]!).toString('utf8');
     assert.ok(body.includes('<b>User 1</b>[plain data]\n0|1|2\nab\na,b USER 1 true'), body);
     assert.ok(body.includes('Hi User 1 (gold)'), body);
+  });
+
+  it('refuses payloads through the CLI: create, dry run and test send', async () => {
+    const before = (await messages()).length;
+    const database = await cliDatabaseEnv(path.join(dir, 'cli'));
+    const env = { MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_TEMPLATES_DIR: templates, HERALD_SANDBOX_SECRET: secret, ...database.env };
+    try {
+      await runHerald(['lists', 'create', 'cli'], env);
+      fs.mkdirSync(path.join(templates, 'cli-ok'), { recursive: true });
+      fs.writeFileSync(path.join(templates, 'cli-ok', 'html.njk'), '<p>Hi {{ name }}</p>');
+      fs.writeFileSync(path.join(templates, 'cli-ok', 'text.njk'), 'Hi {{ name }}');
+      const create = (subject: string) => ['campaign', 'create', '--name', 'cli', '--list', 'cli', '--template', 'cli-ok', '--subject', subject, '--from', 'news@example.org'];
+      const written = spawnHerald(create('{{ range.constructor("return process.env.HERALD_SANDBOX_SECRET")() }}'), env);
+      assert.equal(await written.exited, 1);
+      assert.match(written.output(), /^herald: template error: subject:1:10: 'constructor' is not allowed in a template/m);
+      // Computed: passes the compiler, refused where it renders.
+      const id = (await runHerald(create('{{ range["constr" ~ "uctor"]("return process.env.HERALD_SANDBOX_SECRET")() }}'), env)).trim();
+      const csv = path.join(dir, 'cli.csv');
+      fs.writeFileSync(csv, 'email,name\nreader@example.org,Reader\n');
+      await runHerald(['recipients', 'import', csv, '--list', 'cli'], env);
+      const dry = await runHerald(['campaign', 'start', id, '--dry-run'], env);
+      assert.match(dry, /0 rendered, 1 failed/);
+      assert.match(dry, /reader@example\.org .*render_error: subject:1:\d+: 'constructor' is not allowed in a template/);
+      const test = spawnHerald(['campaign', 'test-send', id, '--to', 'qa@example.org'], env);
+      assert.equal(await test.exited, 1);
+      assert.match(test.output(), /rendering for reader@example\.org failed: subject:1:\d+: 'constructor' is not allowed in a template/);
+      assert.equal(test.output().includes(secret), false);
+      assert.equal((await messages()).length, before);
+    } finally {
+      await database.dispose();
+    }
   });
 
   it(`refuses every payload as a subject through the HTTP API: at create (400) and at test send (400), and sends nothing`, async () => {
