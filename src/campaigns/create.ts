@@ -28,6 +28,10 @@ export interface CreateCampaignInput {
 export async function createCampaign(db: Db, config: Config, input: CreateCampaignInput): Promise<number> {
   const list = await db.kysely.selectFrom('lists').select('id').where('name', '=', input.list).executeTakeFirst();
   if (!list) throw new UserError(`list '${input.list}' does not exist (create it with: herald lists create ${input.list})`);
+  checkOneLine('--subject', input.subject);
+  checkOneLine('--from', input.from);
+  if (input.replyTo) checkOneLine('--reply-to', input.replyTo);
+  for (const tag of input.tags ?? []) checkOneLine('--tag', tag);
   checkAddress('--from', input.from);
   if (input.replyTo) checkAddress('--reply-to', input.replyTo);
   const domain = input.domain ?? config.mailgun.domain ?? null;
@@ -66,6 +70,22 @@ export async function checkTemplatesOrThrow(spec: Parameters<typeof checkCampaig
   } catch (err) {
     throw new UserError(`template error: ${(err as Error).message}`);
   }
+}
+
+/**
+ * CR or LF in a header value would end the header and start another (`Bcc:`, a second
+ * `Subject:`, a body): the subject, sender, reply-to and tags all become message headers.
+ */
+export function hasLineBreak(value: string): boolean {
+  return /[\r\n]/.test(value);
+}
+
+/** What a header value with a line break is told, after the field's name. */
+export const LINE_BREAK_MESSAGE = 'must be one line: a line break (CR or LF) would start a new mail header';
+
+function checkOneLine(option: string, value: string): void {
+  // JSON.stringify shows the breaks as \r and \n instead of printing them.
+  if (hasLineBreak(value)) throw new UserError(`${option} ${JSON.stringify(value)} ${LINE_BREAK_MESSAGE}`);
 }
 
 /** Accepts `addr@example.com` or `Name <addr@example.com>`. */

@@ -1,7 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import nunjucks from 'nunjucks';
+import { installTemplateSandbox } from './sandbox.js';
 import type { CampaignRenderSpec } from './types.js';
+
+// Every thread that compiles templates renders them with this module's environments: the
+// guard goes in before the first template exists (render threads, and the main thread's
+// create, start and dry-run checks).
+installTemplateSandbox();
 
 /** A campaign's parts, compiled once per worker thread. */
 export interface CompiledCampaign {
@@ -24,11 +30,30 @@ interface Environments {
 
 const environments = new Map<string, Environments>();
 
+/**
+ * Nunjucks' FileSystemLoader keeps `{% include %}` inside its folder by comparing string
+ * prefixes, so `../templates-private/x.njk` from `/srv/templates` passes (`/srv/templates-private`
+ * starts with `/srv/templates`). A subject comes from API token holders: includes must stay
+ * inside the templates folder.
+ */
+class TemplatesLoader extends nunjucks.FileSystemLoader {
+  private readonly root: string;
+  constructor(templatesDir: string) {
+    super(templatesDir, { noCache: false, watch: false });
+    this.root = path.resolve(templatesDir);
+  }
+  override getSource(name: string): nunjucks.LoaderSource {
+    const full = path.resolve(this.root, name);
+    if (!full.startsWith(this.root + path.sep)) return null as unknown as nunjucks.LoaderSource;
+    return super.getSource(name);
+  }
+}
+
 function environmentsFor(templatesDir: string): Environments {
   let envs = environments.get(templatesDir);
   if (!envs) {
     const make = (autoescape: boolean): nunjucks.Environment =>
-      new nunjucks.Environment(new nunjucks.FileSystemLoader(templatesDir, { noCache: false, watch: false }), {
+      new nunjucks.Environment(new TemplatesLoader(templatesDir), {
         autoescape,
         throwOnUndefined: true,
       });
@@ -111,7 +136,11 @@ export function describeError(err: unknown, fallbackFile: string): string {
   }
   const [, where, line, column, rest] = located;
   const file = where && where !== 'unknown path' ? where : fallbackFile;
-  const inner = rest!.trim().replace(/^Error: /, '');
+  // A template that could not be loaded comes wrapped once more, with its includer's full path.
+  const inner = rest!
+    .trim()
+    .replace(/^Template render error: \([^)]*\)\s*/, '')
+    .replace(/^(?:Sandbox)?Error: /, '');
   // Errors raised inside an included template carry that template's own location.
   const nested = /^\(([^)]*)\) \[Line (\d+), Column (\d+)\]\s*([\s\S]*)$/.exec(inner);
   if (nested) return describeError(new Error(inner), fallbackFile);

@@ -1,4 +1,5 @@
 import nunjucks from 'nunjucks';
+import { safeMemberLookup } from './sandbox.js';
 
 interface Frame {
   variables: Record<string, unknown>;
@@ -55,15 +56,13 @@ function fasterExtend(lib: NunjucksLib): void {
   };
 }
 
-/** `a.b` in a template: the stock version reads the member twice (once to test for a method). */
+/**
+ * `a.b` in a template: the stock version reads the member twice (once to test for a method).
+ * The replacement is the sandbox's lookup (sandbox.ts), which also refuses the members that
+ * lead to JavaScript: a faster runtime must never be a less guarded one.
+ */
 function fasterMemberLookup(runtime: NunjucksRuntime): void {
-  runtime.memberLookup = function memberLookup(obj, name) {
-    if (obj === undefined || obj === null) return undefined;
-    const member = (obj as Record<string, unknown>)[name];
-    if (typeof member !== 'function') return member;
-    // Like the stock version, the method is read again when called and gets `obj` as `this`.
-    return (...args: unknown[]) => ((obj as Record<string, (...a: unknown[]) => unknown>)[name]!).apply(obj, args);
-  };
+  runtime.memberLookup = safeMemberLookup;
 }
 
 /**

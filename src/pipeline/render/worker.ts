@@ -14,6 +14,8 @@ interface Prepared {
 
 useFasterRuntime();
 
+const LINE_BREAK = 'contains a line break (CR or LF), which would start a new mail header';
+
 const CACHE_SIZE = 16;
 const cache = new Map<string, Prepared>();
 /**
@@ -68,6 +70,11 @@ function prepare(spec: CampaignRenderSpec): Prepared {
     cache.set(spec.key, hit);
     return hit;
   }
+  // Checked at create; a campaign stored before that check (or written to the database
+  // directly) must not send a header with a line break either: every recipient fails.
+  for (const [header, value] of [['From', spec.from], ['Reply-To', spec.replyTo ?? ''], ...spec.tags.map((tag) => ['X-Mailgun-Tag', tag])] as const) {
+    if (/[\r\n]/.test(value)) throw new Error(`${header} header: ${LINE_BREAK}`);
+  }
   const staticFields: FormField[] = [['from', spec.from]];
   for (const tag of spec.tags) staticFields.push(['o:tag', tag]);
   if (spec.replyTo) staticFields.push(['h:Reply-To', spec.replyTo]);
@@ -111,6 +118,9 @@ function renderOne(spec: CampaignRenderSpec, p: Prepared, r: RenderRecipient, no
   } catch (err) {
     return describeError(err, spec.template);
   }
+  // After trim, a line break left in the subject came from the data (a recipient's field) and
+  // would end the Subject header and start another: this recipient fails, nothing is sent.
+  if (/[\r\n]/.test(subject)) return `subject: the rendered Subject header ${LINE_BREAK}`;
   const fields: FormField[] = testSendTo
     ? [['to', testSendTo], ['subject', `[TEST] ${subject}`], ['html', html], ['text', text], ['v:herald-delivery', `${spec.campaignId}.test`]]
     : [

@@ -1,9 +1,13 @@
 import { z } from 'zod';
-import { isDomainName, isSenderAddress } from '../../campaigns/create.js';
+import { hasLineBreak, isDomainName, isSenderAddress, LINE_BREAK_MESSAGE } from '../../campaigns/create.js';
 import { emailKey, normalizeEmail } from '../../domain/email.js';
 import { HttpError } from '../http.js';
 
-const address = z.string().refine(isSenderAddress, { message: 'expected addr@domain or "Name <addr@domain>"' });
+const oneLine = { message: LINE_BREAK_MESSAGE, abort: true };
+const address = z
+  .string()
+  .refine((v) => !hasLineBreak(v), oneLine)
+  .refine(isSenderAddress, { message: 'expected addr@domain or "Name <addr@domain>"' });
 const email = z.string().refine((v) => normalizeEmail(v).ok, { message: 'expected an email address' });
 /** An address to suppress: validated, then passed on trimmed and lower-cased (its key). */
 const suppressedEmail = email.transform(emailKey);
@@ -16,11 +20,11 @@ export const createCampaignBody = z
     name: z.string().trim().min(1).max(200),
     list: z.string().min(1).describe('name of the list to send to'),
     template: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a template folder name (letters, digits, - and _)'),
-    subject: z.string().min(1).max(998).describe('Nunjucks, e.g. "Hi {{ name }}"'),
+    subject: z.string().min(1).max(998).refine((v) => !hasLineBreak(v), oneLine).describe('Nunjucks, e.g. "Hi {{ name }}"'),
     from: address,
     replyTo: address.optional(),
     domain: z.string().refine(isDomainName, { message: 'expected a domain name' }).optional(),
-    tags: z.array(z.string().regex(/^[\x20-\x7e]{1,128}$/, '1-128 printable ASCII characters')).max(3).optional(),
+    tags: z.array(z.string().refine((v) => !hasLineBreak(v), oneLine).regex(/^[\x20-\x7e]{1,128}$/, '1-128 printable ASCII characters')).max(3).optional(),
     ratePerSecond: positiveInt.optional(),
     maxConcurrency: positiveInt.optional(),
     priority: z.number().int().min(-1000).optional(),
