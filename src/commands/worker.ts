@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { Metrics } from '../metrics.js';
 import { startMetricsServer } from '../server/metricsServer.js';
+import { isLoopback } from '../server/requestGuard.js';
+import { UserError } from '../errors.js';
 import { onShutdownSignal } from '../signals.js';
 import { intArg } from './args.js';
 import { addSendingOptions } from './campaign.js';
@@ -19,11 +21,16 @@ export function registerWorkerCommand(program: Command): void {
   ).action((o: SendingOptions & { watch?: boolean; shutdownTimeout: number; metricsPort?: number; metricsHost: string }) =>
     withContext(async ({ db, config, log }) => {
       const metrics = new Metrics().withProcessMetrics();
-      const metricsServer = o.metricsPort !== undefined ? await startMetricsServer(metrics, o.metricsHost, o.metricsPort, config.apiToken) : null;
-      if (metricsServer) log.info({ url: `${metricsServer.url}/metrics` }, 'serving metrics');
+      if (o.metricsPort !== undefined && !config.apiToken && !isLoopback(o.metricsHost)) {
+        throw new UserError(`HERALD_API_TOKEN is not set: refusing to serve metrics on ${o.metricsHost}; set it, or use --metrics-host 127.0.0.1`);
+      }
       const stack = await openSendingStack(config, db, log, { ...o, metrics });
       log.info({ workerId: stack.worker.id }, 'worker started');
       const detach = onShutdownSignal(log, o.shutdownTimeout, () => stack.close());
+      // Served once a signal stops the worker gracefully: a scraper that sees the port open
+      // may stop the worker at once.
+      const metricsServer = o.metricsPort !== undefined ? await startMetricsServer(metrics, o.metricsHost, o.metricsPort, config.apiToken) : null;
+      if (metricsServer) log.info({ url: `${metricsServer.url}/metrics` }, 'serving metrics');
       try {
         await stack.worker.runCampaigns(() => true, Boolean(o.watch));
       } finally {
