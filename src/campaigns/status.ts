@@ -11,7 +11,7 @@ export interface CampaignStatusReport {
   /** The Mailgun domain it sends through (null: the configured MAILGUN_DOMAIN). */
   domain: string | null;
   /** Why a running campaign is not sending now, and until when (e.g. a reached daily cap). */
-  waiting: { reason: string; detail: string | null; until: string | null } | null;
+  waiting: { reason: string; until: string | null; detail?: string } | null;
   /** Why the campaign paused itself (the provider refused the account); null otherwise. */
   pausedReason: string | null;
   listSize: number;
@@ -46,7 +46,7 @@ export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<
     domain: campaign.sending_domain,
     waiting:
       campaign.status === 'running' && campaign.waiting_reason
-        ? { reason: campaign.waiting_reason, detail: campaign.waiting_detail, until: campaign.waiting_until?.toISOString() ?? null }
+        ? { reason: campaign.waiting_reason, until: campaign.waiting_until?.toISOString() ?? null, ...(campaign.waiting_detail ? { detail: campaign.waiting_detail } : {}) }
         : null,
     pausedReason: campaign.status === 'paused' ? campaign.paused_reason : null,
     listSize: progress.listSize,
@@ -84,7 +84,7 @@ export function formatStatus(r: CampaignStatusReport): string {
   return lines.join('\n');
 }
 
-function describeWaiting(waiting: { reason: string; detail: string | null; until: string | null }, domain: string | null): string {
+function describeWaiting(waiting: { reason: string; until: string | null; detail?: string }, domain: string | null): string {
   const until = waiting.until ? ` until ${waiting.until}` : '';
   const detail = waiting.detail ? ` (last error: ${waiting.detail})` : '';
   if (waiting.reason === 'daily_cap') return `waiting: daily cap of ${domain ?? 'its sending domain'} reached; continues${until}`;
