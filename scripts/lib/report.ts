@@ -26,8 +26,8 @@ export function machineLine(): string {
 }
 
 /**
- * VMs often report a generic CPU name ("Intel(R) Xeon(R) Processor") for CPUs ~50% apart in
- * speed; the model number from /proc/cpuinfo tells them apart.
+ * VMs often report a generic CPU name ("Intel(R) Xeon(R) Processor") for CPUs far apart in
+ * speed (BENCHMARKS.md, "Method"); the model number from /proc/cpuinfo tells them apart.
  */
 function cpuDescription(): string {
   const name = os.cpus()[0]?.model ?? 'unknown CPU';

@@ -13,8 +13,8 @@ const GIVEN = /--(max[-_]semi[-_]space[-_]size|scavenger[-_]max[-_]new[-_]space[
 /**
  * Restarts a sending command in the same process (`process.execve`) with the main thread's
  * young generation capped. Node 24's V8 raised its default cap fourfold, to 128 MB, and a sending
- * process allocates fast enough to use all of it: peak RSS of a 100k campaign went from ~200 MB
- * on Node 20 to ~320 MB on Node 24 (BENCHMARKS.md). The cap is read when V8 starts, so it cannot
+ * process allocates fast enough to use all of it: peak RSS of a 100k campaign rose far above
+ * Node 20's (BENCHMARKS.md, "Memory"). The cap is read when V8 starts, so it cannot
  * be set from inside like the heap growth factor. `--max-semi-space-size` would cap it too, but
  * it also overrides the render threads' own smaller young generation (`resourceLimits`), which
  * this option leaves alone. Runs before the command does anything; a size given to node (command

@@ -15,8 +15,9 @@ export interface ConnectionHandler extends Dispatcher.DispatchHandler {
 /**
  * Keep-alive connections to one origin, one request at a time on each, opened as needed up to
  * `limit`. undici's Pool finds a free connection by walking its whole list, twice for every
- * request: with hundreds of connections busy that walk cost the sending thread ~4–7 µs a message
- * (BENCHMARKS.md, 2026-12-02 evening). Here a free connection is popped from a stack; requests
+ * request: with hundreds of connections busy that walk cost the sending thread CPU on every
+ * message (BENCHMARKS.md, "Why these hand-written parts"). Here a free connection is popped
+ * from a stack; requests
  * beyond the limit wait in order, as they would in the Pool's queue.
  */
 export class Connections {

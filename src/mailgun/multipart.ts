@@ -6,9 +6,8 @@ export type FormField = readonly [name: string, value: string];
  * V8 before 13 (Node 20 and 22) writes a string as UTF-8 at memory speed only when all of it
  * is ASCII; one non-ASCII character (a `·` in a footer) sends the whole string down a path
  * that encodes one character at a time. Written in 2 KB slices, the ASCII slices keep the
- * fast path. An 18–23 KB HTML part (`npm run bench:encode`): Node 20 14.2 µs whole, 4.4–5.1
- * in slices; Node 22 7.9 and 3.2. Node 24 encodes the whole string in 0.6 µs and would pay
- * 2 µs for the slicing, so it writes whole strings.
+ * fast path (`npm run bench:encode`; BENCHMARKS.md, "Why these hand-written parts"). Node 24 encodes whole
+ * strings fast and would pay more for the slicing than it saves, so it writes whole strings.
  */
 const UTF8_SLICE = Number(process.versions.v8.split('.')[0]) < 13 ? 2048 : Infinity;
 
@@ -43,7 +42,7 @@ export class MultipartWriter {
   /**
    * Each field name's part header, encoded once: names come from a fixed set in the code, and
    * building the header for every field of every message (a regex, a template string, a
-   * UTF-8 write) cost 1.7–2 µs a message on Node 20.
+   * UTF-8 write) was a measurable cost per message on Node 20 (BENCHMARKS.md, "Why these hand-written parts").
    */
   private readonly partHeaders = new Map<string, Buffer>();
 
@@ -70,7 +69,7 @@ export class MultipartWriter {
    * and returns its length. Writing in place avoids an intermediate buffer per message.
    * Values are not searched for the boundary: it carries 144 random bits drawn in this
    * process, and neither template authors nor recipients ever see it (RFC 2046 §5.1.1), while
-   * searching every HTML part for it cost ~3 µs a message, as much as encoding it.
+   * searching every HTML part for it cost about as much as encoding it (BENCHMARKS.md).
    */
   writeInto(target: Buffer, offset: number, fields: readonly FormField[]): number {
     let at = offset + this.staticPart.copy(target, offset);

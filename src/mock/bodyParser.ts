@@ -7,8 +7,8 @@ export interface ParsedMessage {
   sizes: Map<string, number>;
 }
 
-// Decoding 15 KB of HTML per request would cost the mock more CPU than the sender spends
-// (stack-notes): these are only measured.
+// Decoding the HTML of every request would cost the mock more CPU than the sender spends:
+// these are only measured.
 const MEASURED_ONLY = new Set(['html', 'text', 'amp-html', 'attachment', 'inline', 'message']);
 
 export class BodyError extends Error {}

@@ -6,8 +6,8 @@ import net from 'node:net';
  * and Node's `http` server (its request and response streams, events and header objects) cost
  * more CPU per 22 KB message request than the mock's own work. This server does only what a
  * mock needs: whole requests with a Content-Length or chunked body, keep-alive and pipelining
- * (answers go out in request order), and a complete response written at once. The mock's CPU
- * per benchmark request fell from ~97 to ~74 µs (BENCHMARKS.md).
+ * (answers go out in request order), and a complete response written at once. What it saves
+ * is in BENCHMARKS.md, "Why these hand-written parts".
  */
 
 export interface MockRequest {

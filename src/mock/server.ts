@@ -61,7 +61,7 @@ const ADDRESS = /^[^\s@<>,]+@[^\s@<>,]+\.[^\s@<>,]+$/;
 
 /**
  * A Mailgun-compatible HTTP server for tests, demos and benchmarks: the messages and
- * events endpoints as the fact sheet describes them, with latency and fault injection.
+ * events endpoints as Mailgun's API has them, with latency and fault injection.
  */
 export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = {}): Promise<MockMailgun> {
   const options: MockMailgunOptions = { ...defaultMockOptions, ...overrides, faults: { ...defaultMockOptions.faults, ...overrides.faults } };
@@ -91,7 +91,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
   };
   const later = (fn: () => void): void => {
     // Whole milliseconds: Node keeps one timer list per distinct delay, so fractional delays
-    // made a list (and a priority-queue insert) per request, ~8% of the mock's CPU under load.
+    // made a list (and a priority-queue insert) per request (BENCHMARKS.md, "Why these hand-written parts").
     const delay = Math.round(options.latencyMs + (options.jitterMs > 0 ? (Math.random() * 2 - 1) * options.jitterMs : 0));
     if (delay > 0) setTimeout(fn, delay);
     else fn();

@@ -35,7 +35,7 @@ export interface RunSettings {
   /**
    * Recipients per render task. Smaller than a claim: each task's bodies share one buffer
    * that lives until its last message is sent, so small tasks keep memory low. 50 rather than
-   * 100 took ~12 MB off the peak RSS at no measurable CPU cost (BENCHMARKS.md).
+   * 100 lowered the peak RSS at no measurable CPU cost (BENCHMARKS.md, "Why these hand-written parts").
    */
   renderBatchSize: number;
   /** Requests in flight per campaign (unless the campaign sets a lower max). */
@@ -142,8 +142,8 @@ export class CampaignRun {
     this.renderQueue = new BoundedQueue(Math.max(2, Math.ceil((2 * settings.batchSize) / settings.renderBatchSize)));
     // Enough rendered messages to cover a render thread's pause, not a full round of senders:
     // every body waiting here is memory, and the senders take them faster than one render
-    // thread refills them anyway. Half the concurrency took ~7 MB off the peak RSS at the same
-    // rate (BENCHMARKS.md).
+    // thread refills them anyway. Half the concurrency lowered the peak RSS at the same
+    // rate (BENCHMARKS.md, "Why these hand-written parts").
     this.backlog = new SendBacklog(Math.ceil(this.concurrency / 2) + settings.renderBatchSize);
     this.pacer = new Pacer({
       ratePerSecond: campaign.rate_per_second,

@@ -12,14 +12,15 @@ function given(option: RegExp): boolean {
  *
  * Heap growth: each V8 heap may grow to twice what survived its last full collection before
  * it collects again. V8 picks that factor itself, up to 4× for a small heap that it collects
- * quickly, and a sending process is just that: ~35 MB live, plus a steady stream of message,
+ * quickly, and a sending process is just that: a small live heap, plus a steady stream of message,
  * request and result objects that outlive the young generation and die soon after. At 2× the
- * peak RSS of a 100k campaign fell by ~35 MB at no measurable CPU cost (BENCHMARKS.md).
+ * peak RSS of a 100k campaign fell at no measurable CPU cost (BENCHMARKS.md, "Memory").
  *
  * Scavenges on two cores or fewer: V8 splits each young-generation collection among helper
  * threads, but with the render thread, the sending thread (and on a small box, Postgres) busy,
- * those helpers have no idle core: the render thread's scavenges waited for them, 2.0 ms each
- * against 1.06 ms done alone, and the helpers' own CPU fell by about a fifth without them. With more
+ * those helpers have no idle core: the render thread's scavenges waited for them, taking longer
+ * than done alone, and the helpers' own CPU fell without them (BENCHMARKS.md, "Why these
+ * hand-written parts"). With more
  * cores the helpers find idle ones, so V8's default stays.
  */
 export function tuneGarbageCollection(): void {

@@ -51,7 +51,7 @@ export async function dropImportTables(run: SessionRunner): Promise<void> {
   await run(sql`drop table if exists import_batch, import_seen`);
 }
 
-/** Loads a batch with COPY (real Postgres): the fastest way in, per stack-notes. */
+/** Loads a batch with COPY (real Postgres): the fastest way in. */
 export async function copyBatch(client: pg.PoolClient, rows: readonly ImportRow[]): Promise<void> {
   await client.query('truncate import_batch');
   const stream = client.query(copyFrom('copy import_batch (line, email, name, attributes) from stdin'));

@@ -6,7 +6,7 @@ import type { Database } from '../db/schema.js';
  * instead of reading and hashing whole tables. Herald's batch statements touch a few hundred
  * rows by primary key, but the planner prices a few hundred index probes above one sequential
  * scan of a mid-sized table: a claim of 500 recipients from a list of 50,000 hashed the whole
- * recipients table twice (33 ms; 7.4 ms by key, about half of it foreign-key checks), and
+ * recipients table twice (several times slower than by key; BENCHMARKS.md, "Why these hand-written parts"), and
  * results written to a deliveries table that grew from empty during the run (no statistics yet)
  * hashed all of it for every batch.
  */

@@ -22,7 +22,7 @@ interface NunjucksRuntime {
  * Replaces four small functions of the Nunjucks runtime with faster ones that return the same
  * values. Compiled templates call them through the module objects (`runtime.memberLookup`,
  * `lib.escape`), so the replacements take effect for every template. Applied once per render
- * thread; measured on the spring-sale template (BENCHMARKS.md, 2026-12-02 evening).
+ * thread; measured on the spring-sale template (BENCHMARKS.md, "Why these hand-written parts").
  */
 export function useFasterRuntime(): void {
   const { lib, runtime } = nunjucks as unknown as { lib: NunjucksLib; runtime: NunjucksRuntime };
@@ -68,7 +68,7 @@ function fasterMemberLookup(runtime: NunjucksRuntime): void {
 /**
  * Frame#set splits every variable name on '.' each time it is called — for every loop
  * variable (`loop.index`, `loop.first`…) of every iteration and every macro argument.
- * Profiles of the render threads put it at ~9% of their time. This version caches the split
+ * It shows up in profiles of the render threads. This version caches the split
  * and otherwise does the same.
  */
 function fasterFrameSet(frame: Frame): void {

@@ -34,10 +34,10 @@ export class RenderPool {
 
   constructor(options: RenderPoolOptions = {}) {
     this.threads = options.threads ?? defaultRenderThreads();
-    // Rendering builds ~100 KB of short-lived strings per message. V8's allocation-site
+    // Rendering builds many short-lived strings per message. V8's allocation-site
     // pretenuring sees them survive the render threads' small young generation and starts
     // allocating them straight into the old generation, which then needs a full collection
-    // every few milliseconds: measured ~17% of render time per message (BENCHMARKS.md).
+    // every few milliseconds (BENCHMARKS.md, "Why these hand-written parts").
     // The flag is process-wide and read when the threads' heaps make that decision.
     v8.setFlagsFromString('--no-allocation-site-pretenuring');
     this.pool = new Piscina({

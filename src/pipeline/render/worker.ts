@@ -29,9 +29,9 @@ const spares: ArrayBuffer[] = [];
 /**
  * Spares come back in bursts (0 to 8 with a task, one on average), so a small cap drops
  * buffers that a later task then allocates anew. A new resizable buffer faults in every page
- * of its batch on the first write: 3.4 ms a batch on a slow VM, against 0.07 ms for a reused
- * one. With 4 spares ~10% of a run's batches were new; with 16, only those filling the
- * pipeline at the start. The cap still bounds what an idle thread holds (~1.2 MB a spare).
+ * of its batch on the first write, far slower than reusing one (BENCHMARKS.md, "Why these hand-written parts").
+ * With 4 spares a run's batches were often new; with 16, only those filling the
+ * pipeline at the start. The cap still bounds what an idle thread holds (a batch's size a spare).
  */
 const MAX_SPARES = 16;
 /**
@@ -39,7 +39,7 @@ const MAX_SPARES = 16;
  * only their current length, and returns the pages cut off by a shrink to the system at once.
  * A reused buffer is resized to its batch's exact size, so every spare fits every batch, and
  * none leaves a freed hole in a malloc arena: with plain buffers of varying sizes the render
- * thread's arena kept ~10 MB more than it held over a 1M campaign (BENCHMARKS.md). Only
+ * thread's arena kept more than it held over a 1M campaign (BENCHMARKS.md, "Why these hand-written parts"). Only
  * address space is reserved up to this length.
  */
 const BATCH_MAX_BYTES = 16 * 1024 * 1024;
@@ -136,9 +136,9 @@ function renderOne(spec: CampaignRenderSpec, p: Prepared, r: RenderRecipient, no
 
 /**
  * `{ ...source }` without object spread. On Node 20, spreading a recipient's attributes and
- * the templates' globals cost 5.6 µs a message, against 0.25 µs for this loop, and the spread
- * copies outlived two young-generation collections and were promoted (~1 MB per scavenge in
- * a loop of spreads); Node 24 is as fast either way. Like spread, an own `__proto__` key (JSON
+ * the templates' globals cost many times what this loop does, and the spread copies
+ * outlived two young-generation collections and were promoted (BENCHMARKS.md, "Why these hand-written parts");
+ * Node 24 is as fast either way. Like spread, an own `__proto__` key (JSON
  * can carry one) becomes a plain property instead of changing the copy's prototype.
  */
 function assignOwn(target: Record<string, unknown>, source: Record<string, unknown>): Record<string, unknown> {

@@ -53,8 +53,8 @@ export interface PacerOptions {
  * Decides when the next message may go: the campaign's configured rate (Bottleneck, in Redis
  * when scaled out) combined with an adaptive cap after provider throttling.
  *
- * Bottleneck costs a few event-loop turns per job (about 400 jobs/s per limiter, see
- * stack-notes), so permits are fetched in weighted chunks and handed out locally.
+ * Bottleneck costs a few event-loop turns per job, too many for one job per message, so
+ * permits are fetched in weighted chunks and handed out locally.
  */
 export class Pacer {
   private readonly throttle = new ThrottleController();
@@ -195,7 +195,7 @@ export class Pacer {
 
 /**
  * Reservoir refreshed every 100 ms when the rate divides evenly (smooth), else every second.
- * The heartbeat must tick faster than the refresh, or Bottleneck refreshes late (stack-notes).
+ * The heartbeat must tick faster than the refresh, or Bottleneck refreshes late.
  */
 export function reservoirSettings(rate: number): Bottleneck.ConstructorOptions {
   const interval = rate >= 100 && rate % 10 === 0 ? 100 : 1000;
