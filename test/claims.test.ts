@@ -8,7 +8,7 @@ import { releaseClaims } from '../src/sql/releaseClaims.js';
 import { addSendingDomain, domainUsage } from '../src/sql/sendingDomains.js';
 import { writeResults } from '../src/sql/writeResults.js';
 import { resolveUnknownAs } from '../src/sql/unknownDeliveries.js';
-import { expireDeadWorkers, registerWorker } from '../src/sql/workers.js';
+import { expireDeadWorkers, registerWorker } from '../src/sql/leases.js';
 import { dbLabel, onRealPostgres, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { formatDeliveryId } from '../src/domain/deliveryId.js';
 import { countDeliveries, transitionCampaign } from '../src/sql/campaigns.js';
-import { countWorkers } from '../src/sql/workers.js';
+import { countWorkers } from '../src/sql/leases.js';
 import { onRealPostgres, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_KEY, spawnHerald, startMockProcess, type HeraldProcess, type MockProcess } from './support/processes.js';

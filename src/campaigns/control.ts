@@ -1,10 +1,10 @@
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import type { Db } from '../db/connect.js';
 import type { Campaign } from '../db/schema.js';
 import { canTransition, type CampaignAction } from '../domain/campaignState.js';
-import { ConflictError, NotFoundError } from '../errors.js';
-import { templatesDir } from '../paths.js';
-import { renderSpecFor } from '../pipeline/render/spec.js';
+import { ConflictError, NotFoundError } from '../domain/errors.js';
+import { templatesDir } from '../app/paths.js';
+import { renderSpecFor } from '../sender/render/spec.js';
 import { findCampaign, transitionCampaign } from '../sql/campaigns.js';
 import { checkTemplatesOrThrow } from './create.js';
 

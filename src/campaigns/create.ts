@@ -1,11 +1,11 @@
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import type { Db } from '../db/connect.js';
 import type { UnknownPolicy } from '../db/schema.js';
 import { domainKey, normalizeEmail } from '../domain/email.js';
-import { UserError } from '../errors.js';
-import { templatesDir } from '../paths.js';
-import { checkCampaignTemplates } from '../pipeline/render/compile.js';
-import { renderSpecFor } from '../pipeline/render/spec.js';
+import { UserError } from '../domain/errors.js';
+import { templatesDir } from '../app/paths.js';
+import { checkCampaignTemplates } from '../sender/render/compile.js';
+import { renderSpecFor } from '../sender/render/spec.js';
 import { insertCampaign } from '../sql/campaigns.js';
 
 export interface CreateCampaignInput {

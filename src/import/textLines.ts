@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
-import { UserError } from '../errors.js';
+import { UserError } from '../domain/errors.js';
 
 /** One physical line of a text file: its text, or why its bytes are not text. */
 export type TextLine = { line: number; text: string } | { line: number; bad: string; shown: string };

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, SuppressionReason } from '../db/schema.js';
 import { parseDeliveryId } from '../domain/deliveryId.js';
-import { checkWebhookSignature, type WebhookSignature } from '../domain/webhookSignature.js';
+import { checkWebhookSignature, type WebhookSignature } from '../provider/mailgun/webhookSignature.js';
 import { deliveryRecipientEmail, insertDeliveryEvent, rememberWebhookToken } from '../sql/deliveryEvents.js';
 import { addSuppressions } from '../sql/suppressions.js';
 

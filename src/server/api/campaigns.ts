@@ -2,8 +2,8 @@ import { controlCampaign, getCampaignOrThrow } from '../../campaigns/control.js'
 import { createCampaign } from '../../campaigns/create.js';
 import { campaignStatusReport } from '../../campaigns/status.js';
 import { testSend } from '../../campaigns/testSend.js';
-import { openMailgunClient, openRendering } from '../../commands/sending.js';
-import { requireMailgun } from '../../config.js';
+import { openMailgunClient, openRendering } from '../../app/sendingStack.js';
+import { requireMailgun } from '../../app/config.js';
 import type { CampaignAction } from '../../domain/campaignState.js';
 import { listCampaigns } from '../../sql/campaignList.js';
 import { HttpError, json, readJson } from '../http.js';

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { isDomainName } from '../campaigns/create.js';
 import { assertTimeZone, capForDay, capWindow, parseLocalDate, parseWarmupCaps } from '../domain/dailyCap.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../domain/errors.js';
 import { addSendingDomain, capRules, domainUsage, listSendingDomains, updateSendingDomain, type DomainSettings } from '../sql/sendingDomains.js';
 import { intArg } from './args.js';
 import { withContext } from './context.js';

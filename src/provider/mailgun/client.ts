@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Client, type Dispatcher } from 'undici';
-import { classifyNetworkError, classifyResponse, type SendOutcome } from '../domain/retryPolicy.js';
+import { classifyNetworkError, classifyResponse, type SendOutcome } from '../../domain/retryPolicy.js';
 import { Connections, type ConnectionHandler } from './connections.js';
 
 export interface MailgunClientOptions {

@@ -2,8 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Database, UnknownPolicy } from '../db/schema.js';
 import { parseDeliveryId } from '../domain/deliveryId.js';
 import { planUnknown } from '../domain/reconcile.js';
-import type { Logger } from '../log.js';
-import type { MailgunClient } from '../mailgun/client.js';
+import type { Logger } from '../app/log.js';
+import type { MailgunClient } from '../provider/mailgun/client.js';
 import { listUnknown, markUnknownSent, resolveUnknownAs } from '../sql/unknownDeliveries.js';
 
 /** How far before the earliest ambiguous claim to look in the provider's events (clock skew). */

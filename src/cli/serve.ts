@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { Metrics } from '../metrics.js';
+import { Metrics } from '../sender/metrics.js';
 import { startServer } from '../server/app.js';
 import { unsubscribeSecret } from '../sql/settings.js';
-import { closeOnSignal, onShutdownSignal } from '../signals.js';
+import { closeOnSignal, onShutdownSignal } from '../app/signals.js';
 import { intArg } from './args.js';
 import { addSendingOptions } from './campaign.js';
 import { withContext } from './context.js';
-import { openSendingStack, type SendingOptions } from './sending.js';
+import { openSendingStack, type SendingOptions } from '../app/sendingStack.js';
 
 export function registerServeCommand(program: Command): void {
   addSendingOptions(

@@ -1,7 +1,7 @@
 import { Piscina, workerData } from 'piscina';
 import { formatDeliveryId } from '../../domain/deliveryId.js';
 import { signUnsubscribeToken } from '../../domain/unsubscribeToken.js';
-import { MultipartWriter, type FormField } from '../../mailgun/multipart.js';
+import { MultipartWriter, type FormField } from '../../provider/mailgun/multipart.js';
 import { compileCampaign, describeError, type CompiledCampaign } from './compile.js';
 import { useFasterRuntime } from './fasterRuntime.js';
 import type { CampaignRenderSpec, RenderRecipient, RenderResult, RenderTask } from './types.js';

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { startMockMailgun } from '../mock/server.js';
-import type { RecordMode } from '../mock/store.js';
-import { closeOnSignal } from '../signals.js';
+import { startMockMailgun } from '../../tools/mock-mailgun/server.js';
+import type { RecordMode } from '../../tools/mock-mailgun/store.js';
+import { closeOnSignal } from '../app/signals.js';
 import { intArg } from './args.js';
 
 function share(value: string): number {

@@ -1,12 +1,12 @@
 import { Command, Option } from 'commander';
 import { stringify } from 'csv-stringify';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import type { Db } from '../db/connect.js';
 import { createCampaign } from '../campaigns/create.js';
 import { controlCampaign, getCampaignOrThrow } from '../campaigns/control.js';
 import { campaignStatusReport, formatStatus } from '../campaigns/status.js';
-import type { Logger } from '../log.js';
-import { onShutdownSignal } from '../signals.js';
+import type { Logger } from '../app/log.js';
+import { onShutdownSignal } from '../app/signals.js';
 import { campaignReport } from '../sql/campaignReport.js';
 import { countDeliveries, transitionCampaign } from '../sql/campaigns.js';
 import { DEFAULT_RETRY_REASONS, retryFailed } from '../sql/retryFailed.js';
@@ -14,16 +14,16 @@ import { campaignIdArg, collect, intArg } from './args.js';
 import { withContext } from './context.js';
 import { showProgress } from './progress.js';
 import { RunStats } from './runStats.js';
-import { openMailgunClient, openRendering, openSendingStack, type SendingOptions } from './sending.js';
-import { capYoungGenerationBeforeAction } from './youngGeneration.js';
+import { openMailgunClient, openRendering, openSendingStack, type SendingOptions } from '../app/sendingStack.js';
+import { capYoungGenerationBeforeAction } from '../app/youngGeneration.js';
 import { dryRun } from '../campaigns/dryRun.js';
 import { testSend } from '../campaigns/testSend.js';
 import { checkTemplatesOrThrow } from '../campaigns/create.js';
 import { scheduleCampaign } from '../campaigns/control.js';
 import { normalizeEmail } from '../domain/email.js';
-import { UserError } from '../errors.js';
-import { templatesDir } from '../paths.js';
-import { renderSpecFor } from '../pipeline/render/spec.js';
+import { UserError } from '../domain/errors.js';
+import { templatesDir } from '../app/paths.js';
+import { renderSpecFor } from '../sender/render/spec.js';
 
 export function registerCampaignCommands(program: Command): void {
   const campaign = program.command('campaign').description('create, run and inspect campaigns');

@@ -1,6 +1,6 @@
 import { nextRetryDelay, type RetryPolicy, type SendOutcome } from '../../domain/retryPolicy.js';
-import type { MailgunClient } from '../../mailgun/client.js';
-import type { RequestOutcome } from '../../metrics.js';
+import type { MailgunClient } from '../../provider/mailgun/client.js';
+import type { RequestOutcome } from '../metrics.js';
 import type { DeliveryResult } from '../../sql/writeResults.js';
 import type { OutgoingMessage, SendBacklog } from './backlog.js';
 import type { ConcurrencyLimit } from './concurrencyLimit.js';

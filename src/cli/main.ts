@@ -1,16 +1,16 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { registerCampaignCommands } from './commands/campaign.js';
-import { withContext } from './commands/context.js';
-import { registerDemoCommand } from './commands/demo.js';
-import { registerDomainCommands } from './commands/domains.js';
-import { registerListCommands } from './commands/lists.js';
-import { registerMockMailgunCommand } from './commands/mockMailgun.js';
-import { registerRecipientCommands } from './commands/recipients.js';
-import { registerServeCommand } from './commands/serve.js';
-import { registerSuppressionCommands } from './commands/suppressions.js';
-import { registerWorkerCommand } from './commands/worker.js';
-import { migrateToLatest } from './db/migrate.js';
+import { registerCampaignCommands } from './campaign.js';
+import { withContext } from './context.js';
+import { registerDemoCommand } from './demo.js';
+import { registerDomainCommands } from './domains.js';
+import { registerListCommands } from './lists.js';
+import { registerMockMailgunCommand } from './mockMailgun.js';
+import { registerRecipientCommands } from './recipients.js';
+import { registerServeCommand } from './serve.js';
+import { registerSuppressionCommands } from './suppressions.js';
+import { registerWorkerCommand } from './worker.js';
+import { migrateToLatest } from '../db/migrate.js';
 
 // A reader that goes away early (`herald … | head`) ends the output, quietly, as Unix tools do;
 // without a listener the EPIPE would crash the process with a stack trace.

@@ -1,20 +1,20 @@
-import type { Config } from '../config.js';
+import type { Config } from './config.js';
 import type { Campaign } from '../db/schema.js';
-import type { CampaignRenderSpec } from '../pipeline/render/types.js';
-import { requireMailgun } from '../config.js';
+import type { CampaignRenderSpec } from '../sender/render/types.js';
+import { requireMailgun } from './config.js';
 import type { Db } from '../db/connect.js';
-import type { Logger } from '../log.js';
-import { MailgunClient } from '../mailgun/client.js';
-import type { Metrics } from '../metrics.js';
-import { templatesDir } from '../paths.js';
-import { tuneGarbageCollection } from '../pipeline/gcTuning.js';
-import { RenderPool } from '../pipeline/render/pool.js';
-import { renderSpecFor } from '../pipeline/render/spec.js';
-import { Worker, defaultWorkerOptions, type WorkerOptions } from '../pipeline/worker.js';
-import { defaultRunSettings } from '../pipeline/campaignRun.js';
+import type { Logger } from './log.js';
+import { MailgunClient } from '../provider/mailgun/client.js';
+import type { Metrics } from '../sender/metrics.js';
+import { templatesDir } from './paths.js';
+import { tuneGarbageCollection } from './gcTuning.js';
+import { RenderPool } from '../sender/render/pool.js';
+import { renderSpecFor } from '../sender/render/spec.js';
+import { SenderProcess, defaultSenderProcessOptions, type SenderProcessOptions } from '../sender/senderProcess.js';
+import { defaultRunSettings } from '../sender/campaignRun.js';
 import { unsubscribeSecret } from '../sql/settings.js';
-import { assertRedisReachable, RedisUnreachableError } from '../pipeline/send/pacer.js';
-import { UserError } from '../errors.js';
+import { assertRedisReachable, RedisUnreachableError } from '../sender/send/pacer.js';
+import { UserError } from '../domain/errors.js';
 
 export interface SendingOptions {
   concurrency?: number;
@@ -37,11 +37,11 @@ export interface SendingOptions {
 }
 
 export interface SendingStack {
-  worker: Worker;
+  worker: SenderProcess;
   close(): Promise<void>;
 }
 
-/** Wires a Worker to the provider, the render pool and the database for a sending command. */
+/** Wires a SenderProcess to the provider, the render pool and the database for a sending command. */
 export async function openSendingStack(config: Config, db: Db, log: Logger, options: SendingOptions = {}): Promise<SendingStack> {
   const mailgun = requireMailgun(config);
   if (config.redisUrl) {
@@ -63,22 +63,22 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     ...(options.limiterStall !== undefined ? { limiterStallMs: options.limiterStall } : {}),
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
   };
-  const leaseMs = options.leaseMs ?? defaultWorkerOptions.leaseMs;
+  const leaseMs = options.leaseMs ?? defaultSenderProcessOptions.leaseMs;
   const client = new MailgunClient({
     ...mailgun,
     connections: run.concurrency,
-    // See WorkerOptions.leaseMs: a request must end before the lease could expire.
+    // See SenderProcessOptions.leaseMs: a request must end before the lease could expire.
     timeoutMs: Math.min(options.requestTimeout ?? 10_000, Math.floor(leaseMs / 4)),
   });
   const { renderer, specFor } = await openRendering(config, db, options);
-  const workerOptions: WorkerOptions = {
-    ...defaultWorkerOptions,
+  const workerOptions: SenderProcessOptions = {
+    ...defaultSenderProcessOptions,
     run,
     leaseMs,
     domain: mailgun.domain,
     ...(options.scheduleGrace !== undefined ? { scheduleGraceMs: options.scheduleGrace } : {}),
   };
-  const worker = new Worker(
+  const worker = new SenderProcess(
     { db, log, client, renderer, renderSpec: specFor, ...(options.clock ? { clock: options.clock } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) },
     workerOptions,
   );

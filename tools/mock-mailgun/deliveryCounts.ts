@@ -1,4 +1,4 @@
-import { parseDeliveryId } from '../domain/deliveryId.js';
+import { parseDeliveryId } from '../../src/domain/deliveryId.js';
 
 /** Recipient ids counted in a byte array; larger ones (or other ids) go to a map. */
 const MAX_ARRAY_RECIPIENT = 2 ** 26;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import v8 from 'node:v8';
 import { Piscina } from 'piscina';
-import { defaultRenderThreads } from '../../config.js';
+import { defaultRenderThreads } from '../../app/config.js';
 import type { RenderResult, RenderTask } from './types.js';
 
 export interface RenderPoolOptions {
@@ -41,7 +41,7 @@ export class RenderPool {
     // The flag is process-wide and read when the threads' heaps make that decision.
     v8.setFlagsFromString('--no-allocation-site-pretenuring');
     this.pool = new Piscina({
-      filename: new URL('./worker.js', import.meta.url).href,
+      filename: new URL('./renderThread.js', import.meta.url).href,
       minThreads: this.threads,
       maxThreads: this.threads,
       idleTimeout: 60_000,

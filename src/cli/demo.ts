@@ -11,7 +11,7 @@ import type { Db } from '../db/connect.js';
 import { intArg } from './args.js';
 import { sendAndWait } from './campaign.js';
 import { withContext } from './context.js';
-import { capYoungGenerationBeforeAction } from './youngGeneration.js';
+import { capYoungGenerationBeforeAction } from '../app/youngGeneration.js';
 
 const DEMO_KEY = 'key-demo';
 const DEMO_DOMAIN = 'demo.herald.test';
@@ -87,7 +87,7 @@ async function seedDemoList(db: Db, listName: string, stamp: string, count: numb
 }
 
 async function startMockProcess(latency: number): Promise<{ url: string; process: ChildProcess }> {
-  const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
+  const cli = fileURLToPath(new URL('./main.js', import.meta.url));
   const child = spawn(
     process.execPath,
     [cli, 'mock-mailgun', '--port', '0', '--latency', String(latency), '--jitter', String(Math.round(latency / 2)), '--fail-rate', '0.01', '--throttle-rate', '0.005', '--api-key', DEMO_KEY, '--domain', DEMO_DOMAIN, '--record', 'counts'],

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
-import { signWebhook } from '../domain/webhookSignature.js';
+import { signWebhook } from '../../src/provider/mailgun/webhookSignature.js';
 import type { AcceptedMessage } from './store.js';
 
 export interface MockWebhookOptions {

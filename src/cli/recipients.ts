@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { UserError } from '../errors.js';
+import { UserError } from '../domain/errors.js';
 import { ImportError, importRecipients } from '../import/importRecipients.js';
 import { countRecipients, createList, findListId } from '../sql/lists.js';
 import { withContext } from './context.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UserError } from '../errors.js';
+import { UserError } from '../domain/errors.js';
 import { createList, listLists } from '../sql/lists.js';
 import { withContext } from './context.js';
 

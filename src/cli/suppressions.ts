@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import type { SuppressionReason } from '../db/schema.js';
 import { emailKey, normalizeEmail } from '../domain/email.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../domain/errors.js';
 import { lineFields, readCsv } from '../import/csvRecords.js';
 import { addSuppressions, listSuppressions, removeSuppression } from '../sql/suppressions.js';
 import { intArg } from './args.js';

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { Metrics } from '../metrics.js';
+import { Metrics } from '../sender/metrics.js';
 import { startMetricsServer } from '../server/metricsServer.js';
-import { onShutdownSignal } from '../signals.js';
+import { onShutdownSignal } from '../app/signals.js';
 import { intArg } from './args.js';
 import { addSendingOptions } from './campaign.js';
 import { withContext } from './context.js';
-import { openSendingStack, type SendingOptions } from './sending.js';
+import { openSendingStack, type SendingOptions } from '../app/sendingStack.js';
 
 export function registerWorkerCommand(program: Command): void {
   addSendingOptions(

@@ -4,15 +4,15 @@ import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import type { Db } from '../db/connect.js';
 import { listen } from '../db/listen.js';
 import type { Campaign } from '../db/schema.js';
-import type { Logger } from '../log.js';
-import type { MailgunClient } from '../mailgun/client.js';
-import { Metrics } from '../metrics.js';
+import type { Logger } from '../app/log.js';
+import type { MailgunClient } from '../provider/mailgun/client.js';
+import { Metrics } from './metrics.js';
 import { CAMPAIGN_CHANNEL, runningCampaigns, setCampaignsWaiting } from '../sql/campaigns.js';
 import { installationId } from '../sql/settings.js';
 import { promoteDueCampaigns } from '../sql/scheduledCampaigns.js';
 import { domainKey } from '../domain/email.js';
 import { listSendingDomains } from '../sql/sendingDomains.js';
-import { countWorkers, expireDeadWorkers, heartbeat, registerWorker, unregisterWorker } from '../sql/workers.js';
+import { countWorkers, expireDeadWorkers, heartbeat, registerWorker, unregisterWorker } from '../sql/leases.js';
 import { CampaignRun, defaultRunSettings, type Renderer, type RunOutcome, type RunSettings } from './campaignRun.js';
 import { Reporter, defaultReporterOptions } from './report/reporter.js';
 import { ConcurrencyLimit } from './send/concurrencyLimit.js';
@@ -20,7 +20,7 @@ import { Pacer } from './send/pacer.js';
 import { ProviderGate } from './send/providerGate.js';
 import type { CampaignRenderSpec } from './render/types.js';
 
-export interface WorkerOptions {
+export interface SenderProcessOptions {
   run: RunSettings;
   /**
    * A worker silent this long is presumed dead and its open claims become `unknown`. The
@@ -36,9 +36,9 @@ export interface WorkerOptions {
   domain: string;
 }
 
-export const defaultWorkerOptions: WorkerOptions = { run: defaultRunSettings, leaseMs: 40_000, pollMs: 1000, scheduleGraceMs: 3_600_000, domain: 'default' };
+export const defaultSenderProcessOptions: SenderProcessOptions = { run: defaultRunSettings, leaseMs: 40_000, pollMs: 1000, scheduleGraceMs: 3_600_000, domain: 'default' };
 
-export interface WorkerDeps {
+export interface SenderProcessDeps {
   db: Db;
   log: Logger;
   client: MailgunClient;
@@ -76,7 +76,7 @@ export interface CampaignProgress {
  * to, reacts to pause/cancel within about a second (NOTIFY, plus polling), and takes over
  * the open claims of workers whose lease expired.
  */
-export class Worker {
+export class SenderProcess {
   id = newWorkerId();
   readonly reporter: Reporter;
   readonly progress = new Map<number, CampaignProgress>();
@@ -98,8 +98,8 @@ export class Worker {
   private limiterPrefix = 'herald';
 
   constructor(
-    private readonly deps: WorkerDeps,
-    private readonly options: WorkerOptions = defaultWorkerOptions,
+    private readonly deps: SenderProcessDeps,
+    private readonly options: SenderProcessOptions = defaultSenderProcessOptions,
   ) {
     this.metrics = deps.metrics ?? new Metrics();
     this.reporter = new Reporter(deps.db.kysely, deps.log, {
