@@ -2,7 +2,7 @@ import type { Db } from '../db/connect.js';
 import type { Campaign } from '../db/schema.js';
 import type { SendOutcome } from '../domain/retryPolicy.js';
 import { UserError } from '../domain/errors.js';
-import type { MailgunClient } from '../provider/mailgun/client.js';
+import type { Provider } from '../provider/provider.js';
 import type { Renderer } from '../sender/campaignRun.js';
 import type { CampaignRenderSpec } from '../sender/render/types.js';
 import { findRecipientByEmail, listPage } from '../sql/listPage.js';
@@ -18,7 +18,7 @@ export async function testSend(
   campaign: Campaign,
   spec: CampaignRenderSpec,
   renderer: Renderer,
-  client: MailgunClient,
+  client: Provider,
   to: string,
   as: string | undefined,
 ): Promise<{ recipient: ClaimedRecipient; outcome: SendOutcome }> {

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Campaign, Database } from '../db/schema.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../domain/retryPolicy.js';
 import type { Logger } from '../app/log.js';
-import type { MailgunClient } from '../provider/mailgun/client.js';
+import type { Provider } from '../provider/provider.js';
 import type { RequestOutcome } from './metrics.js';
 import { describeAccountError } from '../domain/retryPolicy.js';
 import { campaignStatus, finishIfComplete, pauseCampaignFor } from '../sql/campaigns.js';
@@ -76,7 +76,7 @@ export interface RunDeps {
   log: Logger;
   workerId: string;
   renderer: Renderer;
-  client: MailgunClient;
+  client: Provider;
   reporter: Reporter;
   renderSpec: (campaign: Campaign) => CampaignRenderSpec;
   /** Resolves when this worker may send (lease fresh, results recordable). */

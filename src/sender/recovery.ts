@@ -3,7 +3,7 @@ import type { Database, UnknownPolicy } from '../db/schema.js';
 import { parseDeliveryId } from '../domain/deliveryId.js';
 import { planUnknown } from '../domain/reconcile.js';
 import type { Logger } from '../app/log.js';
-import type { MailgunClient } from '../provider/mailgun/client.js';
+import type { Provider } from '../provider/provider.js';
 import { listUnknown, markUnknownSent, resolveUnknownAs } from '../sql/unknownDeliveries.js';
 
 /** How far before the earliest ambiguous claim to look in the provider's events (clock skew). */
@@ -24,7 +24,7 @@ export interface ResolvedUnknown {
  */
 export async function resolveUnknownDeliveries(
   db: Kysely<Database>,
-  client: MailgunClient,
+  client: Provider,
   campaignId: number,
   policy: UnknownPolicy,
   log: Logger,
@@ -47,7 +47,7 @@ export async function resolveUnknownDeliveries(
 }
 
 async function acceptedByProvider(
-  client: MailgunClient,
+  client: Provider,
   campaignId: number,
   unknown: ReadonlyArray<{ claimedAt: Date | null }>,
   wanted: ReadonlySet<number>,
@@ -55,16 +55,11 @@ async function acceptedByProvider(
 ): Promise<Map<number, string>> {
   const earliest = Math.min(...unknown.map((u) => u.claimedAt?.getTime() ?? Date.now() - 24 * 3600_000));
   const accepted = new Map<number, string>();
-  for await (const event of client.events({
-    begin: new Date(earliest - EVENT_LOOKBACK_MS),
-    end: new Date(),
-    event: 'accepted',
-    userVariables: { 'herald-campaign': String(campaignId) },
-  }, domain)) {
-    const deliveryId = event['user-variables']?.['herald-delivery'];
+  for await (const event of client.acceptedEvents({ campaignId, begin: new Date(earliest - EVENT_LOOKBACK_MS), end: new Date() }, domain)) {
+    const deliveryId = event.deliveryId;
     const parsed = deliveryId ? parseDeliveryId(deliveryId) : null;
     if (!parsed || parsed.campaignId !== campaignId || !wanted.has(parsed.recipientId)) continue;
-    const messageId = event.message?.headers?.['message-id'];
+    const messageId = event.messageId;
     accepted.set(parsed.recipientId, messageId ? `<${messageId}>` : '');
   }
   return accepted;

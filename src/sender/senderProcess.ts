@@ -5,7 +5,7 @@ import type { Db } from '../db/connect.js';
 import { listen } from '../db/listen.js';
 import type { Campaign } from '../db/schema.js';
 import type { Logger } from '../app/log.js';
-import type { MailgunClient } from '../provider/mailgun/client.js';
+import type { Provider } from '../provider/provider.js';
 import { Metrics } from './metrics.js';
 import { CAMPAIGN_CHANNEL, runningCampaigns, setCampaignsWaiting } from '../sql/campaigns.js';
 import { installationId } from '../sql/settings.js';
@@ -41,7 +41,7 @@ export const defaultSenderProcessOptions: SenderProcessOptions = { run: defaultR
 export interface SenderProcessDeps {
   db: Db;
   log: Logger;
-  client: MailgunClient;
+  client: Provider;
   renderer: Renderer;
   renderSpec: (campaign: Campaign) => CampaignRenderSpec;
   /** Decides which cap day it is; injectable so tests can move to the next day. */

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Client, type Dispatcher } from 'undici';
 import { classifyNetworkError, classifyResponse, type SendOutcome } from '../../domain/retryPolicy.js';
+import type { AcceptedEvent, AcceptedEventQuery, Provider } from '../provider.js';
 import { Connections, type ConnectionHandler } from './connections.js';
 
 export interface MailgunClientOptions {
@@ -83,7 +84,7 @@ class ResponseCollector implements ConnectionHandler {
 }
 
 /** The one place Herald talks HTTP to Mailgun (or anything that speaks its API). */
-export class MailgunClient {
+export class MailgunClient implements Provider {
   private readonly connections: Connections;
   private readonly connectionOptions: Client.Options;
   private readonly authorization: string;
@@ -140,6 +141,18 @@ export class MailgunClient {
       }
     } finally {
       await connection.close();
+    }
+  }
+
+  /** The campaign's `accepted` events, read from the events API by the user-variable Herald sends with each message. */
+  async *acceptedEvents(query: AcceptedEventQuery, domain: string = this.options.domain): AsyncGenerator<AcceptedEvent> {
+    for await (const event of this.events({
+      begin: query.begin,
+      end: query.end,
+      event: 'accepted',
+      userVariables: { 'herald-campaign': String(query.campaignId) },
+    }, domain)) {
+      yield { deliveryId: event['user-variables']?.['herald-delivery'], messageId: event.message?.headers?.['message-id'] };
     }
   }
 

@@ -1,5 +1,5 @@
 import { nextRetryDelay, type RetryPolicy, type SendOutcome } from '../../domain/retryPolicy.js';
-import type { MailgunClient } from '../../provider/mailgun/client.js';
+import type { Provider } from '../../provider/provider.js';
 import type { RequestOutcome } from '../metrics.js';
 import type { DeliveryResult } from '../../sql/writeResults.js';
 import type { OutgoingMessage, SendBacklog } from './backlog.js';
@@ -8,7 +8,7 @@ import type { Pacer } from './pacer.js';
 import type { ProviderGate } from './providerGate.js';
 
 export interface SendersOptions {
-  client: MailgunClient;
+  client: Provider;
   /** The sending domain the messages go through. */
   domain: string;
   backlog: SendBacklog;
