@@ -15,7 +15,7 @@ import { signUnsubscribeToken } from '../src/domain/unsubscribeToken.js';
 import { signWebhook } from '../src/provider/mailgun/webhookSignature.js';
 import { createLogger } from '../src/app/log.js';
 import { startServer } from '../src/server/app.js';
-import { countDeliveries } from '../src/sql/campaigns.js';
+import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { claimBatch } from '../src/sql/claimBatch.js';
 import { addSendingDomain } from '../src/sql/sendingDomains.js';
 import { dbLabel, onRealPostgres, openTestDb } from './support/db.js';

@@ -9,7 +9,7 @@ import { openSendingStack, type SendingOptions } from '../src/app/sendingStack.j
 import { loadConfig } from '../src/app/config.js';
 import { formatDeliveryId } from '../src/domain/deliveryId.js';
 import { createLogger } from '../src/app/log.js';
-import { countDeliveries } from '../src/sql/campaigns.js';
+import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';

@@ -7,7 +7,7 @@ import { loadConfig } from '../src/app/config.js';
 import { createLogger } from '../src/app/log.js';
 import { Metrics } from '../src/sender/metrics.js';
 import { startServer, type RunningServer } from '../src/server/app.js';
-import { countDeliveries } from '../src/sql/campaigns.js';
+import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
 import { serverOptions } from './support/server.js';

@@ -9,7 +9,7 @@ import { createLogger } from '../src/app/log.js';
 import { Metrics } from '../src/sender/metrics.js';
 import { packageRoot } from '../src/app/paths.js';
 import { startServer, type RunningServer } from '../src/server/app.js';
-import { countDeliveries } from '../src/sql/campaigns.js';
+import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';

@@ -7,7 +7,7 @@ import { openSendingStack } from '../src/app/sendingStack.js';
 import { loadConfig } from '../src/app/config.js';
 import { formatDeliveryId } from '../src/domain/deliveryId.js';
 import { createLogger } from '../src/app/log.js';
-import { countDeliveries } from '../src/sql/campaigns.js';
+import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { addSendingDomain, domainUsage } from '../src/sql/sendingDomains.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';

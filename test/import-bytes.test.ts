@@ -9,7 +9,7 @@ import { loadConfig } from '../src/app/config.js';
 import { importRecipients, ImportError } from '../src/import/importRecipients.js';
 import { createLogger } from '../src/app/log.js';
 import { startServer, type RunningServer } from '../src/server/app.js';
-import { createList } from '../src/sql/lists.js';
+import { createList } from '../src/sql/createList.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { cliDatabaseEnv, spawnHerald } from './support/processes.js';
 import { serverOptions } from './support/server.js';

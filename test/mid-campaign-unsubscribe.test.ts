@@ -8,7 +8,7 @@ import { formatDeliveryId } from '../src/domain/deliveryId.js';
 import { signUnsubscribeToken } from '../src/domain/unsubscribeToken.js';
 import { createLogger } from '../src/app/log.js';
 import { startServer } from '../src/server/app.js';
-import { countDeliveries } from '../src/sql/campaigns.js';
+import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { serverOptions } from './support/server.js';
 import { seedCampaign, seedList } from './support/fixtures.js';

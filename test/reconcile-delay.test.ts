@@ -6,7 +6,7 @@ import { loadConfig } from '../src/app/config.js';
 import { formatDeliveryId } from '../src/domain/deliveryId.js';
 import { createLogger } from '../src/app/log.js';
 import { claimBatch } from '../src/sql/claimBatch.js';
-import { countDeliveries } from '../src/sql/campaigns.js';
+import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';

@@ -13,7 +13,7 @@ import type { MailgunClient } from '../src/provider/mailgun/client.js';
 import { compileCampaign, describeError } from '../src/sender/render/compile.js';
 import { RenderPool } from '../src/sender/render/pool.js';
 import { renderSpecFor } from '../src/sender/render/spec.js';
-import { findCampaign as getCampaign } from '../src/sql/campaigns.js';
+import { findCampaign as getCampaign } from '../src/sql/findCampaign.js';
 import { createLogger } from '../src/app/log.js';
 import { startServer, type RunningServer } from '../src/server/app.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';

@@ -21,7 +21,7 @@ import { migrateToLatest } from '../../src/db/migrate.js';
 import { packageRoot, templatesDir } from '../../src/app/paths.js';
 import { RenderPool } from '../../src/sender/render/pool.js';
 import { renderSpecFor } from '../../src/sender/render/spec.js';
-import { transitionCampaign } from '../../src/sql/campaigns.js';
+import { transitionCampaign } from '../../src/sql/transitionCampaign.js';
 import { freshDatabase, machineLine, median, postgresCpuSeconds, writeBenchmarkSection } from '../lib/report.js';
 
 const { values } = parseArgs({

@@ -14,7 +14,7 @@ import { sql } from 'kysely';
 import { connect } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { packageRoot } from '../../src/app/paths.js';
-import { insertCampaign } from '../../src/sql/campaigns.js';
+import { insertCampaign } from '../../src/sql/insertCampaign.js';
 import { freshDatabase, machineLine, median, writeBenchmarkSection } from '../lib/report.js';
 
 const { values } = parseArgs({ options: { recipients: { type: 'string', default: '40000' }, runs: { type: 'string', default: '3' } } });

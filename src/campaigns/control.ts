@@ -5,7 +5,8 @@ import { canTransition, type CampaignAction } from '../domain/campaignState.js';
 import { ConflictError, NotFoundError } from '../domain/errors.js';
 import { templatesDir } from '../app/paths.js';
 import { renderSpecFor } from '../sender/render/spec.js';
-import { findCampaign, transitionCampaign } from '../sql/campaigns.js';
+import { findCampaign } from '../sql/findCampaign.js';
+import { transitionCampaign } from '../sql/transitionCampaign.js';
 import { checkTemplatesOrThrow } from './create.js';
 
 export async function getCampaignOrThrow(db: Db, id: number): Promise<Campaign> {

@@ -6,7 +6,8 @@ import { UserError } from '../domain/errors.js';
 import { templatesDir } from '../app/paths.js';
 import { checkCampaignTemplates } from '../sender/render/compile.js';
 import { renderSpecFor } from '../sender/render/spec.js';
-import { insertCampaign } from '../sql/campaigns.js';
+import { findListId } from '../sql/findListId.js';
+import { insertCampaign } from '../sql/insertCampaign.js';
 
 export interface CreateCampaignInput {
   name: string;
@@ -26,8 +27,8 @@ export interface CreateCampaignInput {
 
 /** Validates and stores a draft campaign. Templates are compiled now so errors surface early. */
 export async function createCampaign(db: Db, config: Config, input: CreateCampaignInput): Promise<number> {
-  const list = await db.kysely.selectFrom('lists').select('id').where('name', '=', input.list).executeTakeFirst();
-  if (!list) throw new UserError(`list '${input.list}' does not exist (create it with: herald lists create ${input.list})`);
+  const listId = await findListId(db.kysely, input.list);
+  if (listId === undefined) throw new UserError(`list '${input.list}' does not exist (create it with: herald lists create ${input.list})`);
   checkOneLine('--subject', input.subject);
   checkOneLine('--from', input.from);
   if (input.replyTo) checkOneLine('--reply-to', input.replyTo);
@@ -44,7 +45,7 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
   }
   const values = {
     name: input.name,
-    list_id: list.id,
+    list_id: listId,
     template: input.template,
     subject: input.subject,
     from_address: quoteDisplayName(input.from),

@@ -5,7 +5,8 @@ import { UserError } from '../domain/errors.js';
 import type { Provider } from '../provider/provider.js';
 import type { Renderer } from '../sender/campaignRun.js';
 import type { CampaignRenderSpec } from '../sender/render/types.js';
-import { findRecipientByEmail, listPage } from '../sql/listPage.js';
+import { findRecipientByEmail } from '../sql/findRecipientByEmail.js';
+import { listPage } from '../sql/listPage.js';
 import type { ClaimedRecipient } from '../sql/claimBatch.js';
 
 /**

@@ -8,7 +8,9 @@ import { campaignStatusReport, formatStatus } from '../campaigns/status.js';
 import type { Logger } from '../app/log.js';
 import { onShutdownSignal } from '../app/signals.js';
 import { campaignReport } from '../sql/campaignReport.js';
-import { countDeliveries, transitionCampaign } from '../sql/campaigns.js';
+import { countListMembers } from '../sql/countListMembers.js';
+import { countDeliveries } from '../sql/countDeliveries.js';
+import { transitionCampaign } from '../sql/transitionCampaign.js';
 import { DEFAULT_RETRY_REASONS, retryFailed } from '../sql/retryFailed.js';
 import { campaignIdArg, collect, intArg } from './args.js';
 import { withContext } from './context.js';
@@ -209,9 +211,7 @@ export async function sendAndWait(db: Db, config: Config, log: Logger, id: numbe
   const detach = onShutdownSignal(log, o.shutdownTimeout, () => stack.close());
   const campaign = await getCampaignOrThrow(db, id);
   const base = await countDeliveries(db.kysely, id);
-  const total = Number(
-    (await db.kysely.selectFrom('list_members').select((eb) => eb.fn.countAll<number>().as('n')).where('list_id', '=', campaign.list_id).executeTakeFirst())?.n ?? 0,
-  );
+  const total = await countListMembers(db.kysely, campaign.list_id);
   const baseDone = base.sent + base.failed + base.suppressed + base.skipped;
   const started = Date.now();
   const stopProgress = showProgress(() => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../domain/errors.js';
-import { createList, listLists } from '../sql/lists.js';
+import { createList } from '../sql/createList.js';
+import { listLists } from '../sql/listLists.js';
 import { withContext } from './context.js';
 
 export function registerListCommands(program: Command): void {

@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../domain/errors.js';
 import { ImportError, importRecipients } from '../import/importRecipients.js';
-import { countRecipients, createList, findListId } from '../sql/lists.js';
+import { countRecipients } from '../sql/countRecipients.js';
+import { createList } from '../sql/createList.js';
+import { findListId } from '../sql/findListId.js';
 import { withContext } from './context.js';
 
 export function registerRecipientCommands(program: Command): void {

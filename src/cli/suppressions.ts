@@ -4,7 +4,9 @@ import type { SuppressionReason } from '../db/schema.js';
 import { emailKey, normalizeEmail } from '../domain/email.js';
 import { UserError } from '../domain/errors.js';
 import { lineFields, readCsv } from '../import/csvRecords.js';
-import { addSuppressions, listSuppressions, removeSuppression } from '../sql/suppressions.js';
+import { addSuppressions } from '../sql/addSuppressions.js';
+import { listSuppressions } from '../sql/listSuppressions.js';
+import { removeSuppression } from '../sql/removeSuppression.js';
 import { intArg } from './args.js';
 import { withContext } from './context.js';
 

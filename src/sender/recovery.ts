@@ -4,7 +4,9 @@ import { parseDeliveryId } from '../domain/deliveryId.js';
 import { planUnknown } from '../domain/reconcile.js';
 import type { Logger } from '../app/log.js';
 import type { Provider } from '../provider/provider.js';
-import { listUnknown, markUnknownSent, resolveUnknownAs } from '../sql/unknownDeliveries.js';
+import { listUnknown } from '../sql/listUnknown.js';
+import { markUnknownSent } from '../sql/markUnknownSent.js';
+import { resolveUnknownAs } from '../sql/resolveUnknownAs.js';
 
 /** How far before the earliest ambiguous claim to look in the provider's events (clock skew). */
 const EVENT_LOOKBACK_MS = 5 * 60_000;

@@ -1,20 +1,5 @@
-import os from 'node:os';
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
-
-export async function registerWorker(db: Kysely<Database>, id: string): Promise<void> {
-  await db.insertInto('workers').values({ id, hostname: os.hostname(), pid: process.pid }).execute();
-}
-
-/** Renews the lease. False means another process declared this worker dead: stop sending. */
-export async function heartbeat(db: Kysely<Database>, id: string): Promise<boolean> {
-  const result = await sql`update workers set heartbeat_at = now() where id = ${id}`.execute(db);
-  return Number(result.numAffectedRows ?? 0) === 1;
-}
-
-export async function unregisterWorker(db: Kysely<Database>, id: string): Promise<void> {
-  await db.deleteFrom('workers').where('id', '=', id).execute();
-}
+import type { Database } from '../../db/schema.js';
 
 /**
  * Forgets workers whose lease expired and marks their open claims `unknown`: the message may
@@ -40,10 +25,4 @@ export async function expireDeadWorkers(db: Kysely<Database>, leaseMs: number): 
     `.execute(trx);
     return [...new Set(orphaned.rows.map((r) => r.campaign_id))];
   });
-}
-
-/** Registered workers; right after expireDeadWorkers, the live ones. */
-export async function countWorkers(db: Kysely<Database>): Promise<number> {
-  const row = await db.selectFrom('workers').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  return Number(row.n);
 }
