@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { parseCampaignId } from '../domain/validation.js';
 
 /** Commander argument parser for whole numbers >= min; errors name the offending value. */
 export function intArg(min = 1): (value: string) => number {
@@ -10,8 +11,8 @@ export function intArg(min = 1): (value: string) => number {
 }
 
 export function campaignIdArg(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`campaign id must be a positive whole number, got '${value}'`);
+  const n = parseCampaignId(value);
+  if (n === undefined) throw new InvalidArgumentError(`campaign id must be a positive whole number, got '${value}'`);
   return n;
 }
 

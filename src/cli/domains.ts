@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { isDomainName } from '../campaigns/create.js';
+import { isDomainName } from '../domain/validation.js';
 import { assertTimeZone, capForDay, capWindow, parseLocalDate, parseWarmupCaps } from '../domain/dailyCap.js';
 import { UserError } from '../domain/errors.js';
 import { addSendingDomain, capRules, domainUsage, listSendingDomains, updateSendingDomain, type DomainSettings } from '../sql/sendingDomains.js';
