@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import nunjucks from 'nunjucks';
 import { verifyUnsubscribeToken } from '../src/domain/unsubscribeToken.js';
-import { templatesDir } from '../src/app/paths.js';
+import { templatesDir } from '../src/config/paths.js';
 import { checkCampaignTemplates } from '../src/sender/render/compile.js';
 import { RenderPool } from '../src/sender/render/pool.js';
 import type { CampaignRenderSpec, RenderRecipient, RenderResult } from '../src/sender/render/types.js';

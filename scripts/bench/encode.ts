@@ -8,7 +8,7 @@
  */
 import { writeUtf8 } from '../../src/provider/mailgun/multipart.js';
 import { compileCampaign } from '../../src/sender/render/compile.js';
-import { templatesDir } from '../../src/app/paths.js';
+import { templatesDir } from '../../src/config/paths.js';
 import { median } from '../lib/report.js';
 
 const compiled = compileCampaign({

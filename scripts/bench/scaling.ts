@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import { connect } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
-import { packageRoot } from '../../src/app/paths.js';
+import { packageRoot } from '../../src/config/paths.js';
 import { insertCampaign } from '../../src/sql/insertCampaign.js';
 import { freshDatabase, machineLine, median, writeBenchmarkSection } from '../lib/report.js';
 

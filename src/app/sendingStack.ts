@@ -1,18 +1,13 @@
-import type { Config } from './config.js';
-import type { Campaign } from '../db/schema.js';
-import type { CampaignRenderSpec } from '../sender/render/types.js';
-import { requireMailgun } from './config.js';
+import type { Config } from '../config/config.js';
+import { requireMailgun } from '../config/config.js';
 import type { Db } from '../db/connect.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../config/log.js';
 import { MailgunClient } from '../provider/mailgun/client.js';
 import type { Metrics } from '../sender/metrics.js';
-import { templatesDir } from './paths.js';
 import { tuneGarbageCollection } from './gcTuning.js';
-import { RenderPool } from '../sender/render/pool.js';
-import { renderSpecFor } from '../sender/render/spec.js';
+import { openRendering } from '../sender/render/openRendering.js';
 import { SenderProcess, defaultSenderProcessOptions, type SenderProcessOptions } from '../sender/senderProcess.js';
 import { defaultRunSettings } from '../sender/campaignRun.js';
-import { unsubscribeSecret } from '../sql/settings.js';
 import { assertRedisReachable, RedisUnreachableError } from '../sender/send/pacer.js';
 import { UserError } from '../domain/errors.js';
 
@@ -94,24 +89,4 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
         await client.close();
       })()),
   };
-}
-
-export interface Rendering {
-  renderer: RenderPool;
-  specFor: (campaign: Campaign) => CampaignRenderSpec;
-}
-
-/** The render pool and how to describe a campaign to it, as every sending path needs them. */
-export async function openRendering(config: Config, db: Db, options: SendingOptions = {}): Promise<Rendering> {
-  const renderer = new RenderPool(options.renderThreads ? { threads: options.renderThreads } : {});
-  const runKey = String(Date.now());
-  // Every message carries one-click unsubscribe headers, signed with HERALD_SECRET or a
-  // secret generated once and kept in the database.
-  const signing = { ...config, secret: await unsubscribeSecret(db.kysely, config.secret) };
-  const dir = templatesDir();
-  return { renderer, specFor: (campaign) => renderSpecFor(campaign, signing, dir, runKey) };
-}
-
-export function openMailgunClient(config: Config, concurrency = 4, timeoutMs = 10_000): MailgunClient {
-  return new MailgunClient({ ...requireMailgun(config), connections: concurrency, timeoutMs });
 }

@@ -1,4 +1,4 @@
-import type { Logger } from './log.js';
+import type { Logger } from '../config/log.js';
 
 /**
  * First SIGINT/SIGTERM: graceful stop (finish requests in flight, flush results, release

@@ -1,9 +1,9 @@
-import type { Config } from '../app/config.js';
+import type { Config } from '../config/config.js';
 import type { Db } from '../db/connect.js';
 import type { Campaign } from '../db/schema.js';
 import { canTransition, type CampaignAction } from '../domain/campaignState.js';
 import { ConflictError, NotFoundError } from '../domain/errors.js';
-import { templatesDir } from '../app/paths.js';
+import { templatesDir } from '../config/paths.js';
 import { renderSpecFor } from '../sender/render/spec.js';
 import { findCampaign } from '../sql/findCampaign.js';
 import { transitionCampaign } from '../sql/transitionCampaign.js';

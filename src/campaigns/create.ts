@@ -1,10 +1,10 @@
-import type { Config } from '../app/config.js';
+import type { Config } from '../config/config.js';
 import type { Db } from '../db/connect.js';
 import type { UnknownPolicy } from '../db/schema.js';
 import { domainKey } from '../domain/email.js';
 import { hasLineBreak, isDomainName, isSenderAddress, isTag, LINE_BREAK_MESSAGE, MAX_TAGS, quoteDisplayName, TAG_RULE } from '../domain/validation.js';
 import { UserError } from '../domain/errors.js';
-import { templatesDir } from '../app/paths.js';
+import { templatesDir } from '../config/paths.js';
 import { checkCampaignTemplates } from '../sender/render/compile.js';
 import { renderSpecFor } from '../sender/render/spec.js';
 import { findListId } from '../sql/findListId.js';

@@ -1,11 +1,11 @@
 import { Command, Option } from 'commander';
 import { stringify } from 'csv-stringify';
-import type { Config } from '../app/config.js';
+import type { Config } from '../config/config.js';
 import type { Db } from '../db/connect.js';
 import { createCampaign } from '../campaigns/create.js';
 import { controlCampaign, getCampaignOrThrow } from '../campaigns/control.js';
 import { campaignStatusReport, formatStatus } from '../campaigns/status.js';
-import type { Logger } from '../app/log.js';
+import type { Logger } from '../config/log.js';
 import { onShutdownSignal } from '../app/signals.js';
 import { campaignReport } from '../sql/campaignReport.js';
 import { countListMembers } from '../sql/countListMembers.js';
@@ -16,7 +16,9 @@ import { campaignIdArg, collect, intArg } from './args.js';
 import { withContext } from './context.js';
 import { showProgress } from './progress.js';
 import { RunStats } from './runStats.js';
-import { openMailgunClient, openRendering, openSendingStack, type SendingOptions } from '../app/sendingStack.js';
+import { openSendingStack, type SendingOptions } from '../app/sendingStack.js';
+import { openMailgunClient } from '../provider/mailgun/openMailgunClient.js';
+import { openRendering } from '../sender/render/openRendering.js';
 import { capYoungGenerationBeforeAction } from '../app/youngGeneration.js';
 import { dryRun } from '../campaigns/dryRun.js';
 import { testSend } from '../campaigns/testSend.js';
@@ -24,7 +26,7 @@ import { checkTemplatesOrThrow } from '../campaigns/create.js';
 import { scheduleCampaign } from '../campaigns/control.js';
 import { normalizeEmail } from '../domain/email.js';
 import { UserError } from '../domain/errors.js';
-import { templatesDir } from '../app/paths.js';
+import { templatesDir } from '../config/paths.js';
 import { renderSpecFor } from '../sender/render/spec.js';
 
 export function registerCampaignCommands(program: Command): void {

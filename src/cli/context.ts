@@ -1,7 +1,7 @@
-import { loadConfig, type Config } from '../app/config.js';
+import { loadConfig, type Config } from '../config/config.js';
 import { connect, type Db } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { createLogger, type Logger } from '../app/log.js';
+import { createLogger, type Logger } from '../config/log.js';
 
 /** What every command gets: validated config, a logger, and a migrated database. */
 export interface CommandContext {

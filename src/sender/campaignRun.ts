@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { Campaign, Database } from '../db/schema.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../domain/retryPolicy.js';
-import type { Logger } from '../app/log.js';
+import type { Logger } from '../config/log.js';
 import type { Provider } from '../provider/provider.js';
 import type { RequestOutcome } from './metrics.js';
 import { describeAccountError } from '../domain/retryPolicy.js';

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database, UnknownPolicy } from '../db/schema.js';
 import { parseDeliveryId } from '../domain/deliveryId.js';
 import { planUnknown } from '../domain/reconcile.js';
-import type { Logger } from '../app/log.js';
+import type { Logger } from '../config/log.js';
 import type { Provider } from '../provider/provider.js';
 import { listUnknown } from '../sql/listUnknown.js';
 import { markUnknownSent } from '../sql/markUnknownSent.js';

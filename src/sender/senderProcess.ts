@@ -4,7 +4,7 @@ import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import type { Db } from '../db/connect.js';
 import { listen } from '../db/listen.js';
 import type { Campaign } from '../db/schema.js';
-import type { Logger } from '../app/log.js';
+import type { Logger } from '../config/log.js';
 import type { Provider } from '../provider/provider.js';
 import { Metrics } from './metrics.js';
 import { CAMPAIGN_CHANNEL } from '../sql/notifyCampaignChanged.js';

@@ -1,4 +1,4 @@
-import { loadConfig } from '../../src/app/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { Metrics } from '../../src/sender/metrics.js';
 import type { ServerOptions } from '../../src/server/app.js';
 

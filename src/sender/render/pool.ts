@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import v8 from 'node:v8';
 import { Piscina } from 'piscina';
-import { defaultRenderThreads } from '../../app/config.js';
+import { defaultRenderThreads } from '../../config/config.js';
 import type { RenderResult, RenderTask } from './types.js';
 
 export interface RenderPoolOptions {

@@ -1,4 +1,4 @@
-import type { Config } from '../../app/config.js';
+import type { Config } from '../../config/config.js';
 import type { Campaign } from '../../db/schema.js';
 import type { CampaignRenderSpec } from './types.js';
 

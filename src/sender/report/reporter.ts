@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
-import type { Logger } from '../../app/log.js';
+import type { Logger } from '../../config/log.js';
 import { writeResults, type DeliveryResult } from '../../sql/writeResults.js';
 
 export interface ReporterOptions {
