@@ -21,7 +21,7 @@ const GIVEN = /--(max[-_]semi[-_]space[-_]size|scavenger[-_]max[-_]new[-_]space[
  * line or NODE_OPTIONS) is left alone, and on a Node without `process.execve` (before 22.15, or
  * on Windows) nothing changes. Node 22 already uses this cap, so there the restart changes nothing.
  */
-export function restartWithCappedYoungGeneration(): void {
+function restartWithCappedYoungGeneration(): void {
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
   if (typeof execve !== 'function') return;
   if (process.execArgv.some((arg) => GIVEN.test(arg)) || GIVEN.test(process.env.NODE_OPTIONS ?? '')) return;

@@ -23,7 +23,7 @@ export interface Config {
 }
 
 /** 512 MiB: several million recipients' rows, far below what fills a disk or a day. */
-export const DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
+const DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
 
 const optionalString = z
   .string()

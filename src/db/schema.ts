@@ -159,4 +159,3 @@ export interface Database {
 export type Campaign = Selectable<CampaignsTable>;
 export type SendingDomain = Selectable<SendingDomainsTable>;
 export type NewCampaign = Insertable<CampaignsTable>;
-export type Delivery = Selectable<DeliveriesTable>;

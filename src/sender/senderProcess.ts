@@ -67,9 +67,9 @@ interface DomainLimits {
 }
 
 /** waiting_reason of a running campaign whose provider is down (the worker probes it). */
-export const PROVIDER_UNAVAILABLE = 'provider_unavailable';
+const PROVIDER_UNAVAILABLE = 'provider_unavailable';
 /** waiting_reason of a running campaign whose worker cannot get rate-limit permits (Redis). */
-export const LIMITER_UNAVAILABLE = 'rate_limiter_unavailable';
+const LIMITER_UNAVAILABLE = 'rate_limiter_unavailable';
 
 /** Results written per campaign by this process, for progress output. */
 export interface CampaignProgress {

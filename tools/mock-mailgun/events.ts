@@ -56,7 +56,7 @@ export function parseEventQuery(params: URLSearchParams): EventQuery {
   };
 }
 
-export function encodePageToken(query: EventQuery): string {
+function encodePageToken(query: EventQuery): string {
   return Buffer.from(JSON.stringify(query)).toString('base64url');
 }
 

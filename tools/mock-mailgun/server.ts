@@ -32,7 +32,7 @@ export interface MockMailgunOptions {
   stalls: { everyMs: number; forMs: number } | null;
 }
 
-export const defaultMockOptions: MockMailgunOptions = {
+const defaultMockOptions: MockMailgunOptions = {
   port: 8025,
   host: '127.0.0.1',
   apiKey: 'key-mock',

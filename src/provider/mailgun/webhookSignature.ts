@@ -4,7 +4,7 @@ import type { SignatureCheck, VerifyWebhook, WebhookSignature } from '../provide
 export type { SignatureCheck, WebhookSignature };
 
 /** How old (or how far ahead) a webhook's timestamp may be. */
-export const WEBHOOK_MAX_AGE_MS = 5 * 60_000;
+const WEBHOOK_MAX_AGE_MS = 5 * 60_000;
 
 /** Mailgun's scheme: hex HMAC-SHA256 of timestamp + token, keyed with the webhook signing key. */
 export function signWebhook(signingKey: string, timestamp: string, token: string): string {

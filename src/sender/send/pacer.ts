@@ -197,7 +197,7 @@ export class Pacer {
  * Reservoir refreshed every 100 ms when the rate divides evenly (smooth), else every second.
  * The heartbeat must tick faster than the refresh, or Bottleneck refreshes late (stack-notes).
  */
-export function reservoirSettings(rate: number): Bottleneck.ConstructorOptions {
+function reservoirSettings(rate: number): Bottleneck.ConstructorOptions {
   const interval = rate >= 100 && rate % 10 === 0 ? 100 : 1000;
   const amount = Math.max(1, Math.round((rate * interval) / 1000));
   return {
@@ -244,7 +244,7 @@ export class RedisUnreachableError extends Error {
   override name = 'RedisUnreachableError';
 }
 
-export function redisOptions(url: string): Record<string, unknown> {
+function redisOptions(url: string): Record<string, unknown> {
   const u = new URL(url);
   return {
     host: u.hostname,
