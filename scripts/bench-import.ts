@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { connect } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { importRecipients } from '../src/import/importRecipients.js';
-import { createList } from '../src/sql/lists.js';
+import { createList } from '../src/sql/createList.js';
 import { freshDatabase, machineLine, median, sampleRss, writeBenchmarkSection } from './lib/report.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });

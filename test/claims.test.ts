@@ -3,12 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { connect, type Db } from '../src/db/connect.js';
 import { claimBatch } from '../src/sql/claimBatch.js';
-import { finishIfComplete, transitionCampaign } from '../src/sql/campaigns.js';
+import { finishIfComplete } from '../src/sql/finishIfComplete.js';
+import { transitionCampaign } from '../src/sql/transitionCampaign.js';
 import { releaseClaims } from '../src/sql/releaseClaims.js';
 import { addSendingDomain, domainUsage } from '../src/sql/sendingDomains.js';
 import { writeResults } from '../src/sql/writeResults.js';
-import { resolveUnknownAs } from '../src/sql/unknownDeliveries.js';
-import { expireDeadWorkers, registerWorker } from '../src/sql/workers.js';
+import { resolveUnknownAs } from '../src/sql/resolveUnknownAs.js';
+import { expireDeadWorkers } from '../src/sql/leases/expireDeadWorkers.js';
+import { registerWorker } from '../src/sql/leases/registerWorker.js';
 import { dbLabel, onRealPostgres, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 

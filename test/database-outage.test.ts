@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type Db } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { formatDeliveryId } from '../src/domain/deliveryId.js';
-import { countDeliveries } from '../src/sql/campaigns.js';
+import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { PrivatePostgres } from './support/privatePostgres.js';
 import { MOCK_DOMAIN, MOCK_KEY, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { openSendingStack } from '../src/commands/sending.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/log.js';
-import { countDeliveries, transitionCampaign } from '../src/sql/campaigns.js';
+import { openSendingStack } from '../src/app/sendingStack.js';
+import { loadConfig } from '../src/config/config.js';
+import { createLogger } from '../src/config/log.js';
+import { countDeliveries } from '../src/sql/countDeliveries.js';
+import { transitionCampaign } from '../src/sql/transitionCampaign.js';
 import { addSendingDomain } from '../src/sql/sendingDomains.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';

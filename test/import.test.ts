@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { importRecipients } from '../src/import/importRecipients.js';
-import { createList } from '../src/sql/lists.js';
+import { createList } from '../src/sql/createList.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 
 interface Expected {

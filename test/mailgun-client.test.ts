@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { MailgunClient } from '../src/mailgun/client.js';
-import { MultipartWriter } from '../src/mailgun/multipart.js';
-import { startMockMailgun, type MockMailgun } from '../src/mock/server.js';
+import { MailgunClient } from '../src/provider/mailgun/client.js';
+import { MultipartWriter } from '../src/provider/mailgun/multipart.js';
+import { startMockMailgun, type MockMailgun } from '../tools/mock-mailgun/server.js';
 
 /** A server that answers each path in its own way, for the outcomes the mock does not produce. */
 async function startOddServer(): Promise<{ url: string; close: () => Promise<void> }> {

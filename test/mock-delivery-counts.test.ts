@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatDeliveryId, parseDeliveryId } from '../src/domain/deliveryId.js';
-import { DeliveryCounts } from '../src/mock/deliveryCounts.js';
+import { DeliveryCounts } from '../tools/mock-mailgun/deliveryCounts.js';
 
 describe("the mock's delivery counts", () => {
   it('counts each delivery id, reports the ones accepted twice, and lists them all', () => {

@@ -5,8 +5,8 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { createHttp1Server, type Http1Server } from '../src/mock/http1.js';
-import { startMockMailgun } from '../src/mock/server.js';
+import { createHttp1Server, type Http1Server } from '../tools/mock-mailgun/http1.js';
+import { startMockMailgun } from '../tools/mock-mailgun/server.js';
 
 interface RawResponse {
   status: number;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MultipartWriter, writeUtf8 } from '../src/mailgun/multipart.js';
+import { MultipartWriter, writeUtf8 } from '../src/provider/mailgun/multipart.js';
 
 const samples: Array<[string, string]> = [
   ['pure ASCII', 'plain text '.repeat(40)],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { Pacer } from '../src/pipeline/send/pacer.js';
+import { Pacer } from '../src/sender/send/pacer.js';
 
 /**
  * Feeds `accepted` 2xx answers, then 429s until a throttling episode starts; the provider

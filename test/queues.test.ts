@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BoundedQueue } from '../src/pipeline/queue.js';
-import { BodyBatch } from '../src/pipeline/render/bodyBatch.js';
-import { SendBacklog, type OutgoingMessage } from '../src/pipeline/send/backlog.js';
+import { BoundedQueue } from '../src/sender/queue.js';
+import { BodyBatch } from '../src/sender/render/bodyBatch.js';
+import { SendBacklog, type OutgoingMessage } from '../src/sender/send/backlog.js';
 
 const message = (recipientId: number): OutgoingMessage => ({ campaignId: 1, recipientId, body: new Uint8Array(0), contentType: 'x', attempts: 0, failures: 0, batch: null });
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { openSendingStack } from '../src/commands/sending.js';
-import { loadConfig } from '../src/config.js';
+import { openSendingStack } from '../src/app/sendingStack.js';
+import { loadConfig } from '../src/config/config.js';
 import { formatDeliveryId } from '../src/domain/deliveryId.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/config/log.js';
 import { claimBatch } from '../src/sql/claimBatch.js';
-import { countDeliveries } from '../src/sql/campaigns.js';
+import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';

@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import nunjucks from 'nunjucks';
 import { verifyUnsubscribeToken } from '../src/domain/unsubscribeToken.js';
-import { templatesDir } from '../src/paths.js';
-import { checkCampaignTemplates } from '../src/pipeline/render/compile.js';
-import { RenderPool } from '../src/pipeline/render/pool.js';
-import type { CampaignRenderSpec, RenderRecipient, RenderResult } from '../src/pipeline/render/types.js';
+import { templatesDir } from '../src/config/paths.js';
+import { checkCampaignTemplates } from '../src/sender/render/compile.js';
+import { RenderPool } from '../src/sender/render/pool.js';
+import type { CampaignRenderSpec, RenderRecipient, RenderResult } from '../src/sender/render/types.js';
 
 // Fixtures are read from the source tree, next to the compiled tests' origin.
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');

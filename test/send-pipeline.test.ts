@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../src/config.js';
-import { openSendingStack } from '../src/commands/sending.js';
-import { createLogger } from '../src/log.js';
+import { loadConfig } from '../src/config/config.js';
+import { openSendingStack } from '../src/app/sendingStack.js';
+import { createLogger } from '../src/config/log.js';
 import { request } from 'undici';
 import { formatDeliveryId } from '../src/domain/deliveryId.js';
 import { verifyUnsubscribeToken } from '../src/domain/unsubscribeToken.js';

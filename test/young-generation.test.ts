@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
-const moduleUrl = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/commands/youngGeneration.js')).href;
+const moduleUrl = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/app/youngGeneration.js')).href;
 // Windows has the function but not the system call.
 const hasExecve = typeof (process as { execve?: unknown }).execve === 'function' && process.platform !== 'win32';
 

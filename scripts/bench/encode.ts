@@ -6,9 +6,9 @@
  * with each Node to compare:
  *   npm run bench:encode                      (and the same with Node 24 first on PATH)
  */
-import { writeUtf8 } from '../../src/mailgun/multipart.js';
-import { compileCampaign } from '../../src/pipeline/render/compile.js';
-import { templatesDir } from '../../src/paths.js';
+import { writeUtf8 } from '../../src/provider/mailgun/multipart.js';
+import { compileCampaign } from '../../src/sender/render/compile.js';
+import { templatesDir } from '../../src/config/paths.js';
 import { median } from '../lib/report.js';
 
 const compiled = compileCampaign({

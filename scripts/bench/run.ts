@@ -15,13 +15,13 @@ import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import { request } from 'undici';
 import { createCampaign } from '../../src/campaigns/create.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { connect } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
-import { packageRoot, templatesDir } from '../../src/paths.js';
-import { RenderPool } from '../../src/pipeline/render/pool.js';
-import { renderSpecFor } from '../../src/pipeline/render/spec.js';
-import { transitionCampaign } from '../../src/sql/campaigns.js';
+import { packageRoot, templatesDir } from '../../src/config/paths.js';
+import { RenderPool } from '../../src/sender/render/pool.js';
+import { renderSpecFor } from '../../src/sender/render/spec.js';
+import { transitionCampaign } from '../../src/sql/transitionCampaign.js';
 import { freshDatabase, machineLine, median, postgresCpuSeconds, writeBenchmarkSection } from '../lib/report.js';
 
 const { values } = parseArgs({
@@ -38,7 +38,7 @@ const { values } = parseArgs({
 });
 const recipients = Number(values.recipients);
 const runs = Number(values.runs);
-const cli = path.join(packageRoot, 'dist/src/cli.js');
+const cli = path.join(packageRoot, 'dist/src/cli/main.js');
 const here = path.dirname(new URL(import.meta.url).pathname);
 const KEY = 'key-bench';
 const DOMAIN = 'bench.herald.test';

@@ -13,14 +13,14 @@ import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import { connect } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
-import { packageRoot } from '../../src/paths.js';
-import { insertCampaign } from '../../src/sql/campaigns.js';
+import { packageRoot } from '../../src/config/paths.js';
+import { insertCampaign } from '../../src/sql/insertCampaign.js';
 import { freshDatabase, machineLine, median, writeBenchmarkSection } from '../lib/report.js';
 
 const { values } = parseArgs({ options: { recipients: { type: 'string', default: '40000' }, runs: { type: 'string', default: '3' } } });
 const recipients = Number(values.recipients);
 const runs = Number(values.runs);
-const cli = path.join(packageRoot, 'dist/src/cli.js');
+const cli = path.join(packageRoot, 'dist/src/cli/main.js');
 const redisUrl = process.env.REDIS_URL;
 if (!redisUrl) throw new Error('set REDIS_URL (the Redis limiter is one of the configurations)');
 

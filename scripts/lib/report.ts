@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { packageRoot } from '../../src/paths.js';
+import { packageRoot } from '../../src/config/paths.js';
 
 /** Replaces (or appends) one `## title` section of BENCHMARKS.md, leaving the others alone. */
 export function writeBenchmarkSection(title: string, body: string): void {

@@ -1,11 +1,12 @@
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { Db } from '../db/connect.js';
 import type { Campaign } from '../db/schema.js';
 import { canTransition, type CampaignAction } from '../domain/campaignState.js';
-import { ConflictError, NotFoundError } from '../errors.js';
-import { templatesDir } from '../paths.js';
-import { renderSpecFor } from '../pipeline/render/spec.js';
-import { findCampaign, transitionCampaign } from '../sql/campaigns.js';
+import { ConflictError, NotFoundError } from '../domain/errors.js';
+import { templatesDir } from '../config/paths.js';
+import { renderSpecFor } from '../sender/render/spec.js';
+import { findCampaign } from '../sql/findCampaign.js';
+import { transitionCampaign } from '../sql/transitionCampaign.js';
 import { checkTemplatesOrThrow } from './create.js';
 
 export async function getCampaignOrThrow(db: Db, id: number): Promise<Campaign> {

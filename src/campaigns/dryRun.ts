@@ -1,7 +1,7 @@
 import type { Campaign } from '../db/schema.js';
 import type { Db } from '../db/connect.js';
-import type { Renderer } from '../pipeline/campaignRun.js';
-import type { CampaignRenderSpec } from '../pipeline/render/types.js';
+import type { Renderer } from '../sender/campaignRun.js';
+import type { CampaignRenderSpec } from '../sender/render/types.js';
 import { listPage } from '../sql/listPage.js';
 
 export interface DryRunReport {

@@ -1,8 +1,8 @@
 import type { Db } from '../db/connect.js';
 import type { Campaign, CampaignStatus } from '../db/schema.js';
 import { campaignProgress } from '../sql/campaignProgress.js';
-import { countDeliveries, type StatusCounts } from '../sql/campaigns.js';
-import { notSentBreakdown } from '../sql/retryFailed.js';
+import { countDeliveries, type StatusCounts } from '../sql/countDeliveries.js';
+import { notSentBreakdown } from '../sql/notSentBreakdown.js';
 
 export interface CampaignStatusReport {
   id: number;

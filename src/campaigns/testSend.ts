@@ -1,11 +1,12 @@
 import type { Db } from '../db/connect.js';
 import type { Campaign } from '../db/schema.js';
 import type { SendOutcome } from '../domain/retryPolicy.js';
-import { UserError } from '../errors.js';
-import type { MailgunClient } from '../mailgun/client.js';
-import type { Renderer } from '../pipeline/campaignRun.js';
-import type { CampaignRenderSpec } from '../pipeline/render/types.js';
-import { findRecipientByEmail, listPage } from '../sql/listPage.js';
+import { UserError } from '../domain/errors.js';
+import type { Provider } from '../provider/provider.js';
+import type { Renderer } from '../sender/campaignRun.js';
+import type { CampaignRenderSpec } from '../sender/render/types.js';
+import { findRecipientByEmail } from '../sql/findRecipientByEmail.js';
+import { listPage } from '../sql/listPage.js';
 import type { ClaimedRecipient } from '../sql/claimBatch.js';
 
 /**
@@ -18,7 +19,7 @@ export async function testSend(
   campaign: Campaign,
   spec: CampaignRenderSpec,
   renderer: Renderer,
-  client: MailgunClient,
+  client: Provider,
   to: string,
   as: string | undefined,
 ): Promise<{ recipient: ClaimedRecipient; outcome: SendOutcome }> {

@@ -4,7 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
-import { UserError } from '../errors.js';
+import { UserError } from '../domain/errors.js';
 import type { Database } from './schema.js';
 
 const INT8_OID = 20;

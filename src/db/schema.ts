@@ -3,14 +3,16 @@ import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json = ColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
 
-export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'cancelled' | 'finished';
+import type { CampaignStatus } from '../domain/campaignState.js';
+import type { UnknownPolicy } from '../domain/reconcile.js';
+
+export type { CampaignStatus, UnknownPolicy };
 /**
  * pending: claimable; queued: claimed by a worker; unknown: a request may have reached the
  * provider but nothing says whether it was accepted (its worker vanished mid-send, or the
  * request timed out or lost its connection after it was written).
  */
 export type DeliveryStatus = 'pending' | 'queued' | 'sent' | 'failed' | 'suppressed' | 'unknown' | 'skipped';
-export type UnknownPolicy = 'reconcile' | 'resend' | 'skip';
 export type SuppressionReason = 'unsubscribed' | 'bounced' | 'complained' | 'manual';
 
 export interface ListsTable {
@@ -157,4 +159,3 @@ export interface Database {
 export type Campaign = Selectable<CampaignsTable>;
 export type SendingDomain = Selectable<SendingDomainsTable>;
 export type NewCampaign = Insertable<CampaignsTable>;
-export type Delivery = Selectable<DeliveriesTable>;

@@ -1,4 +1,4 @@
-import type { CampaignStatus } from '../db/schema.js';
+export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'cancelled' | 'finished';
 
 /** Which command may move a campaign from which status. The database enforces it atomically. */
 export type CampaignAction = 'start' | 'schedule' | 'pause' | 'resume' | 'cancel' | 'finish' | 'retry';

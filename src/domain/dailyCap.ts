@@ -70,7 +70,7 @@ export function parseLocalDate(text: string): string {
   throw new RangeError(`'${text}' is not a calendar date (expected YYYY-MM-DD)`);
 }
 
-export function addDays(day: string, days: number): string {
+function addDays(day: string, days: number): string {
   const d = new Date(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS);
   return isoDate(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate());
 }

@@ -16,7 +16,7 @@ export interface HealthSettings {
   maxProbeMs: number;
 }
 
-export const defaultHealthSettings: HealthSettings = { openAfterMessages: 10, firstProbeMs: 1000, maxProbeMs: 10_000 };
+const defaultHealthSettings: HealthSettings = { openAfterMessages: 10, firstProbeMs: 1000, maxProbeMs: 10_000 };
 
 /**
  * accepted: the provider took it. answered: the provider is up but refused it (4xx, 429).

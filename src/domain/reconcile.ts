@@ -1,4 +1,4 @@
-import type { UnknownPolicy } from '../db/schema.js';
+export type UnknownPolicy = 'reconcile' | 'resend' | 'skip';
 
 /**
  * What to do with deliveries whose outcome is unknown (their worker vanished mid-send),

@@ -129,7 +129,7 @@ export function retryAfterFromBody(message: string, nowMs: number): number | nul
   return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
-export function retryAfterFromHeader(value: string | string[] | undefined, nowMs: number): number | null {
+function retryAfterFromHeader(value: string | string[] | undefined, nowMs: number): number | null {
   const raw = Array.isArray(value) ? value[0] : value;
   if (!raw) return null;
   const seconds = Number(raw);

@@ -17,7 +17,7 @@ export interface ThrottleSettings {
   defaultPauseMs: number;
 }
 
-export const defaultThrottleSettings: ThrottleSettings = {
+const defaultThrottleSettings: ThrottleSettings = {
   windowMs: 1000,
   triggerShare: 0.05,
   minThrottles: 3,

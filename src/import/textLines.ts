@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
-import { UserError } from '../errors.js';
+import { UserError } from '../domain/errors.js';
 
 /** One physical line of a text file: its text, or why its bytes are not text. */
 export type TextLine = { line: number; text: string } | { line: number; bad: string; shown: string };
@@ -14,7 +14,7 @@ export class EncodingError extends UserError {
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 const SNIFF_BYTES = 4096;
 /** A longer "line" is junk (or a file without line ends); holding it would grow memory with the file. */
-export const MAX_LINE_BYTES = 1024 * 1024;
+const MAX_LINE_BYTES = 1024 * 1024;
 
 /**
  * Reads a file as UTF-8 lines (ended by LF, CRLF or a lone CR, as readline does), checking

@@ -1,11 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { Db } from '../db/connect.js';
-import { ConflictError, NotFoundError, UserError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
-import { packageVersion } from '../paths.js';
+import { ConflictError, NotFoundError, UserError } from '../domain/errors.js';
+import type { Logger } from '../config/log.js';
+import type { Metrics } from '../sender/metrics.js';
+import { packageVersion } from '../config/paths.js';
 import { campaignRoutes } from './api/campaigns.js';
 import { deliveryRoutes } from './api/deliveries.js';
 import { listRoutes } from './api/lists.js';

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Metrics } from '../metrics.js';
+import type { Metrics } from '../sender/metrics.js';
 import type { RunningServer } from './app.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../domain/errors.js';
 import { bearerCheck } from './bearer.js';
 import { allowedHosts, foreignHost, isLoopback } from './requestGuard.js';
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { verifyUnsubscribeToken, type UnsubscribeClaim } from '../domain/unsubscribeToken.js';
-import { addSuppressions } from '../sql/suppressions.js';
+import { addSuppressions } from '../sql/addSuppressions.js';
 import { html, type Reply } from './http.js';
 
 const page = (status: number, title: string, inner: string): Reply =>

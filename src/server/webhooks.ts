@@ -1,9 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { Database, SuppressionReason } from '../db/schema.js';
 import { parseDeliveryId } from '../domain/deliveryId.js';
-import { checkWebhookSignature, type WebhookSignature } from '../domain/webhookSignature.js';
-import { deliveryRecipientEmail, insertDeliveryEvent, rememberWebhookToken } from '../sql/deliveryEvents.js';
-import { addSuppressions } from '../sql/suppressions.js';
+import { checkWebhookSignature, type WebhookSignature } from '../provider/mailgun/webhookSignature.js';
+import { deliveryRecipientEmail } from '../sql/deliveryRecipientEmail.js';
+import { insertDeliveryEvent } from '../sql/insertDeliveryEvent.js';
+import { rememberWebhookToken } from '../sql/rememberWebhookToken.js';
+import { addSuppressions } from '../sql/addSuppressions.js';
 
 export interface WebhookOutcome {
   status: number;

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import { countListMembers } from './countListMembers.js';
 
 export interface CampaignProgressRow {
   listSize: number;
@@ -11,7 +12,7 @@ export interface CampaignProgressRow {
 /** The parts of `campaign status` that are not plain counts. */
 export async function campaignProgress(db: Kysely<Database>, campaignId: number, listId: number): Promise<CampaignProgressRow> {
   const [size, recent, holders] = await Promise.all([
-    sql<{ n: number }>`select count(*) as n from list_members where list_id = ${listId}`.execute(db),
+    countListMembers(db, listId),
     sql<{ n: number }>`
       select count(*) as n from deliveries
       where campaign_id = ${campaignId} and sent_at is not null and sent_at > now() - interval '60 seconds'
@@ -25,7 +26,7 @@ export async function campaignProgress(db: Kysely<Database>, campaignId: number,
     `.execute(db),
   ]);
   return {
-    listSize: size.rows[0]?.n ?? 0,
+    listSize: size,
     sentLastMinute: recent.rows[0]?.n ?? 0,
     holders: holders.rows.map((h) => ({ workerId: h.worker_id, open: h.open, heartbeatAt: h.heartbeat_at })),
   };

@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { emailKey } from '../domain/email.js';
 import type { ClaimedRecipient } from './claimBatch.js';
 
 /** One keyset page of a list's members, read-only (no claim): for dry runs and samples. */
@@ -15,9 +14,4 @@ export async function listPage(db: Kysely<Database>, listId: number, afterRecipi
     .limit(limit)
     .execute();
   return rows.map((r) => ({ recipientId: r.id, email: r.email, name: r.name, attributes: r.attributes }));
-}
-
-export async function findRecipientByEmail(db: Kysely<Database>, email: string): Promise<ClaimedRecipient | undefined> {
-  const r = await db.selectFrom('recipients').select(['id', 'email', 'name', 'attributes']).where((eb) => eb(eb.fn('lower', ['email']), '=', emailKey(email))).executeTakeFirst();
-  return r && { recipientId: r.id, email: r.email, name: r.name, attributes: r.attributes };
 }

@@ -35,14 +35,3 @@ export async function retryFailed(db: Kysely<Database>, campaignId: number, reas
   `.execute(db);
   return result.rows[0]?.n ?? 0;
 }
-
-/** "Who did not get it": failed deliveries per reason, plus suppressed, skipped and unknown. */
-export async function notSentBreakdown(db: Kysely<Database>, campaignId: number): Promise<Array<{ status: string; reason: string | null; count: number }>> {
-  const rows = await sql<{ status: string; reason: string | null; count: number }>`
-    select status, error_code as reason, count(*)::int as count from deliveries
-    where campaign_id = ${campaignId} and status in ('failed', 'suppressed', 'skipped', 'unknown')
-    group by status, error_code
-    order by count(*) desc, status, error_code
-  `.execute(db);
-  return rows.rows;
-}

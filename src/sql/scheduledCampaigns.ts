@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { notifyCampaignChanged } from './campaigns.js';
+import { notifyCampaignChanged } from './notifyCampaignChanged.js';
 
 /**
  * Starts scheduled campaigns whose time has come, unless it came more than `graceMs` ago:

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../src/db/schema.js';
-import { insertCampaign } from '../../src/sql/campaigns.js';
+import { insertCampaign } from '../../src/sql/insertCampaign.js';
 
 /** A list of `count` recipients `user{i}@example.test`; returns the list id and recipient ids. */
 export async function seedList(db: Kysely<Database>, name: string, count: number, attributes: Record<string, unknown> = {}): Promise<{ listId: number; recipientIds: number[] }> {

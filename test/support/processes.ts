@@ -7,7 +7,7 @@ import { request } from 'undici';
 import { onRealPostgres, openTestDb } from './db.js';
 
 /** The compiled CLI next to this build of the tests. */
-export const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli.js');
+export const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 
 export const MOCK_KEY = 'key-test';
 export const MOCK_DOMAIN = 'mg.example.test';

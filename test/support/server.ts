@@ -1,5 +1,5 @@
-import { loadConfig } from '../../src/config.js';
-import { Metrics } from '../../src/metrics.js';
+import { loadConfig } from '../../src/config/config.js';
+import { Metrics } from '../../src/sender/metrics.js';
 import type { ServerOptions } from '../../src/server/app.js';
 
 /** Options for startServer on a free loopback port; tests override what they are about. */

@@ -2,8 +2,9 @@ import { controlCampaign, getCampaignOrThrow } from '../../campaigns/control.js'
 import { createCampaign } from '../../campaigns/create.js';
 import { campaignStatusReport } from '../../campaigns/status.js';
 import { testSend } from '../../campaigns/testSend.js';
-import { openMailgunClient, openRendering } from '../../commands/sending.js';
-import { requireMailgun } from '../../config.js';
+import { openMailgunClient } from '../../provider/mailgun/openMailgunClient.js';
+import { openRendering } from '../../sender/render/openRendering.js';
+import { requireMailgun } from '../../config/config.js';
 import type { CampaignAction } from '../../domain/campaignState.js';
 import { listCampaigns } from '../../sql/campaignList.js';
 import { HttpError, json, readJson } from '../http.js';

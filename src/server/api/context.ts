@@ -1,4 +1,4 @@
-import type { Config } from '../../config.js';
+import type { Config } from '../../config/config.js';
 import type { Db } from '../../db/connect.js';
 
 /** What the API's handlers need. */

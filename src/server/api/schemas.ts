@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hasLineBreak, isDomainName, isSenderAddress, LINE_BREAK_MESSAGE } from '../../campaigns/create.js';
+import { hasLineBreak, isDomainName, isSenderAddress, LINE_BREAK_MESSAGE } from '../../domain/validation.js';
 import { emailKey, normalizeEmail } from '../../domain/email.js';
 import { HttpError } from '../http.js';
 

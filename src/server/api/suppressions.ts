@@ -1,5 +1,7 @@
 import { emailKey } from '../../domain/email.js';
-import { addSuppressions, listSuppressions, removeSuppression } from '../../sql/suppressions.js';
+import { addSuppressions } from '../../sql/addSuppressions.js';
+import { listSuppressions } from '../../sql/listSuppressions.js';
+import { removeSuppression } from '../../sql/removeSuppression.js';
 import { HttpError, json, readJson } from '../http.js';
 import type { ApiContext } from './context.js';
 import type { Router } from './router.js';

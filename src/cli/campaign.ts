@@ -1,0 +1,302 @@
+import { Command, Option } from 'commander';
+import { stringify } from 'csv-stringify';
+import type { Config } from '../config/config.js';
+import type { Db } from '../db/connect.js';
+import { createCampaign } from '../campaigns/create.js';
+import { controlCampaign, getCampaignOrThrow } from '../campaigns/control.js';
+import { campaignStatusReport, formatStatus } from '../campaigns/status.js';
+import type { Logger } from '../config/log.js';
+import { onShutdownSignal } from '../app/signals.js';
+import { campaignReport } from '../sql/campaignReport.js';
+import { countListMembers } from '../sql/countListMembers.js';
+import { countDeliveries } from '../sql/countDeliveries.js';
+import { transitionCampaign } from '../sql/transitionCampaign.js';
+import { DEFAULT_RETRY_REASONS, retryFailed } from '../sql/retryFailed.js';
+import { campaignIdArg, collect, intArg } from './args.js';
+import { withContext } from './context.js';
+import { showProgress } from './progress.js';
+import { RunStats } from './runStats.js';
+import { openSendingStack, type SendingOptions } from '../app/sendingStack.js';
+import { openMailgunClient } from '../provider/mailgun/openMailgunClient.js';
+import { openRendering } from '../sender/render/openRendering.js';
+import { capYoungGenerationBeforeAction } from '../app/youngGeneration.js';
+import { dryRun } from '../campaigns/dryRun.js';
+import { testSend } from '../campaigns/testSend.js';
+import { checkTemplatesOrThrow } from '../campaigns/create.js';
+import { scheduleCampaign } from '../campaigns/control.js';
+import { normalizeEmail } from '../domain/email.js';
+import { UserError } from '../domain/errors.js';
+import { templatesDir } from '../config/paths.js';
+import { renderSpecFor } from '../sender/render/spec.js';
+
+export function registerCampaignCommands(program: Command): void {
+  const campaign = program.command('campaign').description('create, run and inspect campaigns');
+
+  campaign
+    .command('create')
+    .description('create a draft campaign and print its id')
+    .requiredOption('--name <name>', 'campaign name')
+    .requiredOption('--list <list>', 'list to send to')
+    .requiredOption('--template <name>', 'template folder under templates/')
+    .requiredOption('--subject <subject>', 'subject line (Nunjucks, e.g. "Hi {{ name }}")')
+    .requiredOption('--from <address>', 'sender, "Name <addr@domain>" or addr@domain')
+    .option('--reply-to <address>', 'Reply-To address')
+    .option('--domain <name>', 'Mailgun sending domain; its limits and daily cap apply (default: MAILGUN_DOMAIN)')
+    .option('--tag <tag>', 'Mailgun tag (repeatable, at most 3)', collect)
+    .option('--rate <n>', 'messages per second (default: as fast as the provider allows)', intArg())
+    .option('--max-concurrency <n>', 'requests in flight for this campaign', intArg())
+    .option('--priority <n>', 'higher runs first when workers are busy', intArg(-1000))
+    .addOption(new Option('--unknown <policy>', 'what to do with sends of unknown outcome after a crash').choices(['reconcile', 'resend', 'skip']).default('reconcile'))
+    .action((o: { name: string; list: string; template: string; subject: string; from: string; replyTo?: string; domain?: string; tag?: string[]; rate?: number; maxConcurrency?: number; priority?: number; unknown: 'reconcile' | 'resend' | 'skip' }) =>
+      withContext(async ({ db, config }) => {
+        const id = await createCampaign(db, config, {
+          name: o.name,
+          list: o.list,
+          template: o.template,
+          subject: o.subject,
+          from: o.from,
+          replyTo: o.replyTo,
+          domain: o.domain,
+          tags: o.tag,
+          ratePerSecond: o.rate,
+          maxConcurrency: o.maxConcurrency,
+          priority: o.priority,
+          unknownPolicy: o.unknown,
+        });
+        console.log(id);
+      }),
+    );
+
+  addSendingOptions(
+    campaign
+      .command('start <id>')
+      .description('start (or restart) a campaign; with --wait, send it from this process')
+      .option('--wait', 'send from this process with a live progress bar until it ends')
+      .option('--stats-json <file>', 'with --wait: write run statistics (rate, latency, event-loop delay, RSS, CPU) as JSON')
+      .option('--dry-run', 'render every recipient and report render errors; send nothing, record nothing'),
+    (o) => Boolean(o.wait) && !o.dryRun,
+  ).action((idArg: string, o: SendingOptions & { wait?: boolean; dryRun?: boolean; statsJson?: string; shutdownTimeout: number }) =>
+    withContext(async ({ db, config, log }) => {
+      const id = campaignIdArg(idArg);
+      if (o.dryRun) {
+        await runDry(db, config, id, o);
+        return;
+      }
+      await controlCampaign(db, config, id, 'start');
+      if (!o.wait) {
+        console.log(`campaign ${id} is running; a worker sends it (herald worker)`);
+        return;
+      }
+      await sendAndWait(db, config, log, id, o);
+    }),
+  );
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    campaign
+      .command(`${action} <id>`)
+      .description(
+        {
+          pause: 'stop sending; unsent claims are released and sent after resume',
+          resume: 'continue a paused campaign where it stopped',
+          cancel: 'stop for good; nothing more is sent, the report stays',
+        }[action],
+      )
+      .action((idArg: string) =>
+        withContext(async ({ db, config }) => {
+          const updated = await controlCampaign(db, config, campaignIdArg(idArg), action);
+          console.log(`campaign ${updated.id} is ${updated.status}`);
+        }),
+      );
+  }
+
+  campaign
+    .command('schedule <id>')
+    .description('start the campaign at a given time (a worker must be running with --watch)')
+    .requiredOption('--at <time>', 'ISO 8601 time, e.g. 2026-12-01T09:00:00+01:00')
+    .action((idArg: string, o: { at: string }) =>
+      withContext(async ({ db, config }) => {
+        const at = new Date(o.at);
+        if (!/^\d{4}-\d{2}-\d{2}T/.test(o.at) || Number.isNaN(at.getTime())) throw new UserError(`--at '${o.at}' is not an ISO 8601 time`);
+        const updated = await scheduleCampaign(db, config, campaignIdArg(idArg), at);
+        console.log(`campaign ${updated.id} is scheduled for ${at.toISOString()}`);
+      }),
+    );
+
+  campaign
+    .command('test-send <id>')
+    .description('render for one recipient and send just that message to ADDRESS; delivery records are untouched')
+    .requiredOption('--to <address>', 'where to send the test')
+    .option('--as <email>', 'render as this recipient (default: the first member of the list)')
+    .action((idArg: string, o: { to: string; as?: string }) =>
+      withContext(async ({ db, config }) => {
+        const campaignRow = await getCampaignOrThrow(db, campaignIdArg(idArg));
+        const to = normalizeEmail(o.to);
+        if (!to.ok) throw new UserError(`--to '${o.to}': ${to.reason}`);
+        const { renderer, specFor } = await openRendering(config, db, { renderThreads: 1 });
+        const client = openMailgunClient(config);
+        try {
+          const { recipient, outcome } = await testSend(db, campaignRow, specFor(campaignRow), renderer, client, to.email, o.as);
+          if (outcome.kind !== 'accepted') throw new UserError(`the provider refused the test message: ${outcome.code} ${outcome.message}`);
+          console.log(`sent a test of campaign ${campaignRow.id} to ${to.email}, rendered as ${recipient.email}: ${outcome.providerId}`);
+        } finally {
+          await renderer.close();
+          await client.close();
+        }
+      }),
+    );
+
+  campaign
+    .command('retry-failed <id>')
+    .description('re-queue the failed deliveries of a finished or paused campaign (transient failures by default)')
+    .option('--reason <code>', `error code to retry (repeatable; default: ${DEFAULT_RETRY_REASONS.join(', ')})`, collect)
+    .option('--since <time>', 'only deliveries that failed at or after this ISO 8601 time')
+    .action((idArg: string, o: { reason?: string[]; since?: string }) =>
+      withContext(async ({ db }) => {
+        const id = campaignIdArg(idArg);
+        const campaignRow = await getCampaignOrThrow(db, id);
+        if (campaignRow.status !== 'finished' && campaignRow.status !== 'paused') {
+          throw new UserError(`retry-failed works on finished or paused campaigns; campaign ${id} is ${campaignRow.status}`);
+        }
+        const since = o.since === undefined ? null : new Date(o.since);
+        if (since && Number.isNaN(since.getTime())) throw new UserError(`--since '${o.since}' is not an ISO 8601 time`);
+        const requeued = await retryFailed(db.kysely, id, o.reason ?? DEFAULT_RETRY_REASONS, since);
+        if (requeued > 0 && campaignRow.status === 'finished') await transitionCampaign(db.kysely, id, 'retry');
+        const next = campaignRow.status === 'paused' ? 'still paused (resume it to send them)' : requeued > 0 ? 'running again (a worker sends them)' : 'unchanged';
+        console.log(`re-queued ${requeued} deliveries of campaign ${id}; it is ${next}`);
+      }),
+    );
+
+  campaign
+    .command('status <id>')
+    .description('counts per delivery status, current rate, ETA and the workers holding it')
+    .option('--json', 'machine-readable output')
+    .action((idArg: string, o: { json?: boolean }) =>
+      withContext(async ({ db }) => {
+        const report = await campaignStatusReport(db, await getCampaignOrThrow(db, campaignIdArg(idArg)));
+        console.log(o.json ? JSON.stringify(report, null, 2) : formatStatus(report));
+      }),
+    );
+
+  campaign
+    .command('report <id>')
+    .description('stream one row per recipient: email, status, attempts, provider id, error, sent_at')
+    .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
+    .action((idArg: string, o: { format: 'csv' | 'jsonl' }) =>
+      withContext(async ({ db }) => {
+        const id = campaignIdArg(idArg);
+        await getCampaignOrThrow(db, id);
+        await writeReport(db, id, o.format, process.stdout);
+      }),
+    );
+}
+
+/**
+ * The options every sending command takes. `sends` tells from the parsed options whether this
+ * invocation will send, and so needs a sending process's V8 settings (see youngGeneration.ts).
+ */
+export function addSendingOptions(command: Command, sends: (opts: Record<string, unknown>) => boolean = () => true): Command {
+  return capYoungGenerationBeforeAction(command, sends)
+    .option('--concurrency <n>', 'requests in flight (default 500)', intArg())
+    .option('--batch-size <n>', 'recipients claimed and rendered per batch (default 500)', intArg())
+    .option('--render-threads <n>', 'render worker threads (default: cores - 1)', intArg())
+    .option('--lease-ms <n>', 'a worker silent this long is presumed dead (default 40000)', intArg(1000))
+    .option('--request-timeout <ms>', 'give up on a request after this long (default 10000, at most lease/4)', intArg(100))
+    .option('--reconcile-after <ms>', "look up a send of unknown outcome in Mailgun's events this long after it was claimed (default 1800000: the event log needs ~30 min to be complete)", intArg(0))
+    .option('--max-attempts <n>', 'requests per message before it fails as transient_exhausted (default 6; attempts during a provider outage do not count)', intArg())
+    .option('--limiter-stall <ms>', 'with REDIS_URL: a wait this long for rate-limit permits is reported and the limiter rebuilt (default 15000)', intArg(100))
+    .option('--shutdown-timeout <ms>', 'longest a graceful stop may take', intArg(), 30_000);
+}
+
+export async function sendAndWait(db: Db, config: Config, log: Logger, id: number, o: SendingOptions & { shutdownTimeout: number; statsJson?: string }): Promise<void> {
+  const stack = await openSendingStack(config, db, log, o);
+  const stats = new RunStats();
+  const detach = onShutdownSignal(log, o.shutdownTimeout, () => stack.close());
+  const campaign = await getCampaignOrThrow(db, id);
+  const base = await countDeliveries(db.kysely, id);
+  const total = await countListMembers(db.kysely, campaign.list_id);
+  const baseDone = base.sent + base.failed + base.suppressed + base.skipped;
+  const started = Date.now();
+  const stopProgress = showProgress(() => {
+    const p = stack.worker.progress.get(id) ?? { sent: 0, failed: 0 };
+    return { total, done: baseDone + p.sent + p.failed, sent: base.sent + p.sent, failed: base.failed + p.failed, waitingUntil: stack.worker.waitingUntil(id) };
+  });
+  try {
+    await stack.worker.runCampaigns((c) => c.id === id, false);
+  } finally {
+    stopProgress();
+    await stack.close();
+    detach();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const counts = await countDeliveries(db.kysely, id);
+  const final = await getCampaignOrThrow(db, id);
+  // What this process sent, from its own reporter: the database's count grows with every
+  // other process sending the same campaign, and counting from it credited each with all.
+  const sentNow = stack.worker.progress.get(id)?.sent ?? 0;
+  if (o.statsJson) stats.write(o.statsJson, { campaignId: id, status: final.status, sent: sentNow, seconds, latency: stack.worker.latency });
+  console.log(
+    [
+      `campaign ${id} ${final.status}: sent ${counts.sent}, failed ${counts.failed}, suppressed ${counts.suppressed}, skipped ${counts.skipped}, open ${counts.pending + counts.queued + counts.unknown}`,
+      `this run: ${sentNow} sent in ${seconds.toFixed(1)} s (${Math.round(sentNow / Math.max(seconds, 0.001))} msgs/s)`,
+    ].join('\n'),
+  );
+  // The provider refused the account: nothing more can be sent until the operator fixes it.
+  if (final.status === 'paused' && final.paused_reason) throw new UserError(`campaign ${id} paused itself: ${final.paused_reason}; fix it, then run: herald campaign resume ${id}`);
+}
+
+async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Promise<void> {
+  const campaignRow = await getCampaignOrThrow(db, id);
+  await checkTemplatesOrThrow(renderSpecFor(campaignRow, config, templatesDir(), 'check'));
+  const { renderer, specFor } = await openRendering(config, db, o);
+  const started = Date.now();
+  try {
+    const report = await dryRun(db, campaignRow, specFor(campaignRow), renderer, (f) => console.log(`render failed for ${f.email} (recipient ${f.recipientId}): ${f.code}: ${f.message}`));
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`dry run of campaign ${id}: ${report.rendered} rendered, ${report.failed} failed, average ${Math.round(report.bytes / Math.max(1, report.rendered) / 1024)} KB per message, ${seconds.toFixed(1)} s; nothing sent or recorded`);
+  } finally {
+    await renderer.close();
+  }
+}
+
+async function writeReport(db: Db, id: number, format: 'csv' | 'jsonl', out: NodeJS.WritableStream): Promise<void> {
+  // The reader may go away early (`report ID | head`): stop reading the database then and end
+  // quietly, as Unix tools do on EPIPE, instead of waiting for a 'drain' that never comes.
+  let gone = false;
+  let wake: (() => void) | null = null;
+  const onGone = (): void => {
+    gone = true;
+    wake?.();
+  };
+  out.once('error', onGone);
+  out.once('close', onGone);
+  const drained = (): Promise<void> =>
+    new Promise((resolve) => {
+      wake = resolve;
+      out.once('drain', () => resolve());
+    });
+  const write = (chunk: string): Promise<void> | void => {
+    if (gone) return;
+    if (!out.write(chunk)) return drained();
+  };
+  try {
+    const csv = format === 'csv' ? stringify({ header: true, columns: ['email', 'status', 'attempts', 'provider_id', 'error_code', 'error_message', 'sent_at'] }) : null;
+    let pending: Promise<void> | void = undefined;
+    if (csv) csv.on('data', (chunk: Buffer) => (pending = write(chunk.toString())));
+    for await (const r of campaignReport(db.kysely, id)) {
+      if (gone) break;
+      const row = { email: r.email, status: r.status, attempts: r.attempts, provider_id: r.providerId, error_code: r.errorCode, error_message: r.errorMessage, sent_at: r.sentAt?.toISOString() ?? null };
+      if (csv) {
+        csv.write(row);
+        await pending;
+      } else {
+        await write(`${JSON.stringify(row)}\n`);
+      }
+    }
+    if (csv && !gone) await new Promise<void>((resolve) => csv.end(resolve));
+  } finally {
+    out.off('error', onGone);
+    out.off('close', onGone);
+    // Later writes to a closed stdout (console.log) must not crash the process either.
+    if (gone) out.on('error', () => undefined);
+  }
+}

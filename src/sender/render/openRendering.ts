@@ -1,0 +1,24 @@
+import type { Config } from '../../config/config.js';
+import { templatesDir } from '../../config/paths.js';
+import type { Db } from '../../db/connect.js';
+import type { Campaign } from '../../db/schema.js';
+import { unsubscribeSecret } from '../../sql/settings.js';
+import { RenderPool } from './pool.js';
+import { renderSpecFor } from './spec.js';
+import type { CampaignRenderSpec } from './types.js';
+
+export interface Rendering {
+  renderer: RenderPool;
+  specFor: (campaign: Campaign) => CampaignRenderSpec;
+}
+
+/** The render pool and how to describe a campaign to it, as every sending path needs them. */
+export async function openRendering(config: Config, db: Db, options: { renderThreads?: number } = {}): Promise<Rendering> {
+  const renderer = new RenderPool(options.renderThreads ? { threads: options.renderThreads } : {});
+  const runKey = String(Date.now());
+  // Every message carries one-click unsubscribe headers, signed with HERALD_SECRET or a
+  // secret generated once and kept in the database.
+  const signing = { ...config, secret: await unsubscribeSecret(db.kysely, config.secret) };
+  const dir = templatesDir();
+  return { renderer, specFor: (campaign) => renderSpecFor(campaign, signing, dir, runKey) };
+}
