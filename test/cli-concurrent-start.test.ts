@@ -1,30 +1,23 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { onRealPostgres } from './support/db.js';
-import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';
+import { openCliSandbox, type CliSandbox, runHerald, spawnHerald } from './support/processes.js';
 
 const skip = onRealPostgres ? false : 'two sending processes on one database: real Postgres only';
 if (skip) console.log(`# concurrent start test skipped: ${skip}`);
 
 describe('two `campaign start ID --wait` on one campaign (postgres)', { skip }, () => {
-  let disposeDb: () => Promise<void> = async () => undefined;
-  let mock: MockProcess;
+  let sandbox: CliSandbox;
   let env: Record<string, string>;
   let dir: string;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-cli-two-'));
-    mock = await startMockProcess(['--latency', '5', '--record', 'counts']);
-    const database = await cliDatabaseEnv(dir);
-    disposeDb = database.dispose;
-    env = { MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, ...database.env };
+    sandbox = await openCliSandbox('cli-two', ['--latency', '5', '--record', 'counts']);
+    ({ env, dir } = sandbox);
   });
   after(async () => {
-    await mock?.stop();
-    await disposeDb();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await sandbox?.close();
   });
 
   it('each reports what it sent itself, and the two add up to the campaign', async () => {

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../src/config/config.js';
 import { dbLabel } from './support/db.js';
-import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';
+import { openCliSandbox, type CliSandbox, runHerald, spawnHerald } from './support/processes.js';
 
 /** Runs herald to its end and gives back exit code, stdout+stderr and how long it took. */
 async function fails(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; output: string; ms: number }> {
@@ -16,21 +15,15 @@ async function fails(args: string[], env: Record<string, string | undefined>): P
 }
 
 describe(`the herald command on bad input and closed pipes (${dbLabel})`, () => {
-  let disposeDb: () => Promise<void> = async () => undefined;
-  let mock: MockProcess;
+  let sandbox: CliSandbox;
   let env: Record<string, string>;
   let dir: string;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-cli-errors-'));
-    mock = await startMockProcess(['--latency', '0']);
-    const database = await cliDatabaseEnv(dir);
-    disposeDb = database.dispose;
-    env = { MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, ...database.env };
+    sandbox = await openCliSandbox('cli-errors', ['--latency', '0']);
+    ({ env, dir } = sandbox);
   });
   after(async () => {
-    await mock?.stop();
-    await disposeDb();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await sandbox?.close();
   });
 
   it('names a campaign id that is not a number (start, status, pause) in one line', async () => {

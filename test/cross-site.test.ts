@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,26 +11,14 @@ import { startMetricsServer } from '../src/server/metricsServer.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { cliDatabaseEnv, spawnHerald } from './support/processes.js';
+import { rawRequest, type RawAnswer } from './support/rawHttp.js';
 import { serverOptions } from './support/server.js';
 
-interface Sent {
-  status: number;
-  text: string;
-}
+type Sent = RawAnswer;
 
 /** A raw request, so Host, Origin and content-type are exactly what a browser would send. */
 function send(url: string, method: string, reqPath: string, headers: Record<string, string>, body?: string): Promise<Sent> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, method, path: reqPath, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode!, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return rawRequest(url, method, reqPath, { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) }, body);
 }
 
 describe(`a token-less loopback server refuses other sites' requests (${dbLabel})`, () => {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +12,7 @@ import { createList } from '../src/sql/createList.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { cliDatabaseEnv, spawnHerald } from './support/processes.js';
 import { serverOptions } from './support/server.js';
+import { rawRequest, type RawAnswer } from './support/rawHttp.js';
 
 /** mulberry32: a small seeded PRNG, so a failing fuzz run can be repeated from its seed. */
 function prng(seed: number): () => number {
@@ -184,18 +184,8 @@ describe(`bad bytes fail one row, not the import (${dbLabel})`, () => {
   });
 });
 
-function post(url: string, reqPath: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; text: string }> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, method: 'POST', path: reqPath, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode!, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+function post(url: string, reqPath: string, body: Buffer, headers: Record<string, string>): Promise<RawAnswer> {
+  return rawRequest(url, 'POST', reqPath, headers, body);
 }
 
 describe(`CSV uploads over the API (${dbLabel})`, () => {

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -86,4 +88,30 @@ export async function cliDatabaseEnv(dir: string): Promise<{ env: Record<string,
   if (!onRealPostgres) return { env: { DATABASE_URL: '', HERALD_DATA_DIR: `${dir}/db` }, dispose: async () => undefined };
   const db = await openTestDb();
   return { env: { DATABASE_URL: db.url! }, dispose: () => db.dispose() };
+}
+
+export interface CliSandbox {
+  /** A folder of its own (CSV files, PGlite data). */
+  dir: string;
+  mock: MockProcess;
+  /** Database, and Mailgun settings pointing at the mock. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** What a test that runs `herald` commands needs: a folder, a database and a mock of its own. */
+export async function openCliSandbox(prefix: string, mockArgs: string[]): Promise<CliSandbox> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `herald-${prefix}-`));
+  const mock = await startMockProcess(mockArgs);
+  const database = await cliDatabaseEnv(dir);
+  return {
+    dir,
+    mock,
+    env: { MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, ...database.env },
+    close: async () => {
+      await mock.stop();
+      await database.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
