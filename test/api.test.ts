@@ -6,7 +6,7 @@ import { openSendingStack, type SendingStack } from '../src/commands/sending.js'
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
-import { startServer, type RunningServer } from '../src/server/app.js';
+import { startServer, type RunningServer } from '../src/http/app.js';
 import { countDeliveries } from '../src/sql/campaigns.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';

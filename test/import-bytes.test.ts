@@ -8,7 +8,7 @@ import { parse } from 'csv-parse/sync';
 import { loadConfig } from '../src/config.js';
 import { importRecipients, ImportError } from '../src/import/importRecipients.js';
 import { createLogger } from '../src/log.js';
-import { startServer, type RunningServer } from '../src/server/app.js';
+import { startServer, type RunningServer } from '../src/http/app.js';
 import { createList } from '../src/sql/lists.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { cliDatabaseEnv, spawnHerald } from './support/processes.js';

@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { openSendingStack } from '../src/commands/sending.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { startServer, type RunningServer } from '../src/server/app.js';
+import { startServer, type RunningServer } from '../src/http/app.js';
 import { countDeliveries, transitionCampaign } from '../src/sql/campaigns.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { serverOptions } from './support/server.js';

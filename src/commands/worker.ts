@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Metrics } from '../metrics.js';
-import { startMetricsServer } from '../server/metricsServer.js';
+import { startMetricsServer } from '../http/metricsServer.js';
 import { onShutdownSignal } from '../signals.js';
 import { intArg } from './args.js';
 import { addSendingOptions } from './campaign.js';
