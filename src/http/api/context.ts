@@ -1,8 +1,15 @@
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/connect.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics.js';
 
-/** What the API's handlers need. */
+/** What the route handlers need. */
 export interface ApiContext {
   db: Db;
   config: Config;
+  log: Logger;
+  metrics: Metrics;
+  unsubscribeSecret: string;
+  webhookSigningKey: string | undefined;
+  tokenRequired: boolean;
 }

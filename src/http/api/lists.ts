@@ -4,11 +4,9 @@ import path from 'node:path';
 import type http from 'node:http';
 import { parse } from 'csv-parse';
 import { importRecipients, ImportError } from '../../import/importRecipients.js';
-import { createList, findListId, listLists } from '../../sql/lists.js';
-import { HttpError, json, readJson } from '../http.js';
+import { findListId } from '../../sql/lists.js';
+import { HttpError } from '../errors.js';
 import type { ApiContext } from './context.js';
-import type { Router } from './router.js';
-import { createListBody, parseInput } from './schemas.js';
 
 /** Rejected rows returned inline with an import; the rest are counted only. */
 const REJECTS_SHOWN = 1000;
@@ -63,41 +61,33 @@ async function firstRejects(file: string, count: number): Promise<Array<{ line: 
   return rows;
 }
 
-export function listRoutes(router: Router, { db, config }: ApiContext): void {
-  router.add('GET', '/api/v1/lists', async () => json(200, { items: await listLists(db.kysely) }));
-
-  router.add('POST', '/api/v1/lists', async ({ req }) => {
-    const body = parseInput(createListBody, await readJson(req), 'body');
-    const id = await createList(db.kysely, body.name);
-    if (id === null) throw new HttpError(409, `list '${body.name}' already exists`);
-    return json(201, { id, name: body.name });
-  });
-
-  // The upload streams to a temporary file, so a large CSV never sits in memory; the rejects
-  // are read back only as far as the answer shows them. Past the upload limit the server
-  // stops reading and answers 413. Answers never name the temporary files.
-  router.add('POST', '/api/v1/lists/:name/recipients', async ({ req, params }) => {
-    const limit = config.maxUploadBytes;
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > limit) throw tooLarge(limit);
-    const listId = await findListId(db.kysely, params.name!);
-    if (listId === undefined) throw new HttpError(404, `list '${params.name}' does not exist`);
-    const type = req.headers['content-type'] ?? '';
-    if (!/^text\/csv\b/i.test(type)) throw new HttpError(415, `expected content-type text/csv, got '${type || 'none'}'`);
-    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'herald-upload-'));
-    try {
-      const file = path.join(dir, 'upload.csv');
-      await saveUpload(req, file, limit);
-      const rejectsPath = path.join(dir, 'rejects.csv');
-      const summary = await importRecipients(db, file, { listId, rejectsPath, displayName: 'upload' }).catch((err: unknown) => {
-        if (err instanceof ImportError) throw new HttpError(400, err.message);
-        throw err;
-      });
-      const rejects = await firstRejects(rejectsPath, REJECTS_SHOWN);
-      const { rejectsPath: _local, ...counts } = summary;
-      return json(200, { ...counts, rejects });
-    } finally {
-      await fs.promises.rm(dir, { recursive: true, force: true });
-    }
-  });
+/**
+ * Imports a CSV upload into list `name`. The upload streams to a temporary file, so a large
+ * CSV never sits in memory; the rejects are read back only as far as the answer shows them.
+ * Past the upload limit the server stops reading and answers 413. Answers never name the
+ * temporary files.
+ */
+export async function importUpload({ db, config }: ApiContext, req: http.IncomingMessage, name: string) {
+  const limit = config.maxUploadBytes;
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) throw tooLarge(limit);
+  const listId = await findListId(db.kysely, name);
+  if (listId === undefined) throw new HttpError(404, `list '${name}' does not exist`);
+  const type = req.headers['content-type'] ?? '';
+  if (!/^text\/csv\b/i.test(type)) throw new HttpError(415, `expected content-type text/csv, got '${type || 'none'}'`);
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'herald-upload-'));
+  try {
+    const file = path.join(dir, 'upload.csv');
+    await saveUpload(req, file, limit);
+    const rejectsPath = path.join(dir, 'rejects.csv');
+    const summary = await importRecipients(db, file, { listId, rejectsPath, displayName: 'upload' }).catch((err: unknown) => {
+      if (err instanceof ImportError) throw new HttpError(400, err.message);
+      throw err;
+    });
+    const rejects = await firstRejects(rejectsPath, REJECTS_SHOWN);
+    const { rejectsPath: _local, ...counts } = summary;
+    return { ...counts, rejects };
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
 }

@@ -1,5 +1,6 @@
-// Browser code, kept free of backticks and dollar-braces so it can live in this string.
-export const dashboardScript = String.raw`
+// @ts-check
+// The dashboard's browser code: served as is (no build step) and type-checked by
+// `npm run typecheck` through tsconfig.dashboard.json (checkJs, DOM types).
 'use strict';
 var state = { token: sessionStorage.getItem('heraldToken') || '', timer: null, samples: [] };
 var view = document.getElementById('view');
@@ -201,4 +202,3 @@ function route() {
 }
 window.addEventListener('hashchange', route);
 route();
-`;
