@@ -82,7 +82,8 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
 
   // Validation with the zod schemas, answering 400 with the fields named as the API always has.
   app.setValidatorCompiler(({ schema, httpPart }) => (data: unknown) => {
-    const result = (schema as z.ZodType).safeParse(data);
+    // fastify hands a missing body over as null; an optional body means "none sent".
+    const result = (schema as z.ZodType).safeParse(httpPart === 'body' && data === null ? undefined : data);
     if (result.success) return { value: result.data };
     const where = httpPart === 'querystring' ? 'query' : httpPart === 'params' ? 'params' : httpPart === 'headers' ? 'headers' : 'body';
     return { error: validationError(result.error.issues, where) };

@@ -84,7 +84,11 @@ export const campaignIdParams = z.object({ id: campaignId });
 export const listNameParams = z.object({ name: z.string().describe('list name') });
 export const emailParams = z.object({ email: z.string().describe('the suppressed address') });
 
-const isoTime = z.string().regex(/^\d{4}-\d{2}-\d{2}T/, 'an ISO 8601 time, e.g. 2026-12-01T09:00:00+01:00').refine((v) => !Number.isNaN(new Date(v).getTime()), 'an ISO 8601 time, e.g. 2026-12-01T09:00:00+01:00');
+const ISO_TIME = 'an ISO 8601 time, e.g. 2026-12-01T09:00:00+01:00';
+const isoTime = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T/, { message: ISO_TIME, abort: true })
+  .refine((v) => !Number.isNaN(new Date(v).getTime()), ISO_TIME);
 
 export const scheduleBody = z.object({ at: isoTime.describe('when to start; a worker with --watch starts it') }).strict();
 
