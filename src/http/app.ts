@@ -64,12 +64,11 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
     logger: false,
     bodyLimit: MAX_BODY,
     // Unsubscribe tokens are longer than find-my-way's default of 100 characters.
-    routerOptions: { maxParamLength: 8192, ignoreTrailingSlash: false },
+    // Repeated query keys: the last one counts, as URLSearchParams → Object.fromEntries did.
+    routerOptions: { maxParamLength: 8192, ignoreTrailingSlash: false, querystringParser: (s) => Object.fromEntries(new URLSearchParams(s)) },
     // A GET route answers GET only, as before: HEAD gets the 405 any other method gets.
     exposeHeadRoutes: false,
     forceCloseConnections: true,
-    // Repeated query keys: the last one counts, as URLSearchParams → Object.fromEntries.
-    querystringParser: (s) => Object.fromEntries(new URLSearchParams(s)),
     // A malformed percent-encoding in the path is the client's mistake.
     frameworkErrors: (err, req, res) => {
       const reply = res as unknown as FastifyReply;
