@@ -194,7 +194,8 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
     apiRoutes.removeAllContentTypeParsers();
     apiRoutes.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_BODY }, (req, raw, done) => {
       const text = raw as string;
-      if (text === '' && !req.routeOptions.schema?.body) return done(null, undefined);
+      // A route that reads no body ignores whatever was sent, as it always has.
+      if (!req.routeOptions.schema?.body) return done(null, undefined);
       let value: unknown;
       try {
         value = JSON.parse(text);
