@@ -14,7 +14,7 @@ import { formatDeliveryId } from '../src/domain/deliveryId.js';
 import { signUnsubscribeToken } from '../src/domain/unsubscribeToken.js';
 import { signWebhook } from '../src/provider/mailgun/webhookSignature.js';
 import { createLogger } from '../src/config/log.js';
-import { startServer } from '../src/server/app.js';
+import { startServer } from '../src/http/app.js';
 import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { claimBatch } from '../src/sql/claimBatch.js';
 import { addSendingDomain } from '../src/sql/sendingDomains.js';

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/config/log.js';
-import { startServer, type RunningServer } from '../src/server/app.js';
+import { startServer, type RunningServer } from '../src/http/app.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { serverOptions } from './support/server.js';
 

@@ -6,7 +6,7 @@ import { openSendingStack, type SendingStack } from '../src/app/sendingStack.js'
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/config/log.js';
 import { Metrics } from '../src/sender/metrics.js';
-import { startServer, type RunningServer } from '../src/server/app.js';
+import { startServer, type RunningServer } from '../src/http/app.js';
 import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';

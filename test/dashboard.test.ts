@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/config/log.js';
 import { Metrics } from '../src/sender/metrics.js';
 import { packageRoot } from '../src/config/paths.js';
-import { startServer, type RunningServer } from '../src/server/app.js';
+import { startServer, type RunningServer } from '../src/http/app.js';
 import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';

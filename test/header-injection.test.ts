@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/config/log.js';
-import { startServer, type RunningServer } from '../src/server/app.js';
+import { startServer, type RunningServer } from '../src/http/app.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedList } from './support/fixtures.js';
 import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';

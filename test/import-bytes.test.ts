@@ -7,7 +7,7 @@ import { parse } from 'csv-parse/sync';
 import { loadConfig } from '../src/config/config.js';
 import { importRecipients, ImportError } from '../src/import/importRecipients.js';
 import { createLogger } from '../src/config/log.js';
-import { startServer, type RunningServer } from '../src/server/app.js';
+import { startServer, type RunningServer } from '../src/http/app.js';
 import { createList } from '../src/sql/createList.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { cliDatabaseEnv, spawnHerald } from './support/processes.js';

@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config/config.js';
 import { formatDeliveryId } from '../src/domain/deliveryId.js';
 import { signUnsubscribeToken } from '../src/domain/unsubscribeToken.js';
 import { createLogger } from '../src/config/log.js';
-import { startServer } from '../src/server/app.js';
+import { startServer } from '../src/http/app.js';
 import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { serverOptions } from './support/server.js';

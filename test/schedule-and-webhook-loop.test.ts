@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { openSendingStack } from '../src/app/sendingStack.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/config/log.js';
-import { startServer, type RunningServer } from '../src/server/app.js';
+import { startServer, type RunningServer } from '../src/http/app.js';
 import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { transitionCampaign } from '../src/sql/transitionCampaign.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';

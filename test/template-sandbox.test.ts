@@ -15,7 +15,7 @@ import { RenderPool } from '../src/sender/render/pool.js';
 import { renderSpecFor } from '../src/sender/render/spec.js';
 import { findCampaign as getCampaign } from '../src/sql/findCampaign.js';
 import { createLogger } from '../src/config/log.js';
-import { startServer, type RunningServer } from '../src/server/app.js';
+import { startServer, type RunningServer } from '../src/http/app.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';

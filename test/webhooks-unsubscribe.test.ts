@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { signUnsubscribeToken } from '../src/domain/unsubscribeToken.js';
 import { signWebhook } from '../src/provider/mailgun/webhookSignature.js';
 import { createLogger } from '../src/config/log.js';
-import { startServer, type RunningServer } from '../src/server/app.js';
+import { startServer, type RunningServer } from '../src/http/app.js';
 import { claimBatch } from '../src/sql/claimBatch.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { serverOptions } from './support/server.js';

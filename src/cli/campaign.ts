@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { stringify } from 'csv-stringify';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/connect.js';
 import { createCampaign } from '../campaigns/create.js';
@@ -7,11 +6,10 @@ import { controlCampaign, getCampaignOrThrow } from '../campaigns/control.js';
 import { campaignStatusReport, formatStatus } from '../campaigns/status.js';
 import type { Logger } from '../config/log.js';
 import { onShutdownSignal } from '../app/signals.js';
-import { campaignReport } from '../sql/campaignReport.js';
 import { countListMembers } from '../sql/countListMembers.js';
 import { countDeliveries } from '../sql/countDeliveries.js';
-import { transitionCampaign } from '../sql/transitionCampaign.js';
-import { DEFAULT_RETRY_REASONS, retryFailed } from '../sql/retryFailed.js';
+import { DEFAULT_RETRY_REASONS, retryFailedDeliveries, retryFailedSummary } from '../campaigns/retryFailed.js';
+import { writeReport } from '../campaigns/report.js';
 import { campaignIdArg, collect, intArg } from './args.js';
 import { withContext } from './context.js';
 import { showProgress } from './progress.js';
@@ -152,17 +150,8 @@ export function registerCampaignCommands(program: Command): void {
     .option('--since <time>', 'only deliveries that failed at or after this ISO 8601 time')
     .action((idArg: string, o: { reason?: string[]; since?: string }) =>
       withContext(async ({ db }) => {
-        const id = campaignIdArg(idArg);
-        const campaignRow = await getCampaignOrThrow(db, id);
-        if (campaignRow.status !== 'finished' && campaignRow.status !== 'paused') {
-          throw new UserError(`retry-failed works on finished or paused campaigns; campaign ${id} is ${campaignRow.status}`);
-        }
-        const since = o.since === undefined ? null : new Date(o.since);
-        if (since && Number.isNaN(since.getTime())) throw new UserError(`--since '${o.since}' is not an ISO 8601 time`);
-        const requeued = await retryFailed(db.kysely, id, o.reason ?? DEFAULT_RETRY_REASONS, since);
-        if (requeued > 0 && campaignRow.status === 'finished') await transitionCampaign(db.kysely, id, 'retry');
-        const next = campaignRow.status === 'paused' ? 'still paused (resume it to send them)' : requeued > 0 ? 'running again (a worker sends them)' : 'unchanged';
-        console.log(`re-queued ${requeued} deliveries of campaign ${id}; it is ${next}`);
+        const outcome = await retryFailedDeliveries(db, campaignIdArg(idArg), { reasons: o.reason, since: o.since, sinceName: '--since' });
+        console.log(retryFailedSummary(outcome));
       }),
     );
 
@@ -255,48 +244,5 @@ async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Pr
     console.log(`dry run of campaign ${id}: ${report.rendered} rendered, ${report.failed} failed, average ${Math.round(report.bytes / Math.max(1, report.rendered) / 1024)} KB per message, ${seconds.toFixed(1)} s; nothing sent or recorded`);
   } finally {
     await renderer.close();
-  }
-}
-
-async function writeReport(db: Db, id: number, format: 'csv' | 'jsonl', out: NodeJS.WritableStream): Promise<void> {
-  // The reader may go away early (`report ID | head`): stop reading the database then and end
-  // quietly, as Unix tools do on EPIPE, instead of waiting for a 'drain' that never comes.
-  let gone = false;
-  let wake: (() => void) | null = null;
-  const onGone = (): void => {
-    gone = true;
-    wake?.();
-  };
-  out.once('error', onGone);
-  out.once('close', onGone);
-  const drained = (): Promise<void> =>
-    new Promise((resolve) => {
-      wake = resolve;
-      out.once('drain', () => resolve());
-    });
-  const write = (chunk: string): Promise<void> | void => {
-    if (gone) return;
-    if (!out.write(chunk)) return drained();
-  };
-  try {
-    const csv = format === 'csv' ? stringify({ header: true, columns: ['email', 'status', 'attempts', 'provider_id', 'error_code', 'error_message', 'sent_at'] }) : null;
-    let pending: Promise<void> | void = undefined;
-    if (csv) csv.on('data', (chunk: Buffer) => (pending = write(chunk.toString())));
-    for await (const r of campaignReport(db.kysely, id)) {
-      if (gone) break;
-      const row = { email: r.email, status: r.status, attempts: r.attempts, provider_id: r.providerId, error_code: r.errorCode, error_message: r.errorMessage, sent_at: r.sentAt?.toISOString() ?? null };
-      if (csv) {
-        csv.write(row);
-        await pending;
-      } else {
-        await write(`${JSON.stringify(row)}\n`);
-      }
-    }
-    if (csv && !gone) await new Promise<void>((resolve) => csv.end(resolve));
-  } finally {
-    out.off('error', onGone);
-    out.off('close', onGone);
-    // Later writes to a closed stdout (console.log) must not crash the process either.
-    if (gone) out.on('error', () => undefined);
   }
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Metrics } from '../sender/metrics.js';
-import { startServer } from '../server/app.js';
+import { startServer } from '../http/app.js';
 import { unsubscribeSecret } from '../sql/settings.js';
 import { closeOnSignal, onShutdownSignal } from '../app/signals.js';
 import { intArg } from './args.js';

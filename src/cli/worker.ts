@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Metrics } from '../sender/metrics.js';
-import { startMetricsServer } from '../server/metricsServer.js';
-import { isLoopback } from '../server/requestGuard.js';
+import { startMetricsServer } from '../http/metricsServer.js';
+import { isLoopback } from '../http/requestGuard.js';
 import { UserError } from '../domain/errors.js';
 import { onShutdownSignal } from '../app/signals.js';
 import { intArg } from './args.js';

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config/config.js';
 import { Metrics } from '../../src/sender/metrics.js';
-import type { ServerOptions } from '../../src/server/app.js';
+import type { ServerOptions } from '../../src/http/app.js';
 
 /** Options for startServer on a free loopback port; tests override what they are about. */
 export function serverOptions(overrides: Partial<ServerOptions> = {}): ServerOptions {

@@ -2,15 +2,19 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { verifyUnsubscribeToken, type UnsubscribeClaim } from '../domain/unsubscribeToken.js';
 import { addSuppressions } from '../sql/addSuppressions.js';
-import { html, type Reply } from './http.js';
 
-const page = (status: number, title: string, inner: string): Reply =>
-  html(
-    status,
-    `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title>
+/** An HTML answer. */
+export interface Page {
+  status: number;
+  html: string;
+}
+
+const page = (status: number, title: string, inner: string): Page => ({
+  status,
+  html: `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}button{font-size:1rem;padding:.6rem 1.2rem;cursor:pointer}</style></head>
 <body><h1>${title}</h1>${inner}</body></html>`,
-  );
+});
 
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -19,7 +23,7 @@ function claimOf(token: string, secret: string): UnsubscribeClaim | null {
 }
 
 /** GET: a confirmation page with one button (mail scanners prefetch links; only POST acts). */
-export function unsubscribePage(token: string, secret: string): Reply {
+export function unsubscribePage(token: string, secret: string): Page {
   const claim = claimOf(token, secret);
   if (!claim) return page(400, 'Invalid link', '<p>This unsubscribe link is not valid. Please use the link from the email you received.</p>');
   return page(
@@ -31,7 +35,7 @@ export function unsubscribePage(token: string, secret: string): Reply {
 }
 
 /** POST (RFC 8058 one-click, or the page's button): suppress at once, no further step. */
-export async function unsubscribe(db: Kysely<Database>, token: string, secret: string): Promise<Reply> {
+export async function unsubscribe(db: Kysely<Database>, token: string, secret: string): Promise<Page> {
   const claim = claimOf(token, secret);
   if (!claim) return page(400, 'Invalid link', '<p>This unsubscribe link is not valid.</p>');
   await addSuppressions(db, [claim.email], 'unsubscribed', 'one-click', claim.campaignId);

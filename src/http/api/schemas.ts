@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { hasLineBreak, isDomainName, isSenderAddress, LINE_BREAK_MESSAGE } from '../../domain/validation.js';
 import { emailKey, normalizeEmail } from '../../domain/email.js';
-import { HttpError } from '../http.js';
+import { DEFAULT_RETRY_REASONS } from '../../campaigns/retryFailed.js';
+import { HttpError } from '../errors.js';
 
 const oneLine = { message: LINE_BREAK_MESSAGE, abort: true };
 const address = z
@@ -66,13 +67,52 @@ export const deliveriesQuery = z
   })
   .strict();
 
-/** Validates `value`; a 400 names every wrong field (`from`, `tags.3`, `limit`…). */
-export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query'): z.output<T> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const fields = result.error.issues.map((issue) => ({
+/**
+ * A campaign id in a path: safe integers only (beyond them ids lose precision, and beyond
+ * 2^63 Postgres refuses them). Its message is the whole answer, as it names the value.
+ */
+const campaignId = z
+  .string()
+  .superRefine((raw, ctx) => {
+    const id = Number(raw);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(id) || id < 1) ctx.addIssue({ code: 'custom', message: `campaign id must be a positive whole number, got '${raw}'` });
+  })
+  .transform(Number)
+  .describe('campaign id (a positive whole number)');
+
+export const campaignIdParams = z.object({ id: campaignId });
+export const listNameParams = z.object({ name: z.string().describe('list name') });
+export const emailParams = z.object({ email: z.string().describe('the suppressed address') });
+
+const ISO_TIME = 'an ISO 8601 time, e.g. 2026-12-01T09:00:00+01:00';
+const isoTime = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T/, { message: ISO_TIME, abort: true })
+  .refine((v) => !Number.isNaN(new Date(v).getTime()), ISO_TIME);
+
+export const scheduleBody = z.object({ at: isoTime.describe('when to start; a worker with --watch starts it') }).strict();
+
+export const retryFailedBody = z
+  .object({
+    reasons: z.array(z.string().min(1).max(100)).min(1).max(50).optional().describe(`error codes to retry (default: ${DEFAULT_RETRY_REASONS.join(', ')})`),
+    since: isoTime.optional().describe('only deliveries that failed at or after this time'),
+  })
+  .strict();
+
+export const reportQuery = z.object({ format: z.enum(['csv', 'jsonl']).default('csv') }).strict();
+
+export const errorBody = z.object({
+  error: z.string(),
+  fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+});
+
+/** What a validation failure says: every wrong field (`from`, `tags.3`, `limit`…). */
+export function validationError(issues: readonly z.core.$ZodIssue[], where: 'body' | 'query' | 'params' | 'headers'): HttpError {
+  // A wrong path parameter answers with its own message (it names the value it got).
+  if (where === 'params') return new HttpError(400, issues.map((i) => i.message).join('; '));
+  const fields = issues.map((issue) => ({
     field: issue.path.length > 0 ? issue.path.join('.') : issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys.join(', ') : '(root)',
     message: issue.message,
   }));
-  throw new HttpError(400, `invalid request ${where}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields);
+  return new HttpError(400, `invalid request ${where}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields);
 }

@@ -1,25 +1,61 @@
-// Browser code, kept free of backticks and dollar-braces so it can live in this string.
-export const dashboardScript = String.raw`
+// @ts-check
+// The dashboard's browser code: served as is (no build step) and type-checked by
+// `npm run typecheck` through tsconfig.dashboard.json (checkJs, DOM types).
 'use strict';
-var state = { token: sessionStorage.getItem('heraldToken') || '', timer: null, samples: [] };
-var view = document.getElementById('view');
-var login = document.getElementById('login');
 
+// What the API answers (see /openapi.json); only the fields the page reads.
+/** @typedef {{ id: number, name: string, status: string, listName: string, listSize: number, sent: number, failed: number }} CampaignRow */
+/** @typedef {{ reason: string, until: string, detail?: string | null }} Waiting */
+/**
+ * @typedef {{ name: string, status: string, domain?: string | null, listSize: number, rate: number, etaSeconds: number | null,
+ *   unclaimed: number, waiting: Waiting | null, pausedReason: string | null, counts: Record<string, number>,
+ *   notSent: Array<{ status: string, reason: string | null, count: number }> }} CampaignDetail
+ */
+/**
+ * @typedef {{ campaignId: number, campaignName: string, status: string, attempts: number, errorCode: string | null,
+ *   errorMessage: string | null, sentAt: string | null, providerId: string | null }} DeliveryRow
+ */
+/** @typedef {{ rate: number }} Sample */
+/** @typedef {Node | string | null | false | undefined} Child */
+
+/** @param {string} id @returns {HTMLElement} the element, which the page always has */
+function byId(id) { return /** @type {HTMLElement} */ (document.getElementById(id)); }
+
+/** @type {{ token: string, timer: number | null, samples: Sample[] }} */
+var state = { token: sessionStorage.getItem('heraldToken') || '', timer: null, samples: [] };
+var view = byId('view');
+var login = byId('login');
+
+/**
+ * @param {string} tag
+ * @param {Record<string, any>} [attrs] attributes; `text` sets the text, `on…` adds a listener
+ * @param {Child[]} [children]
+ * @returns {HTMLElement}
+ */
 function el(tag, attrs, children) {
   var node = document.createElement(tag);
-  Object.keys(attrs || {}).forEach(function (k) {
-    if (k === 'text') node.textContent = attrs[k];
-    else if (k.slice(0, 2) === 'on') node.addEventListener(k.slice(2), attrs[k]);
-    else node.setAttribute(k, attrs[k]);
+  var a = attrs || {};
+  Object.keys(a).forEach(function (k) {
+    if (k === 'text') node.textContent = a[k];
+    else if (k.slice(0, 2) === 'on') node.addEventListener(k.slice(2), a[k]);
+    else node.setAttribute(k, a[k]);
   });
   (children || []).forEach(function (c) { if (c) node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c); });
   return node;
 }
 
 // replaceChildren would print a skipped (null) child as the text "null".
-function put(node, children) { node.replaceChildren.apply(node, children.filter(Boolean)); }
+/** @param {HTMLElement} node @param {Child[]} children */
+function put(node, children) { node.replaceChildren.apply(node, /** @type {Node[]} */ (children.filter(Boolean))); }
 
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<any>} the JSON answer; a non-2xx answer rejects with its `error`
+ */
 function api(method, path, body) {
+  /** @type {Record<string, string>} */
   var headers = { accept: 'application/json' };
   if (state.token) headers.authorization = 'Bearer ' + state.token;
   if (body) headers['content-type'] = 'application/json';
@@ -32,39 +68,44 @@ function api(method, path, body) {
   });
 }
 
+/** @param {string} [message] */
 function showLogin(message) {
   stopPolling();
   view.replaceChildren();
   login.hidden = false;
-  document.getElementById('login-error').textContent = message || '';
-  document.getElementById('logout').hidden = true;
+  byId('login-error').textContent = message || '';
+  byId('logout').hidden = true;
 }
 
 login.addEventListener('submit', function (e) {
   e.preventDefault();
-  state.token = document.getElementById('token').value.trim();
+  state.token = /** @type {HTMLInputElement} */ (byId('token')).value.trim();
   sessionStorage.setItem('heraldToken', state.token);
   login.hidden = true;
   route();
 });
-document.getElementById('logout').addEventListener('click', function () {
+byId('logout').addEventListener('click', function () {
   sessionStorage.removeItem('heraldToken');
   state.token = '';
   showLogin();
 });
 
 function stopPolling() { if (state.timer) clearTimeout(state.timer); state.timer = null; }
+/** @param {() => Promise<unknown>} fn @param {number} ms */
 function poll(fn, ms) {
   stopPolling();
   var tick = function () { fn().catch(function () {}).then(function () { state.timer = setTimeout(tick, ms); }); };
   tick();
 }
 
+/** @param {string} status */
 function badge(status) { return el('span', { class: 'badge ' + status, 'data-testid': 'status', text: status }); }
+/** @param {number} done @param {number} total */
 function bar(done, total) {
   var pct = total > 0 ? Math.min(100, (100 * done) / total) : 0;
   return el('div', { class: 'bar', title: Math.round(pct) + '%' }, [el('span', { style: 'width:' + pct.toFixed(1) + '%' })]);
 }
+/** @param {number | string} n */
 function num(n) { return Number(n).toLocaleString('en'); }
 
 function campaignsView() {
@@ -75,7 +116,7 @@ function campaignsView() {
     body,
   ]));
   poll(function () {
-    return api('GET', '/api/v1/campaigns').then(function (data) {
+    return api('GET', '/api/v1/campaigns').then(/** @param {{ items: CampaignRow[] }} data */ function (data) {
       put(body, data.items.map(function (c) {
         return el('tr', { class: 'link', 'data-campaign': String(c.id), onclick: function () { location.hash = '#/campaigns/' + c.id; } }, [
           el('td', { text: String(c.id) }), el('td', { text: c.name }), el('td', {}, [badge(c.status)]), el('td', { text: c.listName }),
@@ -87,6 +128,7 @@ function campaignsView() {
   }, 2000);
 }
 
+/** @param {Sample[]} samples */
 function chart(samples) {
   var svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('class', 'chart');
@@ -110,24 +152,27 @@ function chart(samples) {
   return svg;
 }
 
+/** @param {string} id */
 function campaignView(id) {
   state.samples = [];
+  /** @type {{ sent: number, at: number } | null} */
   var last = null;
   var head = el('div'), cards = el('div', { class: 'cards' }), actions = el('div', { class: 'actions' });
   var chartBox = el('div'), errors = el('div'), message = el('p', { class: 'error', role: 'alert' });
   view.replaceChildren(head, actions, message, cards, el('h2', { text: 'Rate (msgs/s, while this page is open)' }), chartBox, el('h2', { text: 'Not sent' }), errors);
 
+  /** @param {string} action @param {string} label @param {string} [cls] @param {string} [confirmText] */
   function act(action, label, cls, confirmText) {
-    return el('button', { class: cls || '', 'data-action': action, text: label, onclick: function (e) {
+    return el('button', { class: cls || '', 'data-action': action, text: label, onclick: /** @param {Event} e */ function (e) {
       if (confirmText && !confirm(confirmText)) return;
-      e.target.disabled = true;
+      /** @type {HTMLButtonElement} */ (e.target).disabled = true;
       api('POST', '/api/v1/campaigns/' + id + '/' + action).then(function () { message.textContent = ''; refresh(); })
         .catch(function (err) { message.textContent = err.message; });
     } });
   }
 
-  function waitingText(c) {
-    var w = c.waiting;
+  /** @param {CampaignDetail} c @param {Waiting} w */
+  function waitingText(c, w) {
     var detail = w.detail ? ' (last error: ' + w.detail + ')' : '';
     if (w.reason === 'daily_cap') return 'Waiting: the daily cap of ' + (c.domain || 'its domain') + ' is reached; continues ' + new Date(w.until).toLocaleString();
     if (w.reason === 'provider_unavailable') return 'Holding: the provider is not answering' + detail + '; probing it, sending resumes by itself';
@@ -135,6 +180,7 @@ function campaignView(id) {
     return 'Waiting (' + w.reason + ')' + detail;
   }
 
+  /** @param {CampaignDetail} c */
   function render(c) {
     document.title = c.name + ' · Herald';
     var now = Date.now();
@@ -144,7 +190,7 @@ function campaignView(id) {
     var settled = c.counts.sent + c.counts.failed + c.counts.suppressed + c.counts.skipped;
     put(head, [
       el('h1', {}, [c.name + ' ', badge(c.status)]),
-      c.waiting ? el('p', { class: 'waiting', 'data-testid': 'waiting', text: waitingText(c) }) : null,
+      c.waiting ? el('p', { class: 'waiting', 'data-testid': 'waiting', text: waitingText(c, c.waiting) }) : null,
       c.pausedReason ? el('p', { class: 'waiting', 'data-testid': 'paused-reason', text: 'Paused itself: ' + c.pausedReason + '. Fix it, then resume.' }) : null,
       el('p', { class: 'muted', text: 'List size ' + num(c.listSize) + ' · ' + c.rate + ' msgs/s over the last minute' + (c.etaSeconds !== null ? ' · ETA ' + c.etaSeconds + ' s' : '') }),
       bar(settled, c.listSize),
@@ -155,6 +201,7 @@ function campaignView(id) {
       c.status === 'paused' ? act('resume', 'Resume', 'primary') : null,
       ['draft', 'scheduled', 'running', 'paused'].indexOf(c.status) >= 0 ? act('cancel', 'Cancel', 'danger', 'Cancel this campaign for good? Unsent recipients will not be sent.') : null,
     ]);
+    /** @type {Record<string, string>} */
     var labels = { sent: 'sent', failed: 'failed', suppressed: 'suppressed', queued: 'claimed', pending: 'released', unknown: 'unknown', skipped: 'skipped' };
     put(cards, Object.keys(labels).map(function (k) {
       return el('div', { class: 'card', 'data-count': k }, [el('b', { text: num(c.counts[k]) }), el('span', { text: labels[k] })]);
@@ -172,11 +219,11 @@ function campaignView(id) {
 function lookupView() {
   stopPolling();
   document.title = 'Delivery lookup · Herald';
-  var input = el('input', { type: 'email', id: 'lookup-email', placeholder: 'someone@example.com', required: 'required' });
+  var input = /** @type {HTMLInputElement} */ (el('input', { type: 'email', id: 'lookup-email', placeholder: 'someone@example.com', required: 'required' }));
   var results = el('div');
-  var form = el('form', { id: 'lookup', class: 'actions', onsubmit: function (e) {
+  var form = el('form', { id: 'lookup', class: 'actions', onsubmit: /** @param {Event} e */ function (e) {
     e.preventDefault();
-    api('GET', '/api/v1/deliveries?email=' + encodeURIComponent(input.value.trim()) + '&limit=100').then(function (data) {
+    api('GET', '/api/v1/deliveries?email=' + encodeURIComponent(input.value.trim()) + '&limit=100').then(/** @param {{ items: DeliveryRow[] }} data */ function (data) {
       results.replaceChildren(data.items.length === 0 ? el('p', { class: 'muted', text: 'No deliveries for this address.' }) : el('table', { 'data-testid': 'lookup-results' }, [
         el('thead', {}, [el('tr', {}, ['Campaign', 'Status', 'Attempts', 'Error', 'Sent at', 'Provider id'].map(function (h) { return el('th', { text: h }); }))]),
         el('tbody', {}, data.items.map(function (d) {
@@ -193,7 +240,7 @@ function lookupView() {
 function route() {
   if (document.body.dataset.tokenRequired === 'true' && !state.token) return showLogin();
   login.hidden = true;
-  document.getElementById('logout').hidden = !state.token;
+  byId('logout').hidden = !state.token;
   var m = /^#\/campaigns\/(\d+)$/.exec(location.hash);
   if (m) return campaignView(m[1]);
   if (location.hash === '#/lookup') return lookupView();
@@ -201,4 +248,3 @@ function route() {
 }
 window.addEventListener('hashchange', route);
 route();
-`;

@@ -1,5 +1,24 @@
-import { dashboardScript } from './script.js';
-import { dashboardStyle } from './style.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../../config/paths.js';
+
+/**
+ * The dashboard's browser files, read from the package's source tree (tsc does not copy them
+ * to dist/, and they need no build): one page, a script and a style sheet.
+ */
+export const dashboardDir = path.join(packageRoot, 'src', 'http', 'dashboard', 'public');
+
+export interface DashboardAssets {
+  script: string;
+  style: string;
+}
+
+export function loadDashboardAssets(): DashboardAssets {
+  return {
+    script: fs.readFileSync(path.join(dashboardDir, 'app.js'), 'utf8'),
+    style: fs.readFileSync(path.join(dashboardDir, 'style.css'), 'utf8'),
+  };
+}
 
 /**
  * The dashboard: one page, no data in it. The script reads everything from the JSON API
@@ -12,7 +31,7 @@ export function dashboardPage(tokenRequired: boolean): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Herald</title>
-<style>${dashboardStyle}</style>
+<link rel="stylesheet" href="/dashboard/style.css">
 </head>
 <body data-token-required="${tokenRequired}">
 <header>
@@ -30,7 +49,7 @@ export function dashboardPage(tokenRequired: boolean): string {
   </form>
   <section id="view"></section>
 </main>
-<script>${dashboardScript}</script>
+<script src="/dashboard/app.js"></script>
 </body>
 </html>`;
 }

@@ -1,0 +1,71 @@
+import { getCampaignOrThrow } from '../../campaigns/control.js';
+import { checkTemplatesOrThrow } from '../../campaigns/create.js';
+import { dryRun, type RenderFailureLine } from '../../campaigns/dryRun.js';
+import { campaignStatusReport } from '../../campaigns/status.js';
+import { testSend } from '../../campaigns/testSend.js';
+import { openMailgunClient } from '../../provider/mailgun/openMailgunClient.js';
+import { openRendering } from '../../sender/render/openRendering.js';
+import { requireMailgun } from '../../config/config.js';
+import { templatesDir } from '../../config/paths.js';
+import { renderSpecFor } from '../../sender/render/spec.js';
+import { HttpError } from '../errors.js';
+import type { ApiContext } from './context.js';
+
+/** Render failures listed in a dry run's answer; the rest are counted only. */
+const DRY_RUN_FAILURES_SHOWN = 1000;
+
+/** A campaign as the API shows it: the status report plus its settings. */
+export async function campaignView({ db }: ApiContext, id: number) {
+  const campaign = await getCampaignOrThrow(db, id);
+  const report = await campaignStatusReport(db, campaign);
+  return {
+    ...report,
+    template: campaign.template,
+    subject: campaign.subject,
+    from: campaign.from_address,
+    replyTo: campaign.reply_to,
+    tags: campaign.tags,
+    ratePerSecond: campaign.rate_per_second,
+    maxConcurrency: campaign.max_concurrency,
+    priority: campaign.priority,
+    unknownPolicy: campaign.unknown_policy,
+    scheduledAt: campaign.scheduled_at?.toISOString() ?? null,
+    createdAt: campaign.created_at.toISOString(),
+  };
+}
+
+export async function sendTest({ db, config }: ApiContext, id: number, body: { to: string; as?: string | undefined }) {
+  const campaign = await getCampaignOrThrow(db, id);
+  try {
+    requireMailgun(config);
+  } catch (err) {
+    throw new HttpError(503, (err as Error).message);
+  }
+  const { renderer, specFor } = await openRendering(config, db, { renderThreads: 1 });
+  const client = openMailgunClient(config);
+  try {
+    const { recipient, outcome } = await testSend(db, campaign, specFor(campaign), renderer, client, body.to, body.as);
+    if (outcome.kind !== 'accepted') throw new HttpError(502, `the provider refused the test message: ${outcome.code} ${outcome.message}`);
+    return { to: body.to, renderedAs: recipient.email, providerId: outcome.providerId };
+  } finally {
+    await renderer.close();
+    await client.close();
+  }
+}
+
+/** `herald campaign start --dry-run` for the API: renders every recipient, sends and records nothing. */
+export async function dryRunCampaign({ db, config }: ApiContext, id: number) {
+  const campaign = await getCampaignOrThrow(db, id);
+  await checkTemplatesOrThrow(renderSpecFor(campaign, config, templatesDir(), 'check'));
+  // Render threads as the CLI's dry run uses them (cores - 1).
+  const { renderer, specFor } = await openRendering(config, db, {});
+  const failures: RenderFailureLine[] = [];
+  try {
+    const report = await dryRun(db, campaign, specFor(campaign), renderer, (f) => {
+      if (failures.length < DRY_RUN_FAILURES_SHOWN) failures.push(f);
+    });
+    return { campaignId: id, rendered: report.rendered, failed: report.failed, bytes: report.bytes, failures };
+  } finally {
+    await renderer.close();
+  }
+}

@@ -1,0 +1,315 @@
+import { z } from 'zod';
+import { controlCampaign, scheduleCampaign } from '../campaigns/control.js';
+import { createCampaign } from '../campaigns/create.js';
+import { writeReport } from '../campaigns/report.js';
+import { retryFailedDeliveries } from '../campaigns/retryFailed.js';
+import { getCampaignOrThrow } from '../campaigns/control.js';
+import type { CampaignAction } from '../domain/campaignState.js';
+import { emailKey } from '../domain/email.js';
+import { listCampaigns } from '../sql/campaignList.js';
+import { createList } from '../sql/createList.js';
+import { listLists } from '../sql/listLists.js';
+import { addSuppressions } from '../sql/addSuppressions.js';
+import { listSuppressions } from '../sql/listSuppressions.js';
+import { removeSuppression } from '../sql/removeSuppression.js';
+import { campaignView, dryRunCampaign, sendTest } from './api/campaigns.js';
+import type { ApiContext } from './api/context.js';
+import { deliveries } from './api/deliveries.js';
+import { importUpload } from './api/lists.js';
+import {
+  addSuppressionsBody,
+  campaignIdParams,
+  createCampaignBody,
+  createListBody,
+  deliveriesQuery,
+  emailParams,
+  errorBody,
+  listNameParams,
+  reportQuery,
+  retryFailedBody,
+  scheduleBody,
+  suppressionsQuery,
+  testSendBody,
+} from './api/schemas.js';
+import { dashboardPage, type DashboardAssets } from './dashboard/page.js';
+import { HttpError } from './errors.js';
+import { route, type Route } from './route.js';
+import { unsubscribe, unsubscribePage } from './unsubscribe.js';
+import { handleMailgunWebhook } from './webhooks.js';
+
+/** Response schemas are for the OpenAPI document only; answers are serialised as they are. */
+const ok = (description: string) => z.any().describe(description);
+const errors = { '4xx': errorBody.describe('the client must change the request: { error, fields? }') };
+const api = <E extends object>(summary: string, extra: E) => ({ summary, tags: ['api'], security: [{ bearer: [] }], ...extra });
+const hidden = { hide: true } as const;
+
+const UNSUBSCRIBE_PATH = /^\/u\/([A-Za-z0-9_.-]+)$/;
+
+/**
+ * Every route of `herald serve`, in one table: the public group first (links in mail,
+ * provider webhooks, health), then the pages (no data in them), then the API and /metrics
+ * behind the bearer token. Access rules are applied in app.ts from each row's group.
+ */
+export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi: () => unknown): Route[] {
+  const { db, config, log } = ctx;
+  const campaignAction = (action: CampaignAction, summary: string) =>
+    route('token', 'none', {
+      method: 'POST',
+      url: `/api/v1/campaigns/:id/${action}`,
+      schema: api(summary, { params: campaignIdParams, response: { 200: ok('the campaign after the change'), ...errors } }),
+      handler: async (req) => {
+        await controlCampaign(db, config, req.params.id, action);
+        return campaignView(ctx, req.params.id);
+      },
+    });
+
+  return [
+    // ── public: each request carries its own proof, or none is needed ──────────────────────
+    route('public', 'none', {
+      method: 'GET',
+      url: '/u/:token',
+      schema: hidden,
+      // Mail scanners prefetch links: GET shows a confirmation page, only POST acts.
+      handler: async (req, reply) => {
+        const token = unsubscribeToken(req.url);
+        if (token === null) return reply.code(404).type('text/plain; charset=utf-8').send('not found');
+        const page = unsubscribePage(token, ctx.unsubscribeSecret);
+        return reply.code(page.status).type('text/html; charset=utf-8').send(page.html);
+      },
+    }),
+    route('public', 'raw', {
+      method: 'POST',
+      url: '/u/:token',
+      schema: hidden,
+      // RFC 8058 one-click: a form body (List-Unsubscribe=One-Click) that says nothing more.
+      handler: async (req, reply) => {
+        const token = unsubscribeToken(req.url);
+        if (token === null) return reply.code(404).type('text/plain; charset=utf-8').send('not found');
+        const page = await unsubscribe(db.kysely, token, ctx.unsubscribeSecret);
+        if (page.status !== 200) log.warn({ path: '/u/…' }, 'unsubscribe with an invalid token');
+        return reply.code(page.status).type('text/html; charset=utf-8').send(page.html);
+      },
+    }),
+    route('public', 'raw', {
+      method: 'POST',
+      url: '/webhooks/mailgun',
+      schema: hidden,
+      // The signature is checked over the body exactly as it arrived.
+      handler: async (req, reply) => {
+        const body = (req.body as Buffer | undefined)?.toString('utf8') ?? '';
+        if (!ctx.webhookSigningKey) return reply.code(503).type('text/plain; charset=utf-8').send('MAILGUN_WEBHOOK_SIGNING_KEY is not set');
+        const outcome = await handleMailgunWebhook(db.kysely, ctx.webhookSigningKey, body, Date.now());
+        if (outcome.status >= 400) log.warn({ status: outcome.status, reason: outcome.message }, 'webhook rejected');
+        return reply.code(outcome.status).type('text/plain; charset=utf-8').send(outcome.message);
+      },
+    }),
+    route('public', 'raw', {
+      method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
+      url: '/healthz',
+      schema: hidden,
+      handler: async (_req, reply) => reply.type('text/plain; charset=utf-8').send('ok'),
+    }),
+
+    // ── pages: no data in them, so no token; only the server's own names without one ───────
+    ...['/', '/dashboard'].map((url) =>
+      route('page', 'none', {
+        method: 'GET',
+        url,
+        schema: hidden,
+        handler: async (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboardPage(ctx.tokenRequired)),
+      }),
+    ),
+    route('page', 'none', {
+      method: 'GET',
+      url: '/dashboard/app.js',
+      schema: hidden,
+      handler: async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(dashboard.script),
+    }),
+    route('page', 'none', {
+      method: 'GET',
+      url: '/dashboard/style.css',
+      schema: hidden,
+      handler: async (_req, reply) => reply.type('text/css; charset=utf-8').send(dashboard.style),
+    }),
+    route('page', 'none', {
+      method: 'GET',
+      url: '/openapi.json',
+      schema: hidden,
+      handler: async (_req, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(openApi())),
+    }),
+
+    // ── token: the API and /metrics ────────────────────────────────────────────────────────
+    route('token', 'none', {
+      method: 'GET',
+      url: '/metrics',
+      schema: { summary: 'Prometheus metrics (text exposition format)', security: [{ bearer: [] }] },
+      handler: async (_req, reply) => reply.type(ctx.metrics.contentType).send(await ctx.metrics.exposition()),
+    }),
+
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/lists',
+      schema: api('Lists with member counts', { response: { 200: ok('{ items }'), ...errors } }),
+      handler: async () => ({ items: await listLists(db.kysely) }),
+    }),
+    route('token', 'json', {
+      method: 'POST',
+      url: '/api/v1/lists',
+      schema: api('Create a list', { body: createListBody, response: { 201: ok('the new list'), ...errors } }),
+      handler: async (req, reply) => {
+        const id = await createList(db.kysely, req.body.name);
+        if (id === null) throw new HttpError(409, `list '${req.body.name}' already exists`);
+        return reply.code(201).send({ id, name: req.body.name });
+      },
+    }),
+    route('token', 'csv', {
+      method: 'POST',
+      url: '/api/v1/lists/:name/recipients',
+      schema: api('Import recipients from a CSV upload (email column required; name and any other columns become attributes)', {
+        params: listNameParams,
+        consumes: ['text/csv'],
+        response: { 200: ok('counts, and the first 1,000 rejected rows with line number and reason'), ...errors },
+      }),
+      handler: async (req) => importUpload(ctx, req.raw, req.params.name),
+    }),
+
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/campaigns',
+      schema: api('The newest campaigns with sent/failed counts', { response: { 200: ok('{ items }'), ...errors } }),
+      handler: async () => ({ items: await listCampaigns(db.kysely, 100) }),
+    }),
+    route('token', 'json', {
+      method: 'POST',
+      url: '/api/v1/campaigns',
+      schema: api('Create a draft campaign', { body: createCampaignBody, response: { 201: ok('the campaign'), ...errors } }),
+      handler: async (req, reply) => reply.code(201).send(await campaignView(ctx, await createCampaign(db, config, req.body))),
+    }),
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/campaigns/:id',
+      schema: api('A campaign with counts per status, rate, ETA, workers and the not-sent breakdown', {
+        params: campaignIdParams,
+        response: { 200: ok('the campaign'), ...errors },
+      }),
+      handler: async (req) => campaignView(ctx, req.params.id),
+    }),
+    campaignAction('start', 'Start (or restart) a campaign'),
+    campaignAction('pause', 'Pause: workers stop within about a second and release what they had not sent'),
+    campaignAction('resume', 'Resume a paused campaign'),
+    campaignAction('cancel', 'Cancel a campaign for good'),
+    route('token', 'json', {
+      method: 'POST',
+      url: '/api/v1/campaigns/:id/schedule',
+      schema: api('Schedule a draft (or re-schedule a scheduled) campaign; a worker with --watch starts it', {
+        params: campaignIdParams,
+        body: scheduleBody,
+        response: { 200: ok('the campaign after the change'), ...errors },
+      }),
+      handler: async (req) => {
+        await scheduleCampaign(db, config, req.params.id, new Date(req.body.at));
+        return campaignView(ctx, req.params.id);
+      },
+    }),
+    route('token', 'json', {
+      method: 'POST',
+      url: '/api/v1/campaigns/:id/test-send',
+      schema: api('Send one rendered test message; delivery records are untouched', {
+        params: campaignIdParams,
+        body: testSendBody,
+        response: { 200: ok('the provider id'), ...errors },
+      }),
+      handler: async (req) => sendTest(ctx, req.params.id, req.body),
+    }),
+    route('token', 'none', {
+      method: 'POST',
+      url: '/api/v1/campaigns/:id/dry-run',
+      schema: api('Render every recipient as a real run would; send and record nothing', {
+        params: campaignIdParams,
+        response: { 200: ok('{ rendered, failed, bytes, failures: the first 1,000 render failures }'), ...errors },
+      }),
+      handler: async (req) => dryRunCampaign(ctx, req.params.id),
+    }),
+    route('token', 'json', {
+      method: 'POST',
+      url: '/api/v1/campaigns/:id/retry-failed',
+      schema: api('Re-queue the failed deliveries of a finished or paused campaign (transient failures by default)', {
+        params: campaignIdParams,
+        // No body at all means the defaults, as the CLI without --reason and --since.
+        body: retryFailedBody.optional(),
+        response: { 200: ok('{ campaignId, requeued, before, status }'), ...errors },
+      }),
+      handler: async (req) => retryFailedDeliveries(db, req.params.id, { reasons: req.body?.reasons, since: req.body?.since }),
+    }),
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/campaigns/:id/report',
+      schema: api('One row per recipient (email, status, attempts, provider_id, error_code, error_message, sent_at), streamed', {
+        params: campaignIdParams,
+        querystring: reportQuery,
+        produces: ['text/csv', 'application/x-ndjson'],
+        response: { 200: ok('CSV with a header row, or one JSON object per line'), ...errors },
+      }),
+      // Streamed straight to the socket with backpressure (writeReport waits for 'drain'), so
+      // memory stays flat however large the campaign; the reader leaving stops the query.
+      handler: async (req, reply) => {
+        const id = req.params.id;
+        await getCampaignOrThrow(db, id);
+        const format = req.query.format;
+        reply.hijack();
+        reply.raw.writeHead(200, {
+          'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+          'content-disposition': `attachment; filename="campaign-${id}.${format}"`,
+          'cache-control': 'no-store',
+        });
+        try {
+          await writeReport(db, id, format, reply.raw);
+          reply.raw.end();
+        } catch (err) {
+          log.error({ err: (err as Error).message, campaign: id }, 'report stream failed');
+          reply.raw.destroy();
+        }
+      },
+    }),
+
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/deliveries',
+      schema: api('Delivery records, filtered, in pages (pass `next` as `after` for the next page)', {
+        querystring: deliveriesQuery,
+        response: { 200: ok('{ items, next }'), ...errors },
+      }),
+      handler: async (req) => deliveries(ctx, req.query),
+    }),
+
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/suppressions',
+      schema: api('Suppressed addresses, newest first', { querystring: suppressionsQuery, response: { 200: ok('{ items }'), ...errors } }),
+      handler: async (req) => ({ items: await listSuppressions(db.kysely, req.query.limit, req.query.reason) }),
+    }),
+    route('token', 'json', {
+      method: 'POST',
+      url: '/api/v1/suppressions',
+      schema: api('Suppress addresses', { body: addSuppressionsBody, response: { 200: ok('{ added, alreadySuppressed }'), ...errors } }),
+      handler: async (req) => {
+        const added = await addSuppressions(db.kysely, req.body.emails, req.body.reason, 'api');
+        return { added, alreadySuppressed: new Set(req.body.emails).size - added };
+      },
+    }),
+    route('token', 'none', {
+      method: 'DELETE',
+      url: '/api/v1/suppressions/:email',
+      schema: api('Remove an address from the suppression list', { params: emailParams, response: { 200: ok('removed'), ...errors } }),
+      handler: async (req) => {
+        if (!(await removeSuppression(db.kysely, req.params.email))) throw new HttpError(404, `'${req.params.email}' is not suppressed`);
+        return { removed: emailKey(req.params.email) };
+      },
+    }),
+  ];
+}
+
+/** The token of an unsubscribe link, from the path as sent (a token is never percent-encoded). */
+function unsubscribeToken(url: string): string | null {
+  return UNSUBSCRIBE_PATH.exec(url.split('?')[0]!)?.[1] ?? null;
+}

@@ -1,8 +1,0 @@
-import type { Config } from '../../config/config.js';
-import type { Db } from '../../db/connect.js';
-
-/** What the API's handlers need. */
-export interface ApiContext {
-  db: Db;
-  config: Config;
-}
