@@ -15,7 +15,6 @@ const LAYERS: Record<string, number> = {
   'tools/mock-mailgun': 6,
   'src/app': 5,
   'src/http': 4,
-  'src/server': 4,
   'src/campaigns': 3,
   'src/sender': 3,
   'src/provider': 2,
