@@ -73,7 +73,9 @@ try {
 const table = [
   '| rows | rows/s (median) | peak RSS MB | RSS MB, first quarter of the run | RSS MB, last quarter |',
   '|---:|---:|---:|---:|---:|',
-  ...results.map((r) => `| ${r.rows.toLocaleString('en')} | ${r.rowsPerSecond.toLocaleString('en')} | ${r.peakMb} | ${r.firstQuarterMb} | ${r.lastQuarterMb} |`),
+  ...results.map(
+    (r) => `| ${r.rows.toLocaleString('en')} | ${r.rowsPerSecond.toLocaleString('en')} | ${r.peakMb} | ${r.firstQuarterMb} | ${r.lastQuarterMb} |`,
+  ),
 ].join('\n');
 console.log(table);
 writeBenchmarkSection(

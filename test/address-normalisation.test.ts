@@ -138,7 +138,9 @@ describe(`stored addresses and domain names are normalised (${dbLabel})`, () => 
     const db = await openTestDb();
     try {
       await migrateTo(db, '0005_delivery_state_indexes');
-      await sql`insert into suppressions (email, reason, source) values (' dave@example.com ', 'manual', 'api'), ('erin@example.com', 'bounced', 'webhook'), ('  erin@example.com', 'manual', 'api'), (${'\tfay@example.com\n'}, 'manual', 'api')`.execute(db.kysely);
+      await sql`insert into suppressions (email, reason, source) values (' dave@example.com ', 'manual', 'api'), ('erin@example.com', 'bounced', 'webhook'), ('  erin@example.com', 'manual', 'api'), (${'\tfay@example.com\n'}, 'manual', 'api')`.execute(
+        db.kysely,
+      );
       await migrateToLatest(db);
       const rows = await db.kysely.selectFrom('suppressions').select(['email', 'reason']).orderBy('email').execute();
       assert.deepEqual(rows, [
@@ -146,7 +148,10 @@ describe(`stored addresses and domain names are normalised (${dbLabel})`, () => 
         { email: 'erin@example.com', reason: 'bounced' },
         { email: 'fay@example.com', reason: 'manual' },
       ]);
-      await assert.rejects(sql`insert into suppressions (email, reason) values (' gus@example.com', 'manual')`.execute(db.kysely), /suppressions_email_trimmed/);
+      await assert.rejects(
+        sql`insert into suppressions (email, reason) values (' gus@example.com', 'manual')`.execute(db.kysely),
+        /suppressions_email_trimmed/,
+      );
     } finally {
       await db.dispose();
     }

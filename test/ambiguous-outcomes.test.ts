@@ -153,8 +153,17 @@ describe(`a provider outage holds the campaign instead of failing it (${dbLabel}
       const counts = await countDeliveries(db.kysely, id);
       assert.ok(counts.failed > 0 && counts.failed < 30, `stuck deliveries failed (${counts.failed})`);
       assert.equal(counts.sent + counts.failed, 500);
-      const reasons = await db.kysely.selectFrom('deliveries').select('error_code').distinct().where('campaign_id', '=', id).where('status', '=', 'failed').execute();
-      assert.deepEqual(reasons.map((r) => r.error_code), ['transient_exhausted']);
+      const reasons = await db.kysely
+        .selectFrom('deliveries')
+        .select('error_code')
+        .distinct()
+        .where('campaign_id', '=', id)
+        .where('status', '=', 'failed')
+        .execute();
+      assert.deepEqual(
+        reasons.map((r) => r.error_code),
+        ['transient_exhausted'],
+      );
     } finally {
       await flaky.stop();
     }
@@ -182,7 +191,10 @@ describe(`the provider refusing the account pauses the campaign (${dbLabel})`, (
     await writeFile(csv, `email,name\n${Array.from({ length: 400 }, (_, i) => `p${i}@example.test,P ${i}`).join('\n')}\n`);
     const base = { ...dbEnv.env, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, REDIS_URL: '' };
     await runHerald(['recipients', 'import', csv, '--list', 'people', '--create-list'], base);
-    const created = await runHerald(['campaign', 'create', '--name', 'key', '--list', 'people', '--template', 'spring-sale', '--subject', 'Hi', '--from', 'Shop <news@example.test>'], base);
+    const created = await runHerald(
+      ['campaign', 'create', '--name', 'key', '--list', 'people', '--template', 'spring-sale', '--subject', 'Hi', '--from', 'Shop <news@example.test>'],
+      base,
+    );
     const id = /(\d+)\s*$/.exec(created.trim())![1]!;
 
     const wrong = spawnHerald(['campaign', 'start', id, '--wait'], { ...base, MAILGUN_API_KEY: 'key-wrong' });
@@ -204,7 +216,11 @@ describe(`the provider refusing the account pauses the campaign (${dbLabel})`, (
 
     await runHerald(['campaign', 'resume', id], { ...base, MAILGUN_API_KEY: MOCK_KEY });
     await runHerald(['worker'], { ...base, MAILGUN_API_KEY: MOCK_KEY });
-    const after = JSON.parse(await runHerald(['campaign', 'status', id, '--json'], { ...base, MAILGUN_API_KEY: MOCK_KEY })) as { status: string; pausedReason: string | null; counts: Record<string, number> };
+    const after = JSON.parse(await runHerald(['campaign', 'status', id, '--json'], { ...base, MAILGUN_API_KEY: MOCK_KEY })) as {
+      status: string;
+      pausedReason: string | null;
+      counts: Record<string, number>;
+    };
     assert.equal(after.status, 'finished');
     assert.equal(after.pausedReason, null);
     assert.equal(after.counts.sent, 400);

@@ -28,7 +28,11 @@ describe(`the HTTP API's campaign tools: schedule, dry run, retry-failed, report
   };
 
   /** A campaign that has run: `sent` sent, then failures with the given codes, the rest pending. */
-  async function ranCampaign(size: number, failures: string[], status: 'finished' | 'paused' | 'running' = 'finished'): Promise<{ id: number; emails: string[] }> {
+  async function ranCampaign(
+    size: number,
+    failures: string[],
+    status: 'finished' | 'paused' | 'running' = 'finished',
+  ): Promise<{ id: number; emails: string[] }> {
     const list = await seedList(db.kysely, `ran-${Math.random().toString(36).slice(2)}`, size);
     const id = await seedCampaign(db.kysely, list.listId, { status: 'running' });
     const rows = list.recipientIds.map((recipientId, i) => {
@@ -37,7 +41,11 @@ describe(`the HTTP API's campaign tools: schedule, dry run, retry-failed, report
         ? { campaign_id: id, recipient_id: recipientId, status: 'sent' as const, attempts: 1, provider_id: `<m${i}@mock>`, sent_at: new Date() }
         : { campaign_id: id, recipient_id: recipientId, status: 'failed' as const, attempts: 2, error_code: code, error_message: `failed with ${code}` };
     });
-    for (let i = 0; i < rows.length; i += 1000) await db.kysely.insertInto('deliveries').values(rows.slice(i, i + 1000)).execute();
+    for (let i = 0; i < rows.length; i += 1000)
+      await db.kysely
+        .insertInto('deliveries')
+        .values(rows.slice(i, i + 1000))
+        .execute();
     await db.kysely.updateTable('campaigns').set({ status }).where('id', '=', id).execute();
     const emails = await db.kysely.selectFrom('recipients').select('email').where('id', 'in', list.recipientIds).execute();
     return { id, emails: emails.map((e) => e.email) };
@@ -67,7 +75,10 @@ describe(`the HTTP API's campaign tools: schedule, dry run, retry-failed, report
 
     const bad = await call<{ error: string; fields: Array<{ field: string }> }>('POST', `/api/v1/campaigns/${id}/schedule`, { at: 'tomorrow' });
     assert.equal(bad.status, 400);
-    assert.deepEqual(bad.body.fields.map((f) => f.field), ['at']);
+    assert.deepEqual(
+      bad.body.fields.map((f) => f.field),
+      ['at'],
+    );
     assert.equal((await call('POST', `/api/v1/campaigns/${id}/schedule`)).status, 415, 'a body is required');
     assert.equal((await call('POST', '/api/v1/campaigns/999999/schedule', { at })).status, 404);
 
@@ -80,7 +91,10 @@ describe(`the HTTP API's campaign tools: schedule, dry run, retry-failed, report
   it('dry-runs a campaign: counts every render, sends and records nothing', async () => {
     const list = await seedList(db.kysely, 'dry', 250);
     const id = await seedCampaign(db.kysely, list.listId, { status: 'draft' });
-    const dry = await call<{ campaignId: number; rendered: number; failed: number; bytes: number; failures: unknown[] }>('POST', `/api/v1/campaigns/${id}/dry-run`);
+    const dry = await call<{ campaignId: number; rendered: number; failed: number; bytes: number; failures: unknown[] }>(
+      'POST',
+      `/api/v1/campaigns/${id}/dry-run`,
+    );
     assert.equal(dry.status, 200, dry.text);
     assert.equal(dry.body.rendered, 250);
     assert.equal(dry.body.failed, 0);
@@ -138,7 +152,10 @@ describe(`the HTTP API's campaign tools: schedule, dry run, retry-failed, report
     const jsonl = await call('GET', `/api/v1/campaigns/${id}/report?format=jsonl`);
     assert.equal(jsonl.status, 200);
     assert.match(jsonl.type, /^application\/x-ndjson/);
-    const lines = jsonl.text.trimEnd().split('\n').map((l) => JSON.parse(l) as { email: string; status: string; attempts: number });
+    const lines = jsonl.text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { email: string; status: string; attempts: number });
     assert.equal(lines.length, 1200);
     assert.equal(lines.filter((l) => l.status === 'sent' && l.attempts === 1).length, 1199);
 
@@ -149,7 +166,10 @@ describe(`the HTTP API's campaign tools: schedule, dry run, retry-failed, report
   it('stops streaming when the reader goes away, and keeps serving', async () => {
     const { id } = await ranCampaign(5000, []);
     const controller = new AbortController();
-    const res = await request(`${server.url}/api/v1/campaigns/${id}/report?format=jsonl`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: controller.signal });
+    const res = await request(`${server.url}/api/v1/campaigns/${id}/report?format=jsonl`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+      signal: controller.signal,
+    });
     assert.equal(res.statusCode, 200);
     for await (const chunk of res.body) {
       assert.ok((chunk as Buffer).length > 0);

@@ -26,7 +26,12 @@ describe(`the HTTP API (${dbLabel})`, () => {
   let metrics: Metrics;
   let config: ReturnType<typeof loadConfig>;
 
-  const call = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown, init: { token?: string | null; contentType?: string } = {}): Promise<Answer<T>> => {
+  const call = async <T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    init: { token?: string | null; contentType?: string } = {},
+  ): Promise<Answer<T>> => {
     const token = init.token === undefined ? TOKEN : init.token;
     const res = await request(`${server.url}${path}`, {
       method: method as 'GET',
@@ -75,13 +80,23 @@ describe(`the HTTP API (${dbLabel})`, () => {
   });
 
   it('will not serve an open API beyond loopback', async () => {
-    await assert.rejects(startServer(db, createLogger('silent'), serverOptions({ host: '0.0.0.0' })), /HERALD_API_TOKEN is not set: refusing to serve the API on 0\.0\.0\.0/);
+    await assert.rejects(
+      startServer(db, createLogger('silent'), serverOptions({ host: '0.0.0.0' })),
+      /HERALD_API_TOKEN is not set: refusing to serve the API on 0\.0\.0\.0/,
+    );
   });
 
   it('answers a bad request with 400 naming each wrong field', async () => {
     await call('POST', '/api/v1/lists', { name: 'fields' });
     const bad = await call<{ error: string; fields: Array<{ field: string }> }>('POST', '/api/v1/campaigns', {
-      name: 'x', list: 'fields', template: 'spring-sale', subject: 'Hi', from: 'not an address', tags: ['a', 'b', 'c', 'd'], ratePerSecond: -5, colour: 'red',
+      name: 'x',
+      list: 'fields',
+      template: 'spring-sale',
+      subject: 'Hi',
+      from: 'not an address',
+      tags: ['a', 'b', 'c', 'd'],
+      ratePerSecond: -5,
+      colour: 'red',
     });
     assert.equal(bad.status, 400);
     assert.deepEqual(bad.body.fields.map((f) => f.field).sort(), ['colour', 'from', 'ratePerSecond', 'tags']);
@@ -100,7 +115,13 @@ describe(`the HTTP API (${dbLabel})`, () => {
     assert.equal(query.status, 400);
     assert.deepEqual(query.body.fields.map((f) => f.field).sort(), ['limit', 'status']);
 
-    const noList = await call<{ error: string }>('POST', '/api/v1/campaigns', { name: 'x', list: 'ghost', template: 'spring-sale', subject: 's', from: 'a@example.org' });
+    const noList = await call<{ error: string }>('POST', '/api/v1/campaigns', {
+      name: 'x',
+      list: 'ghost',
+      template: 'spring-sale',
+      subject: 's',
+      from: 'a@example.org',
+    });
     assert.equal(noList.status, 400);
     assert.match(noList.body.error, /list 'ghost' does not exist/);
     assert.equal((await call('GET', '/api/v1/campaigns/999999')).status, 404);
@@ -111,17 +132,36 @@ describe(`the HTTP API (${dbLabel})`, () => {
   it('runs a campaign through its lifecycle: import, create, test-send, start, pause, resume, finish, look up, and /metrics agrees with the database', async () => {
     assert.equal((await call('POST', '/api/v1/lists', { name: 'customers' })).status, 201);
     assert.equal((await call('POST', '/api/v1/lists', { name: 'customers' })).status, 409);
-    const csv = ['email,name,city', ...Array.from({ length: 1500 }, (_, i) => `c${i}@example.org,Customer ${i},Oslo`), 'not-an-email,Broken,Oslo', 'C7@Example.org,Dup,Oslo'].join('\n');
-    const imported = await call<{ rowsRead: number; imported: number; rejected: number; rejects: Array<{ line: number; reason: string }> }>('POST', '/api/v1/lists/customers/recipients', csv, { contentType: 'text/csv' });
+    const csv = [
+      'email,name,city',
+      ...Array.from({ length: 1500 }, (_, i) => `c${i}@example.org,Customer ${i},Oslo`),
+      'not-an-email,Broken,Oslo',
+      'C7@Example.org,Dup,Oslo',
+    ].join('\n');
+    const imported = await call<{ rowsRead: number; imported: number; rejected: number; rejects: Array<{ line: number; reason: string }> }>(
+      'POST',
+      '/api/v1/lists/customers/recipients',
+      csv,
+      { contentType: 'text/csv' },
+    );
     assert.equal(imported.status, 200, JSON.stringify(imported.body));
     assert.equal(imported.body.imported, 1500);
-    assert.ok(imported.body.rejects.some((r) => r.line === 1502), JSON.stringify(imported.body.rejects));
+    assert.ok(
+      imported.body.rejects.some((r) => r.line === 1502),
+      JSON.stringify(imported.body.rejects),
+    );
 
     const suppressed = await call<{ added: number }>('POST', '/api/v1/suppressions', { emails: ['c3@example.org', 'C5@example.org'] });
     assert.equal(suppressed.body.added, 2);
 
     const created = await call<{ id: number; status: string; listSize: number }>('POST', '/api/v1/campaigns', {
-      name: 'API sale', list: 'customers', template: 'spring-sale', subject: 'Hi {{ name }}', from: 'Shop <shop@example.org>', tags: ['api'], ratePerSecond: 400,
+      name: 'API sale',
+      list: 'customers',
+      template: 'spring-sale',
+      subject: 'Hi {{ name }}',
+      from: 'Shop <shop@example.org>',
+      tags: ['api'],
+      ratePerSecond: 400,
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.status, 'draft');
@@ -137,7 +177,7 @@ describe(`the HTTP API (${dbLabel})`, () => {
     assert.equal((await call<{ status: string }>('POST', `/api/v1/campaigns/${id}/start`)).body.status, 'running');
 
     let stack: SendingStack | null = await openSendingStack(config, db, createLogger('silent'), { concurrency: 50, metrics });
-    let running = stack.worker.runCampaigns((c) => c.id === id, true);
+    const running = stack.worker.runCampaigns((c) => c.id === id, true);
     try {
       while ((await countDeliveries(db.kysely, id)).sent < 300) await sleep(50);
       const paused = await call<{ status: string }>('POST', `/api/v1/campaigns/${id}/pause`);
@@ -160,13 +200,19 @@ describe(`the HTTP API (${dbLabel})`, () => {
       stack = null;
     }
 
-    const done = await call<{ status: string; counts: Record<string, number>; notSent: Array<{ status: string; reason: string | null; count: number }> }>('GET', `/api/v1/campaigns/${id}`);
+    const done = await call<{ status: string; counts: Record<string, number>; notSent: Array<{ status: string; reason: string | null; count: number }> }>(
+      'GET',
+      `/api/v1/campaigns/${id}`,
+    );
     const counts = await countDeliveries(db.kysely, id);
     assert.deepEqual(done.body.counts, counts);
     assert.equal(counts.sent + counts.failed + counts.suppressed, 1500);
     assert.equal(counts.suppressed, 2);
     assert.ok(counts.failed > 0, 'the mock refused some addresses');
-    assert.deepEqual(done.body.notSent.find((n) => n.status === 'failed'), { status: 'failed', reason: 'http_400', count: counts.failed });
+    assert.deepEqual(
+      done.body.notSent.find((n) => n.status === 'failed'),
+      { status: 'failed', reason: 'http_400', count: counts.failed },
+    );
     assert.equal((await call('POST', `/api/v1/campaigns/${id}/pause`)).status, 409, 'a finished campaign cannot be paused');
 
     // Every delivery, page by page, exactly once.
@@ -174,7 +220,10 @@ describe(`the HTTP API (${dbLabel})`, () => {
     let after: string | null = null;
     let pages = 0;
     do {
-      const page: Answer<{ items: Array<{ recipientId: number; status: string }>; next: string | null }> = await call('GET', `/api/v1/deliveries?campaign=${id}&limit=200${after ? `&after=${after}` : ''}`);
+      const page: Answer<{ items: Array<{ recipientId: number; status: string }>; next: string | null }> = await call(
+        'GET',
+        `/api/v1/deliveries?campaign=${id}&limit=200${after ? `&after=${after}` : ''}`,
+      );
       for (const item of page.body.items) {
         assert.ok(!seen.has(item.recipientId), `recipient ${item.recipientId} on two pages`);
         seen.add(item.recipientId);
@@ -189,7 +238,10 @@ describe(`the HTTP API (${dbLabel})`, () => {
     assert.equal(failed.body.items.length, counts.failed);
     assert.ok(failed.body.items.every((d) => d.status === 'failed' && d.errorCode === 'http_400'));
     const one = await call<{ items: Array<{ email: string; status: string; campaignName: string }> }>('GET', '/api/v1/deliveries?email=C5@EXAMPLE.ORG');
-    assert.deepEqual(one.body.items.map((d) => [d.email, d.status, d.campaignName]), [['c5@example.org', 'suppressed', 'API sale']]);
+    assert.deepEqual(
+      one.body.items.map((d) => [d.email, d.status, d.campaignName]),
+      [['c5@example.org', 'suppressed', 'API sale']],
+    );
 
     const listed = await call<{ items: Array<{ email: string }> }>('GET', '/api/v1/suppressions?limit=10');
     assert.deepEqual(listed.body.items.map((s) => s.email).sort(), ['c3@example.org', 'c5@example.org']);
@@ -200,7 +252,9 @@ describe(`the HTTP API (${dbLabel})`, () => {
     const scraped = await call<string>('GET', '/metrics');
     assert.equal(scraped.status, 200);
     const value = (labels: string) => {
-      const line = String(scraped.body).split('\n').find((l) => l.startsWith(`herald_deliveries_recorded_total{${labels}}`));
+      const line = String(scraped.body)
+        .split('\n')
+        .find((l) => l.startsWith(`herald_deliveries_recorded_total{${labels}}`));
       return line ? Number(line.split(' ').pop()) : 0;
     };
     assert.equal(value(`campaign="${id}",status="sent",reason=""`), counts.sent);

@@ -29,7 +29,12 @@ describe(`dry runs and test sends (${dbLabel})`, () => {
     // Every fourth recipient has no coupon: the strict template fails for them.
     fs.writeFileSync(csv, ['email,name,coupon', ...Array.from({ length: 40 }, (_, i) => `t${i}@example.org,T ${i},${i % 4 === 0 ? '' : `C${i}`}`)].join('\n'));
     await runHerald(['recipients', 'import', csv, '--list', 'tools', '--create-list'], env);
-    campaignId = (await runHerald(['campaign', 'create', '--name', 'tools', '--list', 'tools', '--template', 'strict', '--subject', 'Coupon for {{ name }}', '--from', 'a@example.org'], env)).trim();
+    campaignId = (
+      await runHerald(
+        ['campaign', 'create', '--name', 'tools', '--list', 'tools', '--template', 'strict', '--subject', 'Coupon for {{ name }}', '--from', 'a@example.org'],
+        env,
+      )
+    ).trim();
   });
   after(async () => {
     await mock?.stop();
@@ -42,7 +47,10 @@ describe(`dry runs and test sends (${dbLabel})`, () => {
     assert.match(out, /30 rendered, 10 failed/);
     const failures = out.split('\n').filter((l) => l.startsWith('render failed for'));
     assert.equal(failures.length, 10);
-    assert.ok(failures.some((l) => /t0@example\.org .*render_error: templates\/strict\/html\.njk:1:\d+/.test(l)), failures[0]);
+    assert.ok(
+      failures.some((l) => /t0@example\.org .*render_error: templates\/strict\/html\.njk:1:\d+/.test(l)),
+      failures[0],
+    );
     assert.equal(await deliveryCount(), '');
     assert.equal((await mock.stats()).accepted, 0);
     const status = JSON.parse(await runHerald(['campaign', 'status', campaignId, '--json'], env)) as { status: string };
@@ -52,7 +60,11 @@ describe(`dry runs and test sends (${dbLabel})`, () => {
   it('a test send delivers one message to the given address and leaves the deliveries untouched', async () => {
     const out = await runHerald(['campaign', 'test-send', campaignId, '--to', 'qa@example.org', '--as', 't5@example.org'], env);
     assert.match(out, /sent a test of campaign \d+ to qa@example\.org, rendered as t5@example\.org: <.+>/);
-    const messages = (await (await request(`${mock.url}/mock/messages`)).body.json()) as Array<{ to: string[]; subject: string; userVariables: Record<string, string> }>;
+    const messages = (await (await request(`${mock.url}/mock/messages`)).body.json()) as Array<{
+      to: string[];
+      subject: string;
+      userVariables: Record<string, string>;
+    }>;
     assert.equal(messages.length, 1);
     assert.deepEqual(messages[0]!.to, ['qa@example.org']);
     assert.equal(messages[0]!.subject, '[TEST] Coupon for T 5');

@@ -8,7 +8,7 @@ import { PrivateRedis } from './support/privateRedis.js';
 // the suite on real Postgres; `npm run chaos -- --recipients 200000` runs it at scale.
 const skip = !process.env.DATABASE_URL
   ? 'runs with the real-Postgres suite (it starts a private Postgres of its own)'
-  : PrivatePostgres.unavailableReason() ?? PrivateRedis.unavailableReason() ?? false;
+  : (PrivatePostgres.unavailableReason() ?? PrivateRedis.unavailableReason() ?? false);
 if (skip) console.log(`# multi-worker chaos test skipped: ${skip}`);
 
 describe('three workers through kills, pause, a Redis restart, a Postgres restart, an outage and stalls', { skip }, () => {

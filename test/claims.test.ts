@@ -23,7 +23,10 @@ describe(`claiming recipients (${dbLabel})`, () => {
 
   it('claims keyset pages in recipient order, records suppressed addresses, and ends exhausted', async () => {
     const { listId, recipientIds } = await seedList(db.kysely, 'pages', 25);
-    await db.kysely.insertInto('suppressions').values({ email: 'pages-user3@example.test', reason: 'unsubscribed', source: 'test', campaign_id: null }).execute();
+    await db.kysely
+      .insertInto('suppressions')
+      .values({ email: 'pages-user3@example.test', reason: 'unsubscribed', source: 'test', campaign_id: null })
+      .execute();
     const campaignId = await seedCampaign(db.kysely, listId);
     const seen: number[] = [];
     let suppressed = 0;
@@ -37,7 +40,10 @@ describe(`claiming recipients (${dbLabel})`, () => {
       suppressed += claim.suppressed;
     }
     assert.equal(suppressed, 1);
-    assert.deepEqual(seen, recipientIds.filter((_, i) => i !== 2));
+    assert.deepEqual(
+      seen,
+      recipientIds.filter((_, i) => i !== 2),
+    );
     const rows = await db.kysely.selectFrom('deliveries').select(['status']).where('campaign_id', '=', campaignId).execute();
     assert.equal(rows.length, 25);
     assert.equal(rows.filter((r) => r.status === 'suppressed').length, 1);
@@ -56,7 +62,9 @@ describe(`claiming recipients (${dbLabel})`, () => {
     const first = await claimBatch(db.kysely, campaignId, 'w1', 4);
     assert.equal(first.state, 'claimed');
     const ids = first.state === 'claimed' ? first.recipients.map((r) => r.recipientId) : [];
-    await writeResults(db.kysely, [{ campaignId, recipientId: ids[0]!, status: 'sent', attempts: 1, providerId: '<x>', errorCode: null, errorMessage: null, sentAt: new Date() }]);
+    await writeResults(db.kysely, [
+      { campaignId, recipientId: ids[0]!, status: 'sent', attempts: 1, providerId: '<x>', errorCode: null, errorMessage: null, sentAt: new Date() },
+    ]);
     assert.equal(await releaseClaims(db.kysely, campaignId, 'w1'), 3);
     const second = await claimBatch(db.kysely, campaignId, 'w2', 10);
     assert.equal(second.state, 'claimed');
@@ -64,7 +72,19 @@ describe(`claiming recipients (${dbLabel})`, () => {
     assert.deepEqual(again.slice(0, 3), ids.slice(1));
     assert.equal(again.length, 5);
     assert.equal(await finishIfComplete(db.kysely, campaignId), false);
-    await writeResults(db.kysely, again.map((recipientId) => ({ campaignId, recipientId, status: 'sent' as const, attempts: 1, providerId: '<y>', errorCode: null, errorMessage: null, sentAt: new Date() })));
+    await writeResults(
+      db.kysely,
+      again.map((recipientId) => ({
+        campaignId,
+        recipientId,
+        status: 'sent' as const,
+        attempts: 1,
+        providerId: '<y>',
+        errorCode: null,
+        errorMessage: null,
+        sentAt: new Date(),
+      })),
+    );
     assert.equal((await claimBatch(db.kysely, campaignId, 'w2', 10)).state, 'exhausted');
     assert.equal(await finishIfComplete(db.kysely, campaignId), true);
   });
@@ -81,14 +101,24 @@ describe(`claiming recipients (${dbLabel})`, () => {
     const campaignId = await seedCampaign(db.kysely, listId, { domain: 'cap.example.test' });
     const claim = await claimBatch(db.kysely, campaignId, 'w1', 10, ctx);
     assert.equal(claim.state === 'claimed' && claim.recipients.length, 6, 'the rest of the cap, not the whole page');
-    assert.deepEqual(await claimBatch(db.kysely, campaignId, 'w1', 10, ctx), { state: 'capped', domain: 'cap.example.test', until: new Date('2026-06-02T00:00:00Z') });
-    assert.equal((await db.kysely.selectFrom('campaigns').select('waiting_reason').where('id', '=', campaignId).executeTakeFirstOrThrow()).waiting_reason, 'daily_cap');
+    assert.deepEqual(await claimBatch(db.kysely, campaignId, 'w1', 10, ctx), {
+      state: 'capped',
+      domain: 'cap.example.test',
+      until: new Date('2026-06-02T00:00:00Z'),
+    });
+    assert.equal(
+      (await db.kysely.selectFrom('campaigns').select('waiting_reason').where('id', '=', campaignId).executeTakeFirstOrThrow()).waiting_reason,
+      'daily_cap',
+    );
 
     assert.equal(await releaseClaims(db.kysely, campaignId, 'w1', 'cap.example.test'), 6);
     assert.equal(await domainUsage(db.kysely, 'cap.example.test', '2026-06-01'), 4, 'released claims give their quota back');
     const again = await claimBatch(db.kysely, campaignId, 'w1', 10, ctx);
     assert.equal(again.state === 'claimed' && again.recipients.length, 6);
-    assert.equal((await db.kysely.selectFrom('campaigns').select('waiting_reason').where('id', '=', campaignId).executeTakeFirstOrThrow()).waiting_reason, null);
+    assert.equal(
+      (await db.kysely.selectFrom('campaigns').select('waiting_reason').where('id', '=', campaignId).executeTakeFirstOrThrow()).waiting_reason,
+      null,
+    );
 
     // `other` has claimed its whole list: at the cap it is done, not waiting for tomorrow.
     assert.equal((await claimBatch(db.kysely, other, 'w1', 10, ctx)).state, 'exhausted');
@@ -103,8 +133,16 @@ describe(`claiming recipients (${dbLabel})`, () => {
     await claimBatch(db.kysely, campaignId, 'dead', 2);
     await claimBatch(db.kysely, campaignId, 'alive', 1);
     assert.ok((await expireDeadWorkers(db.kysely, 15_000)).includes(campaignId));
-    const rows = await db.kysely.selectFrom('deliveries').select(['worker_id', 'status']).where('campaign_id', '=', campaignId).orderBy('recipient_id').execute();
-    assert.deepEqual(rows.map((r) => r.status), ['unknown', 'unknown', 'queued']);
+    const rows = await db.kysely
+      .selectFrom('deliveries')
+      .select(['worker_id', 'status'])
+      .where('campaign_id', '=', campaignId)
+      .orderBy('recipient_id')
+      .execute();
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['unknown', 'unknown', 'queued'],
+    );
   });
 
   it("dates an expired worker's unknown claims from its last heartbeat, so the log lookup waits for requests it may have started since the claim", async () => {
@@ -130,7 +168,9 @@ describe(`claiming recipients (${dbLabel})`, () => {
     const claim = await claimBatch(db.kysely, campaignId, 'gone', 10);
     const ids = claim.state === 'claimed' ? claim.recipients.map((r) => r.recipientId) : [];
     assert.equal(ids.length, 2);
-    await writeResults(db.kysely, [{ campaignId, recipientId: ids[0]!, status: 'sent', attempts: 1, providerId: '<a>', errorCode: null, errorMessage: null, sentAt: new Date() }]);
+    await writeResults(db.kysely, [
+      { campaignId, recipientId: ids[0]!, status: 'sent', attempts: 1, providerId: '<a>', errorCode: null, errorMessage: null, sentAt: new Date() },
+    ]);
     await sql`update workers set heartbeat_at = now() - interval '1 hour' where id = 'gone'`.execute(db.kysely);
     await expireDeadWorkers(db.kysely, 15_000);
     assert.equal((await claimBatch(db.kysely, campaignId, 'w1', 10)).state, 'exhausted');
@@ -139,7 +179,9 @@ describe(`claiming recipients (${dbLabel})`, () => {
     assert.equal(await finishIfComplete(db.kysely, campaignId), true);
   });
 
-  it('never lets two processes claim the same recipient, even when racing', { skip: onRealPostgres ? false : 'needs several connections: real Postgres only' }, async () => {
+  it('never lets two processes claim the same recipient, even when racing', {
+    skip: onRealPostgres ? false : 'needs several connections: real Postgres only',
+  }, async () => {
     const { listId } = await seedList(db.kysely, 'race', 3000);
     const campaignId = await seedCampaign(db.kysely, listId);
     // Independent pools stand in for independent processes.
@@ -161,7 +203,9 @@ describe(`claiming recipients (${dbLabel})`, () => {
       assert.ok(claimed.filter((c) => c.length > 0).length > 1, 'several claimers got work');
       // Bypassing the campaign lock, the primary key still refuses a second claim.
       await assert.rejects(
-        sql`insert into deliveries (campaign_id, recipient_id, status, worker_id) values (${campaignId}, ${all[0]!}, 'queued', 'intruder')`.execute(claimers[0]!.kysely),
+        sql`insert into deliveries (campaign_id, recipient_id, status, worker_id) values (${campaignId}, ${all[0]!}, 'queued', 'intruder')`.execute(
+          claimers[0]!.kysely,
+        ),
         /duplicate key/,
       );
     } finally {

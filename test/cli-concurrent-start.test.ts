@@ -26,7 +26,12 @@ describe('two `campaign start ID --wait` on one campaign (postgres)', { skip }, 
     fs.writeFileSync(csv, ['email,name', ...Array.from({ length: n }, (_, i) => `two${i}@example.org,Two ${i}`)].join('\n'));
     await runHerald(['lists', 'create', 'two'], env);
     await runHerald(['recipients', 'import', csv, '--list', 'two'], env);
-    const id = (await runHerald(['campaign', 'create', '--name', 'two', '--list', 'two', '--template', 'spring-sale', '--subject', 'Hi', '--from', 'shop@example.org'], env)).trim();
+    const id = (
+      await runHerald(
+        ['campaign', 'create', '--name', 'two', '--list', 'two', '--template', 'spring-sale', '--subject', 'Hi', '--from', 'shop@example.org'],
+        env,
+      )
+    ).trim();
     // Few requests in flight each, so that both are still sending when the other starts.
     const runs = [0, 1].map(() => spawnHerald(['campaign', 'start', id, '--wait', '--concurrency', '8', '--batch-size', '100'], env));
     const codes = await Promise.all(runs.map((r) => r.exited));

@@ -27,7 +27,12 @@ describe(`the herald command on bad input and closed pipes (${dbLabel})`, () => 
   });
 
   it('names a campaign id that is not a number (start, status, pause) in one line', async () => {
-    for (const args of [['campaign', 'start', 'abc'], ['campaign', 'status', 'abc'], ['campaign', 'pause', 'abc'], ['campaign', 'status', '99999999999999999999']]) {
+    for (const args of [
+      ['campaign', 'start', 'abc'],
+      ['campaign', 'status', 'abc'],
+      ['campaign', 'pause', 'abc'],
+      ['campaign', 'status', '99999999999999999999'],
+    ]) {
       const r = await fails(args, env);
       assert.equal(r.code, 1, args.join(' '));
       assert.equal(r.output, `herald: campaign id must be a positive whole number, got '${args[2]}'`);
@@ -39,7 +44,12 @@ describe(`the herald command on bad input and closed pipes (${dbLabel})`, () => 
     fs.writeFileSync(csv, ['email,name', ...Array.from({ length: 3000 }, (_, i) => `reader${i}@example.org,Reader ${i}`)].join('\n'));
     await runHerald(['lists', 'create', 'many'], env);
     await runHerald(['recipients', 'import', csv, '--list', 'many'], env);
-    const id = (await runHerald(['campaign', 'create', '--name', 'pipe', '--list', 'many', '--template', 'spring-sale', '--subject', 'Hi', '--from', 'shop@example.org'], env)).trim();
+    const id = (
+      await runHerald(
+        ['campaign', 'create', '--name', 'pipe', '--list', 'many', '--template', 'spring-sale', '--subject', 'Hi', '--from', 'shop@example.org'],
+        env,
+      )
+    ).trim();
     await runHerald(['campaign', 'start', id, '--wait'], env);
     for (const format of ['csv', 'jsonl']) {
       const p = spawnHerald(['campaign', 'report', id, '--format', format], env);

@@ -91,9 +91,16 @@ describe('pause, resume, graceful stop and crashes (postgres)', { skip }, () => 
     logs.push(last.output());
 
     // The kills left sends of unknown outcome; reconciliation found some accepted by the provider.
-    const resolved = logs.join('\n').split('\n').filter((l) => l.includes('resolved deliveries of unknown outcome')).map((l) => JSON.parse(l) as { sent: number; resend: number });
+    const resolved = logs
+      .join('\n')
+      .split('\n')
+      .filter((l) => l.includes('resolved deliveries of unknown outcome'))
+      .map((l) => JSON.parse(l) as { sent: number; resend: number });
     assert.ok(resolved.length > 0, 'unknown deliveries were resolved');
-    assert.ok(resolved.some((r) => r.sent > 0), `reconciliation found accepted messages: ${JSON.stringify(resolved)}`);
+    assert.ok(
+      resolved.some((r) => r.sent > 0),
+      `reconciliation found accepted messages: ${JSON.stringify(resolved)}`,
+    );
 
     const campaign = await db.kysely.selectFrom('campaigns').select('status').where('id', '=', campaignId).executeTakeFirstOrThrow();
     assert.equal(campaign.status, 'finished');

@@ -71,7 +71,11 @@ describe(`a token-less loopback server refuses other sites' requests (${dbLabel}
       assert.equal((await send(server.url, 'GET', '/api/v1/lists', { host })).status, 200, host);
     }
     // The dashboard's own fetch: same origin, no body.
-    const dashboard = await send(server.url, 'POST', `/api/v1/campaigns/${campaignId}/start`, { host: own, origin: `http://${own}`, 'sec-fetch-site': 'same-origin' });
+    const dashboard = await send(server.url, 'POST', `/api/v1/campaigns/${campaignId}/start`, {
+      host: own,
+      origin: `http://${own}`,
+      'sec-fetch-site': 'same-origin',
+    });
     assert.equal(dashboard.status, 200, dashboard.text);
     assert.equal(await status(), 'running');
     const pause = await send(server.url, 'POST', `/api/v1/campaigns/${campaignId}/pause`, { host: own, 'content-type': 'application/json' }, '{}');
@@ -80,12 +84,21 @@ describe(`a token-less loopback server refuses other sites' requests (${dbLabel}
     assert.equal(created.status, 201, created.text);
     const csv = await send(server.url, 'POST', '/api/v1/lists/more/recipients', { host: own, 'content-type': 'text/csv' }, 'email\na@example.org\n');
     assert.equal(csv.status, 200, csv.text);
-    assert.equal((await send(server.url, 'POST', '/api/v1/lists/more/recipients', { host: own, 'content-type': 'text/plain' }, 'email\nb@example.org\n')).status, 415);
+    assert.equal(
+      (await send(server.url, 'POST', '/api/v1/lists/more/recipients', { host: own, 'content-type': 'text/plain' }, 'email\nb@example.org\n')).status,
+      415,
+    );
   });
 
   it('keeps unsubscribe links and webhooks working from any host and origin', async () => {
     // A mail client's RFC 8058 one-click POST through a proxy: the public name, form-encoded.
-    const unsub = await send(server.url, 'POST', '/u/not-a-token.x', { host: 'mail.example.org', 'content-type': 'application/x-www-form-urlencoded', origin: 'null' }, 'List-Unsubscribe=One-Click');
+    const unsub = await send(
+      server.url,
+      'POST',
+      '/u/not-a-token.x',
+      { host: 'mail.example.org', 'content-type': 'application/x-www-form-urlencoded', origin: 'null' },
+      'List-Unsubscribe=One-Click',
+    );
     assert.equal(unsub.status, 400, 'reaches the token check (a forged token), not a Host/Origin refusal');
     const page = await send(server.url, 'GET', '/u/not-a-token.x', { host: 'proxy.internal:8080' });
     assert.equal(page.status, 400);
@@ -108,7 +121,12 @@ describe('worker metrics without a token', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-metrics-host-'));
     const database = await cliDatabaseEnv(dir);
     try {
-      const worker = spawnHerald(['worker', '--metrics-port', '0', '--metrics-host', '0.0.0.0'], { ...database.env, HERALD_API_TOKEN: '', MAILGUN_API_KEY: 'k', MAILGUN_DOMAIN: 'mg.example.org' });
+      const worker = spawnHerald(['worker', '--metrics-port', '0', '--metrics-host', '0.0.0.0'], {
+        ...database.env,
+        HERALD_API_TOKEN: '',
+        MAILGUN_API_KEY: 'k',
+        MAILGUN_DOMAIN: 'mg.example.org',
+      });
       assert.equal(await worker.exited, 1);
       assert.match(worker.output(), /HERALD_API_TOKEN is not set: refusing to serve metrics on 0\.0\.0\.0/);
     } finally {

@@ -40,7 +40,15 @@ describe(`the dashboard in a real browser (${dbLabel})`, { skip }, () => {
       executablePath: CHROMIUM,
       headless: true,
       // As root in a sandboxed machine with no outside network: no sandbox, no background traffic.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   after(async () => {

@@ -39,7 +39,10 @@ describe('a Postgres restart in the middle of a campaign', { skip: unavailable ?
       MAILGUN_BASE_URL: mock.url,
     });
     for (;;) {
-      const sent = await countDeliveries(db.kysely, campaignId).then((c) => c.sent, () => 0);
+      const sent = await countDeliveries(db.kysely, campaignId).then(
+        (c) => c.sent,
+        () => 0,
+      );
       if (sent > 3000) break;
       await sleep(50);
     }

@@ -65,8 +65,21 @@ describe(`quoted display names, in Herald and in the mock (${dbLabel})`, () => {
     await sql`update recipients set name = 'Doe, Jane' where id = ${recipientIds[0]!}`.execute(db.kysely);
     await sql`update recipients set name = 'O"Brien, Pat' where id = ${recipientIds[1]!}`.execute(db.kysely);
     const list = await db.kysely.selectFrom('lists').select('name').where('id', '=', listId).executeTakeFirstOrThrow();
-    const config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'test-secret' });
-    const campaignId = await createCampaign(db, config, { name: 'names', list: list.name, template: 'spring-sale', subject: 'Hi', from: 'Shop, Inc <news@example.org>', replyTo: 'Help, Desk <help@example.org>' });
+    const config = loadConfig({
+      ...process.env,
+      MAILGUN_API_KEY: MOCK_KEY,
+      MAILGUN_DOMAIN: MOCK_DOMAIN,
+      MAILGUN_BASE_URL: mock.url,
+      HERALD_SECRET: 'test-secret',
+    });
+    const campaignId = await createCampaign(db, config, {
+      name: 'names',
+      list: list.name,
+      template: 'spring-sale',
+      subject: 'Hi',
+      from: 'Shop, Inc <news@example.org>',
+      replyTo: 'Help, Desk <help@example.org>',
+    });
     const stored = await db.kysely.selectFrom('campaigns').select(['from_address', 'reply_to']).where('id', '=', campaignId).executeTakeFirstOrThrow();
     assert.deepEqual(stored, { from_address: '"Shop, Inc" <news@example.org>', reply_to: '"Help, Desk" <help@example.org>' });
 
@@ -77,8 +90,16 @@ describe(`quoted display names, in Herald and in the mock (${dbLabel})`, () => {
     } finally {
       await stack.close();
     }
-    const rows = await db.kysely.selectFrom('deliveries').select(['recipient_id', 'status', 'error_message']).where('campaign_id', '=', campaignId).orderBy('recipient_id').execute();
-    assert.deepEqual(rows.map((r) => [r.recipient_id, r.status, r.error_message]), recipientIds.map((id) => [id, 'sent', null]));
+    const rows = await db.kysely
+      .selectFrom('deliveries')
+      .select(['recipient_id', 'status', 'error_message'])
+      .where('campaign_id', '=', campaignId)
+      .orderBy('recipient_id')
+      .execute();
+    assert.deepEqual(
+      rows.map((r) => [r.recipient_id, r.status, r.error_message]),
+      recipientIds.map((id) => [id, 'sent', null]),
+    );
     const mine = (await messages()).filter((m) => m.userVariables['herald-campaign'] === String(campaignId));
     assert.deepEqual(mine.map((m) => m.to[0]).sort(), ['names-user1@example.test', 'names-user2@example.test', 'names-user3@example.test']);
     for (const m of mine) assert.equal(m.from, '"Shop, Inc" <news@example.org>');

@@ -56,7 +56,12 @@ describe(`sending domains: daily caps and warm-up ramps (${dbLabel})`, () => {
         continue;
       }
       const rows = await db.kysely.selectFrom('campaigns').select(['status', 'waiting_reason']).where('id', 'in', ids).execute();
-      const open = await db.kysely.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('campaign_id', 'in', ids).where('status', 'in', ['queued', 'pending']).executeTakeFirstOrThrow();
+      const open = await db.kysely
+        .selectFrom('deliveries')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('campaign_id', 'in', ids)
+        .where('status', 'in', ['queued', 'pending'])
+        .executeTakeFirstOrThrow();
       if (Number(open.n) === 0 && rows.every((r) => r.status === 'finished' || r.waiting_reason === 'daily_cap')) break;
       assert.ok(Date.now() < deadline, `campaigns did not settle: ${JSON.stringify(rows)}`);
       await sleep(50);
@@ -113,11 +118,18 @@ describe(`sending domains: daily caps and warm-up ramps (${dbLabel})`, () => {
     }
     const accepted = await mock.deliveries();
     assert.equal(Object.keys(accepted).length, 600);
-    for (const [id, list] of [[ids[0]!, a], [ids[1]!, b]] as const) {
+    for (const [id, list] of [
+      [ids[0]!, a],
+      [ids[1]!, b],
+    ] as const) {
       for (const r of list.recipientIds) assert.equal(accepted[formatDeliveryId(id, r)], 1, `recipient ${r} of campaign ${id}`);
     }
     assert.deepEqual(
-      [await domainUsage(db.kysely, DOMAIN, '2026-03-07'), await domainUsage(db.kysely, DOMAIN, '2026-03-08'), await domainUsage(db.kysely, DOMAIN, '2026-03-09')],
+      [
+        await domainUsage(db.kysely, DOMAIN, '2026-03-07'),
+        await domainUsage(db.kysely, DOMAIN, '2026-03-08'),
+        await domainUsage(db.kysely, DOMAIN, '2026-03-09'),
+      ],
       [250, 250, 100],
     );
   });
@@ -140,7 +152,7 @@ describe(`sending domains: daily caps and warm-up ramps (${dbLabel})`, () => {
       for (const [i, day] of ['2026-05-01', '2026-05-02', '2026-05-03', '2026-05-04'].entries()) {
         clock.set(`${day}T12:00:00Z`);
         await settle([id], totals[i]!);
-        perDay.push(await totalSent([id]) - perDay.reduce((x, y) => x + y, 0));
+        perDay.push((await totalSent([id])) - perDay.reduce((x, y) => x + y, 0));
       }
     } finally {
       await stack.close();

@@ -27,7 +27,13 @@ describe(`CR/LF in mail headers (${dbLabel})`, () => {
       mock = await startMockProcess(['--latency', '1']);
       const database = await cliDatabaseEnv(dir);
       disposeDb = database.dispose;
-      env = { MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_TEMPLATES_DIR: path.join(fixtures, 'templates'), ...database.env };
+      env = {
+        MAILGUN_API_KEY: MOCK_KEY,
+        MAILGUN_DOMAIN: MOCK_DOMAIN,
+        MAILGUN_BASE_URL: mock.url,
+        HERALD_TEMPLATES_DIR: path.join(fixtures, 'templates'),
+        ...database.env,
+      };
       const csv = path.join(dir, 'people.csv');
       // One name carries a header injection; CSV allows line breaks inside a quoted field.
       fs.writeFileSync(csv, ['email,name', 'ann@example.org,Ann', '"bob@example.org","Bob\r\nBcc: victim@example.net"', 'cat@example.org,Cat'].join('\n'));
@@ -56,7 +62,11 @@ describe(`CR/LF in mail headers (${dbLabel})`, () => {
       for (const [option, value] of cases) {
         const p = spawnHerald(create({ [option]: value }), env);
         assert.equal(await p.exited, 1, `${option} ${JSON.stringify(value)}: ${p.output()}`);
-        assert.match(p.output(), new RegExp(`^herald: ${option} ".*" must be one line: a line break \\(CR or LF\\) would start a new mail header\\s*$`, 'm'), p.output());
+        assert.match(
+          p.output(),
+          new RegExp(`^herald: ${option} ".*" must be one line: a line break \\(CR or LF\\) would start a new mail header\\s*$`, 'm'),
+          p.output(),
+        );
       }
     });
 
@@ -96,7 +106,12 @@ describe(`CR/LF in mail headers (${dbLabel})`, () => {
     before(async () => {
       db = await openTestDb();
       await seedList(db.kysely, 'crlf', 1);
-      const config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, HERALD_TEMPLATES_DIR: path.join(fixtures, 'templates') });
+      const config = loadConfig({
+        ...process.env,
+        MAILGUN_API_KEY: MOCK_KEY,
+        MAILGUN_DOMAIN: MOCK_DOMAIN,
+        HERALD_TEMPLATES_DIR: path.join(fixtures, 'templates'),
+      });
       process.env.HERALD_TEMPLATES_DIR = path.join(fixtures, 'templates');
       server = await startServer(db, createLogger('silent'), serverOptions({ apiToken: 'crlf-token', config }));
     });
@@ -123,10 +138,17 @@ describe(`CR/LF in mail headers (${dbLabel})`, () => {
         });
         const body = (await res.body.json()) as { error: string; fields?: Array<{ field: string; message: string }> };
         assert.equal(res.statusCode, 400, `${field}: ${JSON.stringify(body)}`);
-        assert.deepEqual(body.fields?.map((f) => f.field), [field], JSON.stringify(body));
+        assert.deepEqual(
+          body.fields?.map((f) => f.field),
+          [field],
+          JSON.stringify(body),
+        );
         assert.match(body.fields![0]!.message, /must be one line: a line break \(CR or LF\) would start a new mail header/);
       }
-      const count = await db.kysely.selectFrom('campaigns').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+      const count = await db.kysely
+        .selectFrom('campaigns')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow();
       assert.equal(Number(count.n), 0);
     });
   });

@@ -134,9 +134,16 @@ describe(`bad bytes fail one row, not the import (${dbLabel})`, () => {
     const summary = await importRecipients(db, file, { listId, rejectsPath, batchSize: 500 });
     const rejects = parse(fs.readFileSync(rejectsPath), { columns: true }) as Array<{ line: string; reason: string; raw: string }>;
     const rejectedLines = rejects.map((x) => Number(x.line));
-    assert.deepEqual(rejectedLines, [...damaged].sort((a, b) => a - b), `seed ${seed}: the rejected lines are exactly the damaged ones`);
+    assert.deepEqual(
+      rejectedLines,
+      [...damaged].sort((a, b) => a - b),
+      `seed ${seed}: the rejected lines are exactly the damaged ones`,
+    );
     for (const x of rejects) assert.match(x.reason, /^bad bytes: /, `seed ${seed} line ${x.line}`);
-    assert.ok(rejects.every((x) => noControl(x.raw)), `seed ${seed}: no raw control bytes in the rejects file`);
+    assert.ok(
+      rejects.every((x) => noControl(x.raw)),
+      `seed ${seed}: no raw control bytes in the rejects file`,
+    );
     assert.equal(summary.rowsRead, rows);
     assert.equal(summary.imported, good.size, `seed ${seed}`);
     assert.deepEqual(new Set(await members('fuzz')), good, `seed ${seed}: every undamaged row, nothing else`);
@@ -146,7 +153,11 @@ describe(`bad bytes fail one row, not the import (${dbLabel})`, () => {
     const listId = (await createList(db.kysely, 'enc'))!;
     const text = 'email,name\nann@example.org,Ann\nbob@example.org,Bob\n';
     const cases: Array<[string, Buffer, RegExp]> = [
-      ['utf16le-bom', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]), /UTF-16 little-endian \(it starts with a UTF-16 byte-order mark\)/],
+      [
+        'utf16le-bom',
+        Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]),
+        /UTF-16 little-endian \(it starts with a UTF-16 byte-order mark\)/,
+      ],
       ['utf16be-bom', Buffer.from(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()])), /UTF-16 big-endian/],
       ['utf16le-nobom', Buffer.from(text, 'utf16le'), /UTF-16 little-endian without a byte-order mark/],
       ['utf32', Buffer.concat([Buffer.from([0xff, 0xfe, 0, 0]), Buffer.from('e\0\0\0')]), /UTF-32/],
@@ -210,7 +221,10 @@ describe(`CSV uploads over the API (${dbLabel})`, () => {
     assert.match(declared.text, /upload larger than 4096 bytes \(HERALD_MAX_UPLOAD_BYTES\)/);
     const chunked = await post(server.url, '/api/v1/lists/up/recipients', big, { 'content-type': 'text/csv', 'transfer-encoding': 'chunked' });
     assert.equal(chunked.status, 413, chunked.text);
-    const count = await db.kysely.selectFrom('list_members').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const count = await db.kysely
+      .selectFrom('list_members')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     assert.equal(Number(count.n), 0);
   });
 
@@ -220,7 +234,10 @@ describe(`CSV uploads over the API (${dbLabel})`, () => {
     assert.equal(res.status, 200, res.text);
     const answer = JSON.parse(res.text) as { imported: number; rejected: number; rejects: Array<{ line: number; reason: string }> };
     assert.equal(answer.imported, 2);
-    assert.deepEqual(answer.rejects.map((x) => x.line), [3, 4]);
+    assert.deepEqual(
+      answer.rejects.map((x) => x.line),
+      [3, 4],
+    );
     assert.match(answer.rejects[0]!.reason, /NUL byte/);
     assert.doesNotMatch(res.text, new RegExp(`${os.tmpdir()}|herald-upload-|rejectsPath`));
     for (const bad of [Buffer.alloc(0), Buffer.from('name\nx\n'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('email\na@b.org\n', 'utf16le')])]) {

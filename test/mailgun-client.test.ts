@@ -23,10 +23,11 @@ async function startOddServer(): Promise<{ url: string; close: () => Promise<voi
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -35,7 +36,12 @@ describe('the Mailgun client', () => {
   let odd: Awaited<ReturnType<typeof startOddServer>>;
   const writer = new MultipartWriter([['from', 'Shop <news@mg.example.test>']]);
   const body = (to: string): Uint8Array => {
-    const fields = [['to', to], ['subject', 'Hi'], ['text', 'Hello'], ['v:herald-delivery', '1.1']] as const;
+    const fields = [
+      ['to', to],
+      ['subject', 'Hi'],
+      ['text', 'Hello'],
+      ['v:herald-delivery', '1.1'],
+    ] as const;
     const out = Buffer.alloc(writer.maxBytes(fields));
     return out.subarray(0, writer.writeInto(out, 0, fields));
   };
@@ -69,17 +75,28 @@ describe('the Mailgun client', () => {
       sockets.add(req.socket);
       peak = Math.max(peak, ++open);
       req.resume();
-      req.on('end', () => setTimeout(() => {
-        open--;
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ id: `<${req.url}@x>`, message: 'Queued. Thank you.' }));
-      }, 20));
+      req.on('end', () =>
+        setTimeout(() => {
+          open--;
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ id: `<${req.url}@x>`, message: 'Queued. Thank you.' }));
+        }, 20),
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = new MailgunClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: 'k', domain: 'd', connections: 3, timeoutMs: 5000 });
+    const client = new MailgunClient({
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      apiKey: 'k',
+      domain: 'd',
+      connections: 3,
+      timeoutMs: 5000,
+    });
     try {
       const outcomes = await Promise.all(Array.from({ length: 12 }, () => client.send(body('a@example.test'), writer.contentType)));
-      assert.deepEqual(outcomes.map((o) => o.kind), Array(12).fill('accepted'));
+      assert.deepEqual(
+        outcomes.map((o) => o.kind),
+        Array(12).fill('accepted'),
+      );
       assert.equal(peak, 3, 'requests in flight at once');
       assert.equal(sockets.size, 3, 'connections opened');
     } finally {

@@ -32,14 +32,24 @@ describe(`an unsubscribe while the campaign runs (${dbLabel})`, () => {
     const campaignId = await seedCampaign(db.kysely, listId, { rate: 400 });
     const late = recipientIds[2500]!;
     const lateEmail = 'mid-user2501@example.test';
-    const config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'mid-secret' });
+    const config = loadConfig({
+      ...process.env,
+      MAILGUN_API_KEY: MOCK_KEY,
+      MAILGUN_DOMAIN: MOCK_DOMAIN,
+      MAILGUN_BASE_URL: mock.url,
+      HERALD_SECRET: 'mid-secret',
+    });
     const server = await startServer(db, createLogger('silent'), serverOptions({ unsubscribeSecret: 'mid-secret' }));
     const stack = await openSendingStack(config, db, createLogger('warn'), { concurrency: 50, batchSize: 100 });
     try {
       const running = stack.worker.runCampaigns((c) => c.id === campaignId, false);
       while ((await countDeliveries(db.kysely, campaignId)).sent < 300) await sleep(50);
       const token = signUnsubscribeToken({ campaignId, recipientId: late, email: lateEmail }, 'mid-secret');
-      const res = await request(`${server.url}/u/${token}`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const res = await request(`${server.url}/u/${token}`, {
+        method: 'POST',
+        body: 'List-Unsubscribe=One-Click',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       assert.equal(res.statusCode, 200);
       assert.ok((await countDeliveries(db.kysely, campaignId)).sent < 2000, 'the campaign was still running');
       await running;
@@ -47,7 +57,12 @@ describe(`an unsubscribe while the campaign runs (${dbLabel})`, () => {
       await stack.close();
       await server.close();
     }
-    const row = await db.kysely.selectFrom('deliveries').select('status').where('campaign_id', '=', campaignId).where('recipient_id', '=', late).executeTakeFirstOrThrow();
+    const row = await db.kysely
+      .selectFrom('deliveries')
+      .select('status')
+      .where('campaign_id', '=', campaignId)
+      .where('recipient_id', '=', late)
+      .executeTakeFirstOrThrow();
     assert.equal(row.status, 'suppressed');
     const accepted = await mock.deliveries();
     assert.equal(accepted[formatDeliveryId(campaignId, late)], undefined, 'the unsubscribed address got nothing');

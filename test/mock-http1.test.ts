@@ -72,7 +72,11 @@ describe("the mock's HTTP/1.1 server", () => {
     // Echoes what it read; `x-delay` holds the answer back, to answer pipelined requests out of order.
     server = createHttp1Server((req, res) => {
       const answer = (): void =>
-        res.respond(200, ['content-type', 'application/json'], JSON.stringify({ method: req.method, url: req.url, bytes: req.body.length, sha: sha(req.body), expect: req.headers.expect ?? null }));
+        res.respond(
+          200,
+          ['content-type', 'application/json'],
+          JSON.stringify({ method: req.method, url: req.url, bytes: req.body.length, sha: sha(req.body), expect: req.headers.expect ?? null }),
+        );
       const delay = Number(req.headers['x-delay'] ?? 0);
       if (delay > 0) setTimeout(answer, delay);
       else answer();
@@ -97,7 +101,8 @@ describe("the mock's HTTP/1.1 server", () => {
         const pieces: Buffer[] = [];
         // Byte by byte only through the head and the chunk framing; the rest in one piece keeps the test quick.
         const limit = pieceSize === 1 ? 120 : message.length;
-        for (let i = 0; i < message.length; i += i < limit ? pieceSize : message.length) pieces.push(message.subarray(i, i < limit ? i + pieceSize : message.length));
+        for (let i = 0; i < message.length; i += i < limit ? pieceSize : message.length)
+          pieces.push(message.subarray(i, i < limit ? i + pieceSize : message.length));
         const { responses } = await exchange(port, pieces, 1);
         assert.equal(responses.length, 1, `piece size ${pieceSize}`);
         const echoed = JSON.parse(responses[0]!.body) as { bytes: number; sha: string };
@@ -164,9 +169,12 @@ describe('the mock behind real clients', () => {
       const body = `${part('from', 'a@example.com')}${part('to', 'b@example.com')}${part('subject', 'Hi')}${part('html', '<p>x</p>'.repeat(4000))}--${boundary}--\r\n`;
       const headers = { authorization: `Basic ${Buffer.from('api:k').toString('base64')}`, 'content-type': `multipart/form-data; boundary=${boundary}` };
       // A stream of unknown length goes out chunked.
-      const stream = (): Readable => Readable.from((function* () {
-        for (let i = 0; i < body.length; i += 4096) yield Buffer.from(body.slice(i, i + 4096));
-      })());
+      const stream = (): Readable =>
+        Readable.from(
+          (function* () {
+            for (let i = 0; i < body.length; i += 4096) yield Buffer.from(body.slice(i, i + 4096));
+          })(),
+        );
       for (const payload of [body, stream()]) {
         const res = await request(`${mock.url}/v3/example.com/messages`, { method: 'POST', headers, body: payload });
         assert.equal(res.statusCode, 200, await res.body.text());

@@ -32,7 +32,10 @@ describe('UTF-8 writing in slices', () => {
     for (const at of [2045, 2046, 2047, 2048, 4095]) {
       const html = `${'<p>'.padEnd(at, '.')}🌷 · ${'é'.repeat(3000)}</p>`;
       const target = Buffer.alloc(writer.maxBytes([['html', html]]));
-      const length = writer.writeInto(target, 0, [['html', html], ['to', 'a@example.test']]);
+      const length = writer.writeInto(target, 0, [
+        ['html', html],
+        ['to', 'a@example.test'],
+      ]);
       const form = await new Response(target.subarray(0, length), { headers: { 'content-type': writer.contentType } }).formData();
       assert.equal(form.get('html'), html, `emoji at ${at}`);
       assert.equal(form.get('to'), 'a@example.test');

@@ -30,35 +30,46 @@ const modes = [
   { name: 'shared through Redis', redisUrl: process.env.REDIS_URL },
 ];
 
-for (const mode of modes) describe(`pacer (${mode.name})`, { skip: mode.name !== 'in process' && !mode.redisUrl ? 'needs REDIS_URL' : false }, () => {
-  it('lets senders already waiting for permits go on at a lowered throttle cap', async () => {
-    const id = `pacer-test-${process.pid}-${Date.now()}`;
-    const pacer = new Pacer({ ratePerSecond: null, id, adaptive: true, ...(mode.redisUrl ? { redisUrl: mode.redisUrl } : {}) });
-    try {
-      // A first throttling episode caps the rate at thousands per second: permits come in
-      // chunks of hundreds.
-      await throttlingEpisode(pacer, 1000);
-      const high = pacer.currentLimit();
-      assert.ok(high !== null && high >= 3000, `first cap ${high}`);
+for (const mode of modes)
+  describe(`pacer (${mode.name})`, { skip: mode.name !== 'in process' && !mode.redisUrl ? 'needs REDIS_URL' : false }, () => {
+    it('lets senders already waiting for permits go on at a lowered throttle cap', async () => {
+      const id = `pacer-test-${process.pid}-${Date.now()}`;
+      const pacer = new Pacer({ ratePerSecond: null, id, adaptive: true, ...(mode.redisUrl ? { redisUrl: mode.redisUrl } : {}) });
+      try {
+        // A first throttling episode caps the rate at thousands per second: permits come in
+        // chunks of hundreds.
+        await throttlingEpisode(pacer, 1000);
+        const high = pacer.currentLimit();
+        assert.ok(high !== null && high >= 3000, `first cap ${high}`);
 
-      let granted = 0;
-      const senders = Array.from({ length: 1000 }, () => pacer.acquire().then(() => granted++));
-      // The first chunk's arrival, not a fixed wait: in Redis mode the new limiter connects first,
-      // which took over 20 ms on a loaded machine.
-      assert.equal(await withDeadline(Promise.race(senders).then(() => 'granted' as const), 5_000), 'granted', 'no permit within 5 s');
-      assert.ok(granted > 0 && granted < 1000, `some permits granted before the second episode (${granted})`);
+        let granted = 0;
+        const senders = Array.from({ length: 1000 }, () => pacer.acquire().then(() => granted++));
+        // The first chunk's arrival, not a fixed wait: in Redis mode the new limiter connects first,
+        // which took over 20 ms on a loaded machine.
+        assert.equal(
+          await withDeadline(
+            Promise.race(senders).then(() => 'granted' as const),
+            5_000,
+          ),
+          'granted',
+          'no permit within 5 s',
+        );
+        assert.ok(granted > 0 && granted < 1000, `some permits granted before the second episode (${granted})`);
 
-      // A second episode lowers the cap far below one chunk of the first rate.
-      await throttlingEpisode(pacer, 30);
-      const low = pacer.currentLimit();
-      assert.ok(low !== null && low <= 300, `second cap ${low}`);
-      // Senders keep arriving, as they do after every message.
-      senders.push(pacer.acquire().then(() => granted++));
+        // A second episode lowers the cap far below one chunk of the first rate.
+        await throttlingEpisode(pacer, 30);
+        const low = pacer.currentLimit();
+        assert.ok(low !== null && low <= 300, `second cap ${low}`);
+        // Senders keep arriving, as they do after every message.
+        senders.push(pacer.acquire().then(() => granted++));
 
-      const outcome = await withDeadline(Promise.all(senders).then(() => 'done' as const), 15_000);
-      assert.equal(outcome, 'done', `senders still waiting after 15 s: ${senders.length - granted} of ${senders.length}`);
-    } finally {
-      await pacer.close();
-    }
+        const outcome = await withDeadline(
+          Promise.all(senders).then(() => 'done' as const),
+          15_000,
+        );
+        assert.equal(outcome, 'done', `senders still waiting after 15 s: ${senders.length - granted} of ${senders.length}`);
+      } finally {
+        await pacer.close();
+      }
+    });
   });
-});

@@ -4,7 +4,15 @@ import { BoundedQueue } from '../src/sender/queue.js';
 import { BodyBatch } from '../src/sender/render/bodyBatch.js';
 import { SendBacklog, type OutgoingMessage } from '../src/sender/send/backlog.js';
 
-const message = (recipientId: number): OutgoingMessage => ({ campaignId: 1, recipientId, body: new Uint8Array(0), contentType: 'x', attempts: 0, failures: 0, batch: null });
+const message = (recipientId: number): OutgoingMessage => ({
+  campaignId: 1,
+  recipientId,
+  body: new Uint8Array(0),
+  contentType: 'x',
+  attempts: 0,
+  failures: 0,
+  batch: null,
+});
 
 describe('bounded queue', () => {
   it('makes producers wait while full and hands items over in order', async () => {

@@ -7,7 +7,7 @@ import { seedCampaign, seedList } from './support/fixtures.js';
 import { PrivateRedis } from './support/privateRedis.js';
 import { MOCK_DOMAIN, MOCK_KEY, spawnHerald, startMockProcess, type HeraldProcess, type MockProcess } from './support/processes.js';
 
-const skip = !onRealPostgres ? 'worker processes share one database: needs DATABASE_URL (real Postgres)' : PrivateRedis.unavailableReason() ?? false;
+const skip = !onRealPostgres ? 'worker processes share one database: needs DATABASE_URL (real Postgres)' : (PrivateRedis.unavailableReason() ?? false);
 if (skip) console.log(`# redis restart test skipped: ${skip}`);
 
 describe('Redis restarting or going away under a running campaign (postgres + a private redis)', { skip }, () => {
@@ -74,10 +74,15 @@ describe('Redis restarting or going away under a running campaign (postgres + a 
     const worker = spawnHerald(['worker', '--concurrency', '50', '--limiter-stall', '2000'], { ...env, LOG_LEVEL: 'info' });
     await waitFor('some mail is sent', [worker], async () => (await countDeliveries(db.kysely, id)).sent > 500);
     await redis.down();
-    await waitFor('the campaign says it holds for the limiter', [worker], async () => {
-      const row = await db.kysely.selectFrom('campaigns').select(['waiting_reason']).where('id', '=', id).executeTakeFirstOrThrow();
-      return row.waiting_reason === 'rate_limiter_unavailable';
-    }, 30_000);
+    await waitFor(
+      'the campaign says it holds for the limiter',
+      [worker],
+      async () => {
+        const row = await db.kysely.selectFrom('campaigns').select(['waiting_reason']).where('id', '=', id).executeTakeFirstOrThrow();
+        return row.waiting_reason === 'rate_limiter_unavailable';
+      },
+      30_000,
+    );
     assert.match(worker.output(), /cannot get rate-limit permits/);
     const stopAsked = Date.now();
     worker.process.kill('SIGTERM');

@@ -36,7 +36,13 @@ describe(`one recipient whose template never finishes rendering (${dbLabel})`, (
     const slowId = recipientIds[36]!;
     await sql`update recipients set attributes = '{"loops": 100000}'::jsonb where id = ${slowId}`.execute(db.kysely);
     const campaignId = await seedCampaign(db.kysely, listId, { template: 'slow-for-one', subject: 'Hi {{ name }}' });
-    const config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'test-secret' });
+    const config = loadConfig({
+      ...process.env,
+      MAILGUN_API_KEY: MOCK_KEY,
+      MAILGUN_DOMAIN: MOCK_DOMAIN,
+      MAILGUN_BASE_URL: mock.url,
+      HERALD_SECRET: 'test-secret',
+    });
 
     const send = async (): Promise<void> => {
       // One render thread: the tasks queued behind the slow one must not time out for waiting.
@@ -48,7 +54,11 @@ describe(`one recipient whose template never finishes rendering (${dbLabel})`, (
       }
     };
     const outcome = async () => {
-      const rows = await db.kysely.selectFrom('deliveries').select(['recipient_id', 'status', 'error_code', 'error_message']).where('campaign_id', '=', campaignId).execute();
+      const rows = await db.kysely
+        .selectFrom('deliveries')
+        .select(['recipient_id', 'status', 'error_code', 'error_message'])
+        .where('campaign_id', '=', campaignId)
+        .execute();
       return {
         sent: rows.filter((r) => r.status === 'sent').length,
         failed: rows.filter((r) => r.status === 'failed').map((r) => [r.recipient_id, r.error_code]),

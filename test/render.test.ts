@@ -30,7 +30,12 @@ function spec(overrides: Partial<CampaignRenderSpec> = {}): CampaignRenderSpec {
   };
 }
 
-const recipient = (i: number, attributes: Record<string, unknown> = {}, name: string | null = `Reader ${i}`): RenderRecipient => ({ recipientId: i, email: `reader${i}@example.com`, name, attributes });
+const recipient = (i: number, attributes: Record<string, unknown> = {}, name: string | null = `Reader ${i}`): RenderRecipient => ({
+  recipientId: i,
+  email: `reader${i}@example.com`,
+  name,
+  attributes,
+});
 
 async function fields(result: RenderResult, index: number): Promise<FormData> {
   // A copy: the batch buffer is resizable, which the fetch API's body checks refuse.
@@ -46,7 +51,10 @@ describe('rendering on worker threads', () => {
   after(() => pool.close());
 
   it('renders the shipped template into a complete Mailgun message per recipient', async () => {
-    const result = await pool.render({ spec: spec(), recipients: [recipient(1, { products: 'tent,boots', city: 'Oslo' }), recipient(2, {}, null)] }, { timeoutMs: 10_000 });
+    const result = await pool.render(
+      { spec: spec(), recipients: [recipient(1, { products: 'tent,boots', city: 'Oslo' }), recipient(2, {}, null)] },
+      { timeoutMs: 10_000 },
+    );
     assert.deepEqual(result.failures, []);
     const first = await fields(result, 0);
     assert.equal(first.get('to'), 'Reader 1 <reader1@example.com>');
@@ -73,7 +81,10 @@ describe('rendering on worker threads', () => {
       assert.equal(result.bodies.byteLength, used, 'no headroom carried to the send queue');
       assert.ok(result.bodies.resizable, 'page-backed, so a shrink gives memory back');
     };
-    const large = await pool.render({ spec: spec(), recipients: Array.from({ length: 20 }, (_, i) => recipient(i + 1, { products: 'tent,boots' })) }, { timeoutMs: 10_000 });
+    const large = await pool.render(
+      { spec: spec(), recipients: Array.from({ length: 20 }, (_, i) => recipient(i + 1, { products: 'tent,boots' })) },
+      { timeoutMs: 10_000 },
+    );
     exact(large);
     pool.recycle(large.bodies);
     const small = await pool.render({ spec: spec(), recipients: [recipient(30)] }, { timeoutMs: 10_000 });
@@ -103,7 +114,10 @@ describe('rendering on worker threads', () => {
 
   it("gives templates a recipient's attributes under its own email and name, and a __proto__ attribute as plain data", async () => {
     const attributes = JSON.parse('{"city": "Oslo", "email": "spoof@evil.test", "name": "Spoof", "__proto__": {"polluted": "yes"}}') as Record<string, unknown>;
-    const result = await pool.render({ spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'recipient-fields', subject: 'x' }), recipients: [recipient(5, attributes)] }, { timeoutMs: 10_000 });
+    const result = await pool.render(
+      { spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'recipient-fields', subject: 'x' }), recipients: [recipient(5, attributes)] },
+      { timeoutMs: 10_000 },
+    );
     assert.deepEqual(result.failures, []);
     const f = await fields(result, 0);
     assert.equal(String(f.get('html')).trim(), '<p>Oslo|reader5@example.com|Reader 5|none</p>');
@@ -123,7 +137,10 @@ describe('rendering on worker threads', () => {
       nested: { list: [1, 2, 3], map: { a: '<1>', b: 2 } },
       products: 'tent,boots,nope',
     };
-    const cases: Array<[string, string]> = [['spring-sale', templatesDir()], ['runtime-parity', path.join(fixtures, 'templates')]];
+    const cases: Array<[string, string]> = [
+      ['spring-sale', templatesDir()],
+      ['runtime-parity', path.join(fixtures, 'templates')],
+    ];
     for (const [template, dir] of cases) {
       const plainAttributes = { city: 'Oslo', quote: 'plain', apostrophe: 'a', backslash: 'b', doubleQuote: 'c', count: 0, nested: { list: [], map: {} } };
       const recipients = [recipient(1, attributes, `Ann "A" <ann> & co`), recipient(2, template === 'spring-sale' ? {} : plainAttributes, null)];
@@ -131,10 +148,20 @@ describe('rendering on worker threads', () => {
       assert.deepEqual(result.failures, [], template);
       const globalsFile = path.join(dir, 'globals.json');
       const globals = fs.existsSync(globalsFile) ? (JSON.parse(fs.readFileSync(globalsFile, 'utf8')) as Record<string, unknown>) : {};
-      const stock = (autoescape: boolean): nunjucks.Environment => new nunjucks.Environment(new nunjucks.FileSystemLoader(dir), { autoescape, throwOnUndefined: true });
+      const stock = (autoescape: boolean): nunjucks.Environment =>
+        new nunjucks.Environment(new nunjucks.FileSystemLoader(dir), { autoescape, throwOnUndefined: true });
       const [html, plain] = [stock(true), stock(false)];
       for (const [i, r] of recipients.entries()) {
-        const context = { ...globals, recipient: { ...r.attributes, email: r.email, name: r.name }, name: r.name, email: r.email, attributes: r.attributes, campaign: { id: 7, name: 'Spring' }, unsubscribe_url: '#', now: new Date() };
+        const context = {
+          ...globals,
+          recipient: { ...r.attributes, email: r.email, name: r.name },
+          name: r.name,
+          email: r.email,
+          attributes: r.attributes,
+          campaign: { id: 7, name: 'Spring' },
+          unsubscribe_url: '#',
+          now: new Date(),
+        };
         const f = await fields(result, i);
         assert.equal(f.get('html'), html.render(`${template}/html.njk`, context), `${template} html, recipient ${r.recipientId}`);
         assert.equal(f.get('text'), plain.render(`${template}/text.njk`, context), `${template} text, recipient ${r.recipientId}`);
@@ -145,8 +172,14 @@ describe('rendering on worker threads', () => {
 
   it('fails only the recipients whose data leaves a variable undefined', async () => {
     const recipients = Array.from({ length: 10 }, (_, i) => recipient(i, i % 3 === 0 ? {} : { coupon: `C${i}` }));
-    const result = await pool.render({ spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'strict', subject: 'x' }), recipients }, { timeoutMs: 10_000 });
-    assert.deepEqual(result.failures.map((f) => f.index), [0, 3, 6, 9]);
+    const result = await pool.render(
+      { spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'strict', subject: 'x' }), recipients },
+      { timeoutMs: 10_000 },
+    );
+    assert.deepEqual(
+      result.failures.map((f) => f.index),
+      [0, 3, 6, 9],
+    );
     for (const f of result.failures) {
       assert.equal(f.code, 'render_error');
       assert.match(f.message, /strict\/html\.njk:1:\d+: attempted to output null or undefined value/);
@@ -155,16 +188,31 @@ describe('rendering on worker threads', () => {
   });
 
   it('aborts a batch that renders too long, fails it with render_timeout, and keeps working', async () => {
-    const slow = await pool.render({ spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'slow', subject: 'x' }), recipients: [recipient(1), recipient(2)] }, { timeoutMs: 300 });
-    assert.deepEqual(slow.failures.map((f) => [f.index, f.code]), [[0, 'render_timeout'], [1, 'render_timeout']]);
+    const slow = await pool.render(
+      { spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'slow', subject: 'x' }), recipients: [recipient(1), recipient(2)] },
+      { timeoutMs: 300 },
+    );
+    assert.deepEqual(
+      slow.failures.map((f) => [f.index, f.code]),
+      [
+        [0, 'render_timeout'],
+        [1, 'render_timeout'],
+      ],
+    );
     const fine = await pool.render({ spec: spec(), recipients: [recipient(5)] }, { timeoutMs: 10_000 });
     assert.deepEqual(fine.failures, []);
   });
 
   it('fails only the recipient that renders too long; the rest of its batch renders on a new thread', async () => {
     const recipients = Array.from({ length: 6 }, (_, i) => recipient(i + 1, i === 3 ? { loops: 100_000 } : {}));
-    const result = await pool.render({ spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'slow-for-one', subject: 'Hi {{ name }}' }), recipients }, { timeoutMs: 300 });
-    assert.deepEqual(result.failures.map((f) => [f.index, f.code]), [[3, 'render_timeout']]);
+    const result = await pool.render(
+      { spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'slow-for-one', subject: 'Hi {{ name }}' }), recipients },
+      { timeoutMs: 300 },
+    );
+    assert.deepEqual(
+      result.failures.map((f) => [f.index, f.code]),
+      [[3, 'render_timeout']],
+    );
     assert.match(result.failures[0]!.message, /longer than 300 ms/);
     // Bodies from the aborted thread's replacement and the re-rendered parts share one Content-Type.
     for (const i of [0, 1, 2, 4, 5]) {
@@ -187,10 +235,16 @@ describe('rendering on worker threads', () => {
 
 describe('template checks at create and start', () => {
   it('names file, line and column of a syntax error', () => {
-    assert.throws(() => checkCampaignTemplates(spec({ templatesDir: path.join(fixtures, 'templates'), template: 'broken-syntax' })), /templates\/broken-syntax\/html\.njk:2:\d+: expected variable end/);
+    assert.throws(
+      () => checkCampaignTemplates(spec({ templatesDir: path.join(fixtures, 'templates'), template: 'broken-syntax' })),
+      /templates\/broken-syntax\/html\.njk:2:\d+: expected variable end/,
+    );
   });
   it('names the partial when the error is inside it', () => {
-    assert.throws(() => checkCampaignTemplates(spec({ templatesDir: path.join(fixtures, 'templates-broken-partial'), template: 'uses-broken-partial' })), /templates-broken-partial\/_partials\/bad\.njk:3:\d+: expected variable end/);
+    assert.throws(
+      () => checkCampaignTemplates(spec({ templatesDir: path.join(fixtures, 'templates-broken-partial'), template: 'uses-broken-partial' })),
+      /templates-broken-partial\/_partials\/bad\.njk:3:\d+: expected variable end/,
+    );
   });
   it('names the subject when the subject is broken', () => {
     assert.throws(() => checkCampaignTemplates(spec({ subject: 'Hi {{ name ' })), /^TemplateError: subject: expected variable end/);

@@ -27,13 +27,22 @@ describe(`retrying failed deliveries (${dbLabel})`, () => {
     const csv = path.join(dir, 'people.csv');
     fs.writeFileSync(csv, ['email,name', ...Array.from({ length: 600 }, (_, i) => `r${i}@example.org,R ${i}`)].join('\n'));
     await runHerald(['recipients', 'import', csv, '--list', 'retry', '--create-list'], env);
-    const id = (await runHerald(['campaign', 'create', '--name', 'retry', '--list', 'retry', '--template', 'spring-sale', '--subject', 'Hi', '--from', 'a@example.org'], env)).trim();
+    const id = (
+      await runHerald(
+        ['campaign', 'create', '--name', 'retry', '--list', 'retry', '--template', 'spring-sale', '--subject', 'Hi', '--from', 'a@example.org'],
+        env,
+      )
+    ).trim();
 
     // About 5% of deliveries get 503 on every attempt, and a few are refused permanently.
     const flaky = await startMockProcess(['--latency', '1', '--stuck-rate', '0.05', '--permanent-fail-rate', '0.02', '--seed', '3']);
     mocks.push(flaky);
     await runHerald(['campaign', 'start', id, '--wait', '--max-attempts', '2'], { ...env, MAILGUN_BASE_URL: flaky.url });
-    const first = JSON.parse(await runHerald(['campaign', 'status', id, '--json'], env)) as { status: string; counts: Record<string, number>; notSent: Array<{ status: string; reason: string; count: number }> };
+    const first = JSON.parse(await runHerald(['campaign', 'status', id, '--json'], env)) as {
+      status: string;
+      counts: Record<string, number>;
+      notSent: Array<{ status: string; reason: string; count: number }>;
+    };
     assert.equal(first.status, 'finished');
     const exhausted = first.notSent.find((n) => n.reason === 'transient_exhausted')?.count ?? 0;
     const permanent = first.notSent.find((n) => n.reason === 'http_400')?.count ?? 0;
@@ -43,7 +52,10 @@ describe(`retrying failed deliveries (${dbLabel})`, () => {
 
     const healthy = await startMockProcess(['--latency', '1']);
     mocks.push(healthy);
-    assert.match(await runHerald(['campaign', 'retry-failed', id], env), new RegExp(`re-queued ${exhausted} deliveries of campaign ${id}; it is running again`));
+    assert.match(
+      await runHerald(['campaign', 'retry-failed', id], env),
+      new RegExp(`re-queued ${exhausted} deliveries of campaign ${id}; it is running again`),
+    );
     await runHerald(['campaign', 'start', id, '--wait'], { ...env, MAILGUN_BASE_URL: healthy.url });
     const retried = await healthy.deliveries();
     assert.equal(Object.keys(retried).length, exhausted, 'exactly the exhausted deliveries were sent again');

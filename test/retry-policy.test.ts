@@ -52,8 +52,31 @@ describe('classifying provider answers', () => {
 describe('classifying failures without an answer', () => {
   const error = (code: string) => Object.assign(new Error(code), { code });
   // Every error undici or the socket can report, by whether the request had been written.
-  const neverSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_INVALID_ARG', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID'];
-  const ambiguous = ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_ABORTED', 'UND_ERR_DESTROYED', 'UND_ERR_RESPONSE_STATUS_CODE', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED'];
+  const neverSent = [
+    'ECONNREFUSED',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'ENETUNREACH',
+    'EHOSTUNREACH',
+    'UND_ERR_CONNECT_TIMEOUT',
+    'UND_ERR_INVALID_ARG',
+    'CERT_HAS_EXPIRED',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+  ];
+  const ambiguous = [
+    'UND_ERR_HEADERS_TIMEOUT',
+    'UND_ERR_BODY_TIMEOUT',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CLOSED',
+    'UND_ERR_ABORTED',
+    'UND_ERR_DESTROYED',
+    'UND_ERR_RESPONSE_STATUS_CODE',
+    'ECONNRESET',
+    'EPIPE',
+    'ETIMEDOUT',
+    'ECONNABORTED',
+  ];
 
   for (const code of neverSent) {
     it(`${code}: nothing reached the provider, whenever it is reported: retried`, () => {
@@ -122,7 +145,6 @@ describe('provider outages', () => {
     assert.deepEqual(health.admit(401), { kind: 'go' });
   });
 });
-
 
 describe('retry delays', () => {
   it('grow exponentially with jitter and stop after the last attempt', () => {

@@ -77,7 +77,10 @@ describe('three workers, two campaigns, one shared rate limit (postgres + redis)
       assert.equal(counts.sent, 2500, `campaign ${id}: ${JSON.stringify(counts)}`);
     }
     const accepted = await mock.deliveries();
-    for (const [id, list] of [[campaignA, a], [campaignB, b]] as const) {
+    for (const [id, list] of [
+      [campaignA, a],
+      [campaignB, b],
+    ] as const) {
       for (const r of list.recipientIds) assert.equal(accepted[formatDeliveryId(id, r)], 1, `recipient ${r} of campaign ${id}`);
     }
     const perSecond = Object.values((await mock.stats()).perSecond as Record<string, number>);
@@ -117,7 +120,12 @@ describe('three workers, two campaigns, one shared rate limit (postgres + redis)
         // A campaign that claimed its whole list before the cap was reached finishes instead
         // of waiting; the other one waits at the cap.
         const rows = await db.kysely.selectFrom('campaigns').select(['status', 'waiting_reason']).where('id', 'in', ids).execute();
-        const open = await db.kysely.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('campaign_id', 'in', ids).where('status', '=', 'queued').executeTakeFirstOrThrow();
+        const open = await db.kysely
+          .selectFrom('deliveries')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('campaign_id', 'in', ids)
+          .where('status', '=', 'queued')
+          .executeTakeFirstOrThrow();
         const settled = rows.every((r) => r.status === 'finished' || r.waiting_reason === 'daily_cap');
         if (settled && rows.some((r) => r.waiting_reason === 'daily_cap') && Number(open.n) === 0) break;
         assert.ok(Date.now() < deadline, `campaigns never hit the cap: ${workers.map((w) => w.output()).join('\n')}`);

@@ -22,7 +22,18 @@ describe(`scheduling, and the webhook loop through the mock (${dbLabel})`, () =>
   before(async () => {
     db = await openTestDb();
     server = await startServer(db, createLogger('silent'), serverOptions({ unsubscribeSecret: 's', webhookSigningKey: SIGNING_KEY }));
-    mock = await startMockProcess(['--latency', '2', '--webhook-url', `${server.url}/webhooks/mailgun`, '--webhook-signing-key', SIGNING_KEY, '--bounce-rate', '0.1', '--complaint-rate', '0.05']);
+    mock = await startMockProcess([
+      '--latency',
+      '2',
+      '--webhook-url',
+      `${server.url}/webhooks/mailgun`,
+      '--webhook-signing-key',
+      SIGNING_KEY,
+      '--bounce-rate',
+      '0.1',
+      '--complaint-rate',
+      '0.05',
+    ]);
   });
   after(async () => {
     await mock?.stop();
@@ -62,7 +73,9 @@ describe(`scheduling, and the webhook loop through the mock (${dbLabel})`, () =>
       await sleep(100);
     }
     assert.equal(events, 400);
-    const kinds = await sql<{ event: string; n: number }>`select event, count(*) as n from delivery_events where campaign_id = ${due} group by event`.execute(db.kysely);
+    const kinds = await sql<{ event: string; n: number }>`select event, count(*) as n from delivery_events where campaign_id = ${due} group by event`.execute(
+      db.kysely,
+    );
     const byKind = Object.fromEntries(kinds.rows.map((r) => [r.event, Number(r.n)]));
     assert.ok((byKind.failed ?? 0) > 0 && (byKind.complained ?? 0) > 0 && (byKind.delivered ?? 0) > 0, JSON.stringify(byKind));
     const suppressions = await sql<{ n: number }>`select count(*) as n from suppressions where campaign_id = ${due}`.execute(db.kysely);

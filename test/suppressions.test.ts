@@ -22,7 +22,10 @@ describe(`suppressions from the command line (${dbLabel})`, () => {
   });
 
   it('adds, lists, imports and removes addresses, lowercased, with clear errors for bad input', async () => {
-    assert.match(await runHerald(['suppressions', 'add', 'Ann@Example.org', 'bob@example.org', '--reason', 'complained'], env), /2 added, 0 already suppressed/);
+    assert.match(
+      await runHerald(['suppressions', 'add', 'Ann@Example.org', 'bob@example.org', '--reason', 'complained'], env),
+      /2 added, 0 already suppressed/,
+    );
     assert.match(await runHerald(['suppressions', 'add', 'ann@example.org'], env), /0 added, 1 already suppressed/);
     const csv = path.join(dir, 'list.csv');
     fs.writeFileSync(csv, 'name,email\nCy,cy@example.org\nBad,not-an-address\nDee,dee@example.org\n');

@@ -148,7 +148,13 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
     assert.equal(sent.length, 1);
     assert.equal(sent[0]!.subject, '[TEST] Hi USER 1');
     // The mock keeps only the parts' sizes: the body itself, from the same render threads.
-    const rendered = await pool.render({ spec: renderSpecFor(campaign, config, templates, 'benign'), recipients: [{ recipientId: 1, email: 'u@example.org', name: 'User 1', attributes: { call: 'plain data', tier: 'gold' } }] }, { timeoutMs: 30_000 });
+    const rendered = await pool.render(
+      {
+        spec: renderSpecFor(campaign, config, templates, 'benign'),
+        recipients: [{ recipientId: 1, email: 'u@example.org', name: 'User 1', attributes: { call: 'plain data', tier: 'gold' } }],
+      },
+      { timeoutMs: 30_000 },
+    );
     assert.deepEqual(rendered.failures, []);
     const body = Buffer.from(rendered.bodies, rendered.offsets[0]!, rendered.lengths[0]!).toString('utf8');
     assert.ok(body.includes('<b>User 1</b>[plain data]\n0|1|2\nab\na,b USER 1 true'), body);
@@ -158,13 +164,33 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
   it('refuses payloads through the CLI: create, dry run and test send', async () => {
     const before = (await messages()).length;
     const database = await cliDatabaseEnv(path.join(dir, 'cli'));
-    const env = { MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_TEMPLATES_DIR: templates, HERALD_SANDBOX_SECRET: secret, ...database.env };
+    const env = {
+      MAILGUN_API_KEY: MOCK_KEY,
+      MAILGUN_DOMAIN: MOCK_DOMAIN,
+      MAILGUN_BASE_URL: mock.url,
+      HERALD_TEMPLATES_DIR: templates,
+      HERALD_SANDBOX_SECRET: secret,
+      ...database.env,
+    };
     try {
       await runHerald(['lists', 'create', 'cli'], env);
       fs.mkdirSync(path.join(templates, 'cli-ok'), { recursive: true });
       fs.writeFileSync(path.join(templates, 'cli-ok', 'html.njk'), '<p>Hi {{ name }}</p>');
       fs.writeFileSync(path.join(templates, 'cli-ok', 'text.njk'), 'Hi {{ name }}');
-      const create = (subject: string) => ['campaign', 'create', '--name', 'cli', '--list', 'cli', '--template', 'cli-ok', '--subject', subject, '--from', 'news@example.org'];
+      const create = (subject: string) => [
+        'campaign',
+        'create',
+        '--name',
+        'cli',
+        '--list',
+        'cli',
+        '--template',
+        'cli-ok',
+        '--subject',
+        subject,
+        '--from',
+        'news@example.org',
+      ];
       const written = spawnHerald(create('{{ range.constructor("return process.env.HERALD_SANDBOX_SECRET")() }}'), env);
       assert.equal(await written.exited, 1);
       assert.match(written.output(), /^herald: template error: subject:1:10: 'constructor' is not allowed in a template/m);
@@ -190,7 +216,11 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
     const before = (await messages()).length;
     const listId = (await db.kysely.selectFrom('lists').select('id').where('name', '=', listName).executeTakeFirstOrThrow()).id;
     const post = async (url: string, body: unknown): Promise<{ status: number; error: string; id?: number }> => {
-      const res = await request(`${server.url}${url}`, { method: 'POST', headers: { authorization: 'Bearer sandbox-token', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await request(`${server.url}${url}`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sandbox-token', 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       const answer = (await res.body.json()) as { error?: string; id?: number };
       return { status: res.statusCode, error: answer.error ?? JSON.stringify(answer), ...(answer.id !== undefined ? { id: answer.id } : {}) };
     };
@@ -202,10 +232,12 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
       // refused when they render, so the campaign created then is test-sent too.
       const ids = [await seedCampaign(db.kysely, listId, { template: 'benign', subject, status: 'draft' })];
       if (created.status === 201) ids.push(created.id!);
-      else if (created.status !== 400 || !/^template error: subject:1:\d+: /.test(created.error)) problems.push(`${label}: create answered ${created.status} ${created.error}`);
+      else if (created.status !== 400 || !/^template error: subject:1:\d+: /.test(created.error))
+        problems.push(`${label}: create answered ${created.status} ${created.error}`);
       for (const id of ids) {
         const sent = await post(`/api/v1/campaigns/${id}/test-send`, { to: 'qa@example.org' });
-        if (sent.status !== 400 || !/^rendering for .* failed: subject:1:\d+: /.test(sent.error)) problems.push(`${label}: test send answered ${sent.status} ${sent.error}`);
+        if (sent.status !== 400 || !/^rendering for .* failed: subject:1:\d+: /.test(sent.error))
+          problems.push(`${label}: test send answered ${sent.status} ${sent.error}`);
       }
     }
     assert.deepEqual(problems, []);
@@ -227,12 +259,17 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
         try {
           await createCampaign(db, config, { name: what, list: listName, template, subject, from: 'news@example.org' });
         } catch (err) {
-          if (!/^template error: /.test((err as Error).message) || !where.test((err as Error).message)) problems.push(`${what}: create said ${(err as Error).message}`);
+          if (!/^template error: /.test((err as Error).message) || !where.test((err as Error).message))
+            problems.push(`${what}: create said ${(err as Error).message}`);
         }
 
         // 2. A test send through the render threads, for a campaign stored without the create
         // check (as one created before this guard existed would be).
-        const id = await seedCampaign(db.kysely, (await db.kysely.selectFrom('lists').select('id').where('name', '=', listName).executeTakeFirstOrThrow()).id, { template, subject, status: 'draft' });
+        const id = await seedCampaign(db.kysely, (await db.kysely.selectFrom('lists').select('id').where('name', '=', listName).executeTakeFirstOrThrow()).id, {
+          template,
+          subject,
+          status: 'draft',
+        });
         const campaign = (await getCampaign(db.kysely, id))!;
         const spec = renderSpecFor(campaign, config, templates, `p${index}`);
         try {
@@ -246,7 +283,16 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
         // 3. This thread: compile and render the way the main thread's checks and tools do.
         try {
           const compiled = compileCampaign(spec);
-          const context = { ...compiled.globals, recipient: { email: 'a@example.org', name: 'A' }, name: 'A', email: 'a@example.org', attributes: {}, campaign: { id, name: what }, unsubscribe_url: '#', now: new Date() };
+          const context = {
+            ...compiled.globals,
+            recipient: { email: 'a@example.org', name: 'A' },
+            name: 'A',
+            email: 'a@example.org',
+            attributes: {},
+            campaign: { id, name: what },
+            unsubscribe_url: '#',
+            now: new Date(),
+          };
           let output = '';
           try {
             output = compiled[field].render(context);

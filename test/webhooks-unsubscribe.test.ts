@@ -65,7 +65,8 @@ describe(`one-click unsubscribe and Mailgun webhooks (${dbLabel})`, () => {
 
   it('answers 400 to a tampered token and suppresses nobody', async () => {
     const token = signUnsubscribeToken({ campaignId, recipientId: recipientIds[1]!, email: 'hooks-user2@example.test' }, SECRET);
-    const forged = signUnsubscribeToken({ campaignId, recipientId: recipientIds[1]!, email: 'someone-else@example.test' }, SECRET).split('.')[0] + '.' + token.split('.')[1];
+    const forged =
+      signUnsubscribeToken({ campaignId, recipientId: recipientIds[1]!, email: 'someone-else@example.test' }, SECRET).split('.')[0] + '.' + token.split('.')[1];
     assert.equal((await post(`/u/${forged}`, 'List-Unsubscribe=One-Click', 'application/x-www-form-urlencoded')).status, 400);
     assert.equal((await request(`${server.url}/u/${forged}`)).statusCode, 400);
     assert.equal(await suppressed('someone-else@example.test'), undefined);

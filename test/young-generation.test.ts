@@ -50,7 +50,11 @@ await program.parseAsync(process.argv);
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const run = (args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): { pid: number; execArgv: string[]; threadNewSpaceMb: number; childPid: number } => {
+  const run = (
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    nodeArgs: string[] = [],
+  ): { pid: number; execArgv: string[]; threadNewSpaceMb: number; childPid: number } => {
     const child = spawnSync(process.execPath, [...nodeArgs, script, ...args], { env: { ...process.env, NODE_OPTIONS: '', ...env }, encoding: 'utf8' });
     assert.equal(child.status, 0, child.stderr);
     return { ...(JSON.parse(child.stdout.trim()) as { pid: number; execArgv: string[]; threadNewSpaceMb: number }), childPid: child.pid! };

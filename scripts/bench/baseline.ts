@@ -15,7 +15,9 @@ import pg from 'pg';
 const [databaseUrl, url, key, domain, templatesDir, messagesArg] = process.argv.slice(2) as [string, string, string, string, string, string];
 const messages = Number(messagesArg);
 const db = new pg.Pool({ connectionString: databaseUrl, max: 10 });
-await db.query('create table if not exists baseline_results (id serial primary key, email text, status text, provider_id text, error text, at timestamptz default now())');
+await db.query(
+  'create table if not exists baseline_results (id serial primary key, email text, status text, provider_id text, error text, at timestamptz default now())',
+);
 const mg = new Mailgun(FormData).client({ username: 'api', key, url });
 nunjucks.configure(templatesDir, { autoescape: true });
 const globals = JSON.parse(fs.readFileSync(path.join(templatesDir, 'globals.json'), 'utf8')) as Record<string, unknown>;
@@ -37,7 +39,14 @@ await Promise.all(
       const text = nunjucks.render('spring-sale/text.njk', context);
       const t = performance.now();
       try {
-        const res = await mg.messages.create(domain, { from: 'Shop <news@example.com>', to: [email], subject: `Spring sale, Reader ${i}`, html, text, 'v:herald-delivery': `baseline.${i}` });
+        const res = await mg.messages.create(domain, {
+          from: 'Shop <news@example.com>',
+          to: [email],
+          subject: `Spring sale, Reader ${i}`,
+          html,
+          text,
+          'v:herald-delivery': `baseline.${i}`,
+        });
         accepted++;
         await db.query('insert into baseline_results (email, status, provider_id) values ($1, $2, $3)', [email, 'sent', res.id]);
       } catch (err) {

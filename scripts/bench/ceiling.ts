@@ -8,7 +8,15 @@ import fs from 'node:fs';
 import { createHistogram } from 'node:perf_hooks';
 import { Pool } from 'undici';
 
-const [url, key, domain, messagesArg, concurrencyArg, bodyFile, contentType] = process.argv.slice(2) as [string, string, string, string, string, string, string];
+const [url, key, domain, messagesArg, concurrencyArg, bodyFile, contentType] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 const messages = Number(messagesArg);
 const concurrency = Number(concurrencyArg);
 const body = fs.readFileSync(bodyFile);

@@ -54,7 +54,9 @@ function perMessageMicros(encode: (html: string) => number): number {
 }
 
 const sizes = htmls.map((h) => Buffer.byteLength(h));
-console.log(`Node ${process.version}: ${htmls.length} rendered HTML parts of ${Math.min(...sizes).toLocaleString('en')}–${Math.max(...sizes).toLocaleString('en')} bytes`);
+console.log(
+  `Node ${process.version}: ${htmls.length} rendered HTML parts of ${Math.min(...sizes).toLocaleString('en')}–${Math.max(...sizes).toLocaleString('en')} bytes`,
+);
 console.log(`  UTF-8, whole string in one call:      ${perMessageMicros((h) => target.write(h, 0, 'utf8')).toFixed(2)} µs per message`);
 console.log(`  UTF-8 in 2 KB slices:                 ${perMessageMicros((h) => writeUtf8(target, 0, h, 2048)).toFixed(2)} µs per message`);
 console.log(`  UTF-8 as the render threads write it: ${perMessageMicros((h) => writeUtf8(target, 0, h)).toFixed(2)} µs per message`);

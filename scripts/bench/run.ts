@@ -56,10 +56,39 @@ interface Result {
 }
 
 async function startMock(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [...profileArgs, cli, 'mock-mailgun', '--port', '0', '--latency', '50', '--jitter', '20', '--fail-rate', '0.0025', '--throttle-rate', '0.0025', '--record', 'deliveries', '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...profileArgs,
+      cli,
+      'mock-mailgun',
+      '--port',
+      '0',
+      '--latency',
+      '50',
+      '--jitter',
+      '20',
+      '--fail-rate',
+      '0.0025',
+      '--throttle-rate',
+      '0.0025',
+      '--record',
+      'deliveries',
+      '--api-key',
+      KEY,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   for await (const line of createInterface({ input: child.stdout! })) {
     const m = /(http:\/\/\S+)/.exec(line);
-    if (m) return { url: m[1]!, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };
+    if (m)
+      return {
+        url: m[1]!,
+        stop: async () => {
+          child.kill('SIGTERM');
+          await once(child, 'exit');
+        },
+      };
   }
   throw new Error('mock did not start');
 }
@@ -101,13 +130,33 @@ async function oneRun(run: number): Promise<{ ceiling: Result; baseline: Result;
     // measured phase.
     await sql`vacuum analyze`.execute(db.kysely);
     await sql`checkpoint`.execute(db.kysely);
-    const config = loadConfig({ ...process.env, DATABASE_URL: fresh.url, MAILGUN_API_KEY: KEY, MAILGUN_DOMAIN: DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'bench-secret' });
-    const id = await createCampaign(db, config, { name: 'bench', list: 'bench', template: 'spring-sale', subject: 'Spring sale for {{ name }}', from: `Shop <news@${DOMAIN}>`, tags: ['bench'] });
+    const config = loadConfig({
+      ...process.env,
+      DATABASE_URL: fresh.url,
+      MAILGUN_API_KEY: KEY,
+      MAILGUN_DOMAIN: DOMAIN,
+      MAILGUN_BASE_URL: mock.url,
+      HERALD_SECRET: 'bench-secret',
+    });
+    const id = await createCampaign(db, config, {
+      name: 'bench',
+      list: 'bench',
+      template: 'spring-sale',
+      subject: 'Spring sale for {{ name }}',
+      from: `Shop <news@${DOMAIN}>`,
+      tags: ['bench'],
+    });
 
     // One real rendered body, posted over and over by the ceiling contender.
     const pool = new RenderPool({ threads: 1 });
     const campaign = await db.kysely.selectFrom('campaigns').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    const rendered = await pool.render({ spec: renderSpecFor(campaign, config, templatesDir(), 'bench'), recipients: [{ recipientId: 1, email: 'reader1@example1.com', name: 'Reader 1', attributes: { products: 'tent,lantern,boots,pack,stove,jacket' } }] }, { timeoutMs: 10_000 });
+    const rendered = await pool.render(
+      {
+        spec: renderSpecFor(campaign, config, templatesDir(), 'bench'),
+        recipients: [{ recipientId: 1, email: 'reader1@example1.com', name: 'Reader 1', attributes: { products: 'tent,lantern,boots,pack,stove,jacket' } }],
+      },
+      { timeoutMs: 10_000 },
+    );
     await pool.close();
     const bodyFile = path.join(work, 'body');
     fs.writeFileSync(bodyFile, new Uint8Array(rendered.bodies, rendered.offsets[0]!, rendered.lengths[0]!));
@@ -118,7 +167,12 @@ async function oneRun(run: number): Promise<{ ceiling: Result; baseline: Result;
     await transitionCampaign(db.kysely, id, 'start');
     const herald = await withPostgresCpu(async () => {
       await runJson([...profileArgs, cli, 'campaign', 'start', String(id), '--wait', '--stats-json', statsFile, ...concurrency], {
-        DATABASE_URL: fresh.url, MAILGUN_API_KEY: KEY, MAILGUN_DOMAIN: DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'bench-secret', LOG_LEVEL: 'warn',
+        DATABASE_URL: fresh.url,
+        MAILGUN_API_KEY: KEY,
+        MAILGUN_DOMAIN: DOMAIN,
+        MAILGUN_BASE_URL: mock.url,
+        HERALD_SECRET: 'bench-secret',
+        LOG_LEVEL: 'warn',
       });
       return JSON.parse(fs.readFileSync(statsFile, 'utf8')) as Result & { status: string; sent: number };
     });
@@ -127,10 +181,36 @@ async function oneRun(run: number): Promise<{ ceiling: Result; baseline: Result;
     await request(`${mock.url}/mock/reset`, { method: 'POST' });
 
     const heraldConcurrency = values.concurrency || '500';
-    const ceiling = JSON.parse(await runJson([path.join(here, 'ceiling.js'), mock.url, KEY, DOMAIN, String(Math.min(recipients, Number(values['ceiling-messages']))), heraldConcurrency, bodyFile, rendered.contentType])) as Result;
+    const ceiling = JSON.parse(
+      await runJson([
+        path.join(here, 'ceiling.js'),
+        mock.url,
+        KEY,
+        DOMAIN,
+        String(Math.min(recipients, Number(values['ceiling-messages']))),
+        heraldConcurrency,
+        bodyFile,
+        rendered.contentType,
+      ]),
+    ) as Result;
     await request(`${mock.url}/mock/reset`, { method: 'POST' });
-    const baseline = await withPostgresCpu(async () => JSON.parse(await runJson([path.join(here, 'baseline.js'), fresh.url, mock.url, KEY, DOMAIN, templatesDir(), String(Math.min(recipients, Number(values['baseline-messages'])))])) as Result);
-    console.log(`run ${run}: body ${bodyKb} KB | herald ${herald.messagesPerSecond}/s, peak RSS ${herald.peakRssMb} MB, CPU ${herald.cpuSeconds} s, Postgres CPU ${herald.postgresCpuSeconds?.toFixed(1) ?? 'n/a'} s (mock accepted ${mockStats.accepted}, duplicates ${mockStats.duplicates}) | ceiling ${ceiling.messagesPerSecond}/s | baseline ${baseline.messagesPerSecond}/s`);
+    const baseline = await withPostgresCpu(
+      async () =>
+        JSON.parse(
+          await runJson([
+            path.join(here, 'baseline.js'),
+            fresh.url,
+            mock.url,
+            KEY,
+            DOMAIN,
+            templatesDir(),
+            String(Math.min(recipients, Number(values['baseline-messages']))),
+          ]),
+        ) as Result,
+    );
+    console.log(
+      `run ${run}: body ${bodyKb} KB | herald ${herald.messagesPerSecond}/s, peak RSS ${herald.peakRssMb} MB, CPU ${herald.cpuSeconds} s, Postgres CPU ${herald.postgresCpuSeconds?.toFixed(1) ?? 'n/a'} s (mock accepted ${mockStats.accepted}, duplicates ${mockStats.duplicates}) | ceiling ${ceiling.messagesPerSecond}/s | baseline ${baseline.messagesPerSecond}/s`,
+    );
     return { ceiling, baseline, herald, duplicates: mockStats.duplicates };
   } finally {
     await db.close();

@@ -26,7 +26,9 @@ if (!redisUrl) throw new Error('set REDIS_URL (the Redis limiter is one of the c
 
 const fresh = await freshDatabase('herald_bench_scaling');
 const db = await connect({ databaseUrl: fresh.url });
-const mock = spawn(process.execPath, [cli, 'mock-mailgun', '--port', '0', '--latency', '50', '--jitter', '20', '--record', 'none', '--api-key', 'key-scale'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const mock = spawn(process.execPath, [cli, 'mock-mailgun', '--port', '0', '--latency', '50', '--jitter', '20', '--record', 'none', '--api-key', 'key-scale'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 let mockUrl = '';
 for await (const line of createInterface({ input: mock.stdout! })) {
   const m = /(http:\/\/\S+)/.exec(line);
@@ -38,15 +40,35 @@ for await (const line of createInterface({ input: mock.stdout! })) {
 
 async function runOnce(workers: number, rate: number | null, redis: boolean): Promise<number> {
   const id = await insertCampaign(db.kysely, {
-    name: 'scaling', list_id: 1, template: 'spring-sale', subject: 'Hi {{ name }}', from_address: 'Shop <s@scale.test>', reply_to: null,
-    rate_per_second: rate, max_concurrency: null, scheduled_at: null, started_at: null, finished_at: null, status: 'running',
+    name: 'scaling',
+    list_id: 1,
+    template: 'spring-sale',
+    subject: 'Hi {{ name }}',
+    from_address: 'Shop <s@scale.test>',
+    reply_to: null,
+    rate_per_second: rate,
+    max_concurrency: null,
+    scheduled_at: null,
+    started_at: null,
+    finished_at: null,
+    status: 'running',
   });
-  const env = { ...process.env, DATABASE_URL: fresh.url, MAILGUN_API_KEY: 'key-scale', MAILGUN_DOMAIN: `scale-${id}.test`, MAILGUN_BASE_URL: mockUrl, LOG_LEVEL: 'warn', REDIS_URL: redis ? redisUrl : '' };
+  const env = {
+    ...process.env,
+    DATABASE_URL: fresh.url,
+    MAILGUN_API_KEY: 'key-scale',
+    MAILGUN_DOMAIN: `scale-${id}.test`,
+    MAILGUN_BASE_URL: mockUrl,
+    LOG_LEVEL: 'warn',
+    REDIS_URL: redis ? redisUrl : '',
+  };
   const started = performance.now();
   const children = Array.from({ length: workers }, () => spawn(process.execPath, [cli, 'worker'], { env, stdio: 'inherit' }));
   await Promise.all(children.map((c) => once(c, 'exit')));
   const seconds = (performance.now() - started) / 1000;
-  const sent = Number((await sql<{ n: number }>`select count(*) as n from deliveries where campaign_id = ${id} and status = 'sent'`.execute(db.kysely)).rows[0]!.n);
+  const sent = Number(
+    (await sql<{ n: number }>`select count(*) as n from deliveries where campaign_id = ${id} and status = 'sent'`.execute(db.kysely)).rows[0]!.n,
+  );
   if (sent !== recipients) throw new Error(`campaign ${id} sent ${sent} of ${recipients}`);
   return Math.round(sent / seconds);
 }

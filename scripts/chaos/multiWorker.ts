@@ -59,24 +59,51 @@ export async function runMultiWorkerChaos(o: ChaosOptions): Promise<ChaosResult>
     db = await connect({ databaseUrl: pg.url, onPoolError: () => undefined });
     await migrateToLatest(db);
     mock = await startMockProcess([
-      '--latency', '30', '--jitter', '10', '--fail-rate', '0.01', '--throttle-rate', '0.01',
+      '--latency',
+      '30',
+      '--jitter',
+      '10',
+      '--fail-rate',
+      '0.01',
+      '--throttle-rate',
+      '0.01',
       // One answer in 500 comes 3 s late (after the 2 s request timeout), and every 15 s the
       // whole provider stops for 2.5 s: both leave sends of unknown outcome.
-      '--stall-rate', '0.002', '--stall-ms', '3000', '--stall-every', '15000', '--stall-for', '2500',
-      '--record', 'counts',
+      '--stall-rate',
+      '0.002',
+      '--stall-ms',
+      '3000',
+      '--stall-every',
+      '15000',
+      '--stall-for',
+      '2500',
+      '--record',
+      'counts',
     ]);
     const { listId, recipientIds } = await seedList(db.kysely, 'chaos', o.recipients);
     const id = await seedCampaign(db.kysely, listId, { rate: o.rate, unknownPolicy: 'reconcile' });
-    const env = { DATABASE_URL: pg.url, REDIS_URL: redis.url, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, LOG_LEVEL: 'info' };
+    const env = {
+      DATABASE_URL: pg.url,
+      REDIS_URL: redis.url,
+      MAILGUN_API_KEY: MOCK_KEY,
+      MAILGUN_DOMAIN: MOCK_DOMAIN,
+      MAILGUN_BASE_URL: mock.url,
+      LOG_LEVEL: 'info',
+    };
     // Unknown sends are looked up in the provider's log once nothing can still be accepted:
     // after the lease (a killed worker's requests) and the longest late acceptance (a stall),
     // as Mailgun's ~30 min log delay is the default for.
-    const spawnWorker = () => spawnHerald(['worker', '--watch', '--concurrency', '200', '--lease-ms', '8000', '--request-timeout', '2000', '--reconcile-after', '30000'], env);
+    const spawnWorker = () =>
+      spawnHerald(['worker', '--watch', '--concurrency', '200', '--lease-ms', '8000', '--request-timeout', '2000', '--reconcile-after', '30000'], env);
     for (let i = 0; i < o.workers; i++) workers.push(spawnWorker());
     const started = Date.now();
     let killed = 0;
 
-    const sent = async (): Promise<number> => countDeliveries(db!.kysely, id).then((c) => c.sent, () => -1);
+    const sent = async (): Promise<number> =>
+      countDeliveries(db!.kysely, id).then(
+        (c) => c.sent,
+        () => -1,
+      );
     const waitForShare = async (share: number): Promise<void> => {
       const deadline = Date.now() + 20 * 60_000;
       while ((await sent()) < share * o.recipients) {
@@ -131,7 +158,12 @@ export async function runMultiWorkerChaos(o: ChaosOptions): Promise<ChaosResult>
 
     const deadline = Date.now() + 30 * 60_000;
     for (;;) {
-      const row = await db.kysely.selectFrom('campaigns').select('status').where('id', '=', id).executeTakeFirst().catch(() => undefined);
+      const row = await db.kysely
+        .selectFrom('campaigns')
+        .select('status')
+        .where('id', '=', id)
+        .executeTakeFirst()
+        .catch(() => undefined);
       if (row?.status === 'finished') break;
       if (Date.now() > deadline) throw new Error('the campaign did not finish');
       await sleep(250);
@@ -153,7 +185,7 @@ export async function runMultiWorkerChaos(o: ChaosOptions): Promise<ChaosResult>
     if (duplicates > 0 && o.logDir) {
       const { mkdirSync, writeFileSync } = await import('node:fs');
       mkdirSync(o.logDir, { recursive: true });
-      finished.forEach((w, i) => writeFileSync(`${o.logDir}/worker-${i}.log`, w.output()));
+      for (const [i, w] of finished.entries()) writeFileSync(`${o.logDir}/worker-${i}.log`, w.output());
       const twice = (await (await request(`${mock.url}/mock/duplicates`)).body.json()) as Record<string, number[]>;
       writeFileSync(`${o.logDir}/duplicates.json`, JSON.stringify({ startedAt: started / 1000, twice }, null, 1));
       o.log(`duplicates: worker logs and acceptance times in ${o.logDir}`);

@@ -8,7 +8,9 @@ import { packageRoot } from '../../src/config/paths.js';
 /** Replaces (or appends) one `## title` section of BENCHMARKS.md, leaving the others alone. */
 export function writeBenchmarkSection(title: string, body: string): void {
   const file = path.join(packageRoot, 'BENCHMARKS.md');
-  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\nNumbers measured by the scripts under `scripts/`; re-run them to check.\n';
+  const current = fs.existsSync(file)
+    ? fs.readFileSync(file, 'utf8')
+    : '# Benchmarks\n\nNumbers measured by the scripts under `scripts/`; re-run them to check.\n';
   const heading = `## ${title}`;
   const section = `${heading}\n\n${body.trim()}\n`;
   const start = current.indexOf(`${heading}\n`);

@@ -74,7 +74,15 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     ...(options.scheduleGrace !== undefined ? { scheduleGraceMs: options.scheduleGrace } : {}),
   };
   const worker = new SenderProcess(
-    { db, log, client, renderer, renderSpec: specFor, ...(options.clock ? { clock: options.clock } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) },
+    {
+      db,
+      log,
+      client,
+      renderer,
+      renderSpec: specFor,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+    },
     workerOptions,
   );
   await worker.start();

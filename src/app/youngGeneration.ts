@@ -26,7 +26,12 @@ function restartWithCappedYoungGeneration(): void {
   if (typeof execve !== 'function') return;
   if (process.execArgv.some((arg) => GIVEN.test(arg)) || GIVEN.test(process.env.NODE_OPTIONS ?? '')) return;
   try {
-    execve.call(process, process.execPath, [process.execPath, `--scavenger-max-new-space-capacity-mb=${SENDING_NEW_SPACE_MB}`, ...process.execArgv, ...process.argv.slice(1)], process.env);
+    execve.call(
+      process,
+      process.execPath,
+      [process.execPath, `--scavenger-max-new-space-capacity-mb=${SENDING_NEW_SPACE_MB}`, ...process.execArgv, ...process.argv.slice(1)],
+      process.env,
+    );
   } catch {
     // Windows and IBM i have the function but not the system call: the command runs with V8's
     // own sizing, as it would on a Node without execve.

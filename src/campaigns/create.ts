@@ -60,7 +60,19 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     started_at: null,
     finished_at: null,
   };
-  const probe = { ...values, id: 0, status: 'draft' as const, claim_cursor: 0, list_exhausted: false, created_at: new Date(), updated_at: new Date(), waiting_reason: null, waiting_until: null, waiting_detail: null, paused_reason: null };
+  const probe = {
+    ...values,
+    id: 0,
+    status: 'draft' as const,
+    claim_cursor: 0,
+    list_exhausted: false,
+    created_at: new Date(),
+    updated_at: new Date(),
+    waiting_reason: null,
+    waiting_until: null,
+    waiting_detail: null,
+    paused_reason: null,
+  };
   await checkTemplatesOrThrow(renderSpecFor(probe, config, templatesDir(), 'check'));
   return insertCampaign(db.kysely, values);
 }

@@ -36,7 +36,9 @@ export async function dryRun(
     after = page[page.length - 1]!.recipientId;
     const chunks = [];
     for (let i = 0; i < page.length; i += 100) chunks.push(page.slice(i, i + 100));
-    const results = await Promise.all(chunks.map((recipients) => renderer.render({ spec, recipients }, { timeoutMs: 30_000 }).then((r) => ({ r, recipients }))));
+    const results = await Promise.all(
+      chunks.map((recipients) => renderer.render({ spec, recipients }, { timeoutMs: 30_000 }).then((r) => ({ r, recipients }))),
+    );
     for (const { r, recipients } of results) {
       for (const f of r.failures) {
         const who = recipients[f.index]!;

@@ -31,12 +31,21 @@ export async function writeReport(db: Db, id: number, format: ReportFormat, out:
     if (!out.write(chunk)) return drained();
   };
   try {
-    const csv = format === 'csv' ? stringify({ header: true, columns: ['email', 'status', 'attempts', 'provider_id', 'error_code', 'error_message', 'sent_at'] }) : null;
-    let pending: Promise<void> | void = undefined;
-    if (csv) csv.on('data', (chunk: Buffer) => (pending = write(chunk.toString())));
+    const csv =
+      format === 'csv' ? stringify({ header: true, columns: ['email', 'status', 'attempts', 'provider_id', 'error_code', 'error_message', 'sent_at'] }) : null;
+    let pending: Promise<void> | undefined;
+    if (csv) csv.on('data', (chunk: Buffer) => (pending = write(chunk.toString()) || undefined));
     for await (const r of campaignReport(db.kysely, id)) {
       if (gone) break;
-      const row = { email: r.email, status: r.status, attempts: r.attempts, provider_id: r.providerId, error_code: r.errorCode, error_message: r.errorMessage, sent_at: r.sentAt?.toISOString() ?? null };
+      const row = {
+        email: r.email,
+        status: r.status,
+        attempts: r.attempts,
+        provider_id: r.providerId,
+        error_code: r.errorCode,
+        error_message: r.errorMessage,
+        sent_at: r.sentAt?.toISOString() ?? null,
+      };
       if (csv) {
         csv.write(row);
         await pending;

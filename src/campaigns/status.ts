@@ -46,7 +46,11 @@ export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<
     domain: campaign.sending_domain,
     waiting:
       campaign.status === 'running' && campaign.waiting_reason
-        ? { reason: campaign.waiting_reason, until: campaign.waiting_until?.toISOString() ?? null, ...(campaign.waiting_detail ? { detail: campaign.waiting_detail } : {}) }
+        ? {
+            reason: campaign.waiting_reason,
+            until: campaign.waiting_until?.toISOString() ?? null,
+            ...(campaign.waiting_detail ? { detail: campaign.waiting_detail } : {}),
+          }
         : null,
     pausedReason: campaign.status === 'paused' ? campaign.paused_reason : null,
     listSize: progress.listSize,

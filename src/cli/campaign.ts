@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/connect.js';
 import { createCampaign } from '../campaigns/create.js';
@@ -44,25 +44,41 @@ export function registerCampaignCommands(program: Command): void {
     .option('--rate <n>', 'messages per second (default: as fast as the provider allows)', intArg())
     .option('--max-concurrency <n>', 'requests in flight for this campaign', intArg())
     .option('--priority <n>', 'higher runs first when workers are busy', intArg(-1000))
-    .addOption(new Option('--unknown <policy>', 'what to do with sends of unknown outcome after a crash').choices(['reconcile', 'resend', 'skip']).default('reconcile'))
-    .action((o: { name: string; list: string; template: string; subject: string; from: string; replyTo?: string; domain?: string; tag?: string[]; rate?: number; maxConcurrency?: number; priority?: number; unknown: 'reconcile' | 'resend' | 'skip' }) =>
-      withContext(async ({ db, config }) => {
-        const id = await createCampaign(db, config, {
-          name: o.name,
-          list: o.list,
-          template: o.template,
-          subject: o.subject,
-          from: o.from,
-          replyTo: o.replyTo,
-          domain: o.domain,
-          tags: o.tag,
-          ratePerSecond: o.rate,
-          maxConcurrency: o.maxConcurrency,
-          priority: o.priority,
-          unknownPolicy: o.unknown,
-        });
-        console.log(id);
-      }),
+    .addOption(
+      new Option('--unknown <policy>', 'what to do with sends of unknown outcome after a crash').choices(['reconcile', 'resend', 'skip']).default('reconcile'),
+    )
+    .action(
+      (o: {
+        name: string;
+        list: string;
+        template: string;
+        subject: string;
+        from: string;
+        replyTo?: string;
+        domain?: string;
+        tag?: string[];
+        rate?: number;
+        maxConcurrency?: number;
+        priority?: number;
+        unknown: 'reconcile' | 'resend' | 'skip';
+      }) =>
+        withContext(async ({ db, config }) => {
+          const id = await createCampaign(db, config, {
+            name: o.name,
+            list: o.list,
+            template: o.template,
+            subject: o.subject,
+            from: o.from,
+            replyTo: o.replyTo,
+            domain: o.domain,
+            tags: o.tag,
+            ratePerSecond: o.rate,
+            maxConcurrency: o.maxConcurrency,
+            priority: o.priority,
+            unknownPolicy: o.unknown,
+          });
+          console.log(id);
+        }),
     );
 
   addSendingOptions(
@@ -190,13 +206,27 @@ export function addSendingOptions(command: Command, sends: (opts: Record<string,
     .option('--render-threads <n>', 'render worker threads (default: cores - 1)', intArg())
     .option('--lease-ms <n>', 'a worker silent this long is presumed dead (default 40000)', intArg(1000))
     .option('--request-timeout <ms>', 'give up on a request after this long (default 10000, at most lease/4)', intArg(100))
-    .option('--reconcile-after <ms>', "look up a send of unknown outcome in Mailgun's events this long after it was claimed (default 1800000: the event log needs ~30 min to be complete)", intArg(0))
-    .option('--max-attempts <n>', 'requests per message before it fails as transient_exhausted (default 6; attempts during a provider outage do not count)', intArg())
+    .option(
+      '--reconcile-after <ms>',
+      "look up a send of unknown outcome in Mailgun's events this long after it was claimed (default 1800000: the event log needs ~30 min to be complete)",
+      intArg(0),
+    )
+    .option(
+      '--max-attempts <n>',
+      'requests per message before it fails as transient_exhausted (default 6; attempts during a provider outage do not count)',
+      intArg(),
+    )
     .option('--limiter-stall <ms>', 'with REDIS_URL: a wait this long for rate-limit permits is reported and the limiter rebuilt (default 15000)', intArg(100))
     .option('--shutdown-timeout <ms>', 'longest a graceful stop may take', intArg(), 30_000);
 }
 
-export async function sendAndWait(db: Db, config: Config, log: Logger, id: number, o: SendingOptions & { shutdownTimeout: number; statsJson?: string }): Promise<void> {
+export async function sendAndWait(
+  db: Db,
+  config: Config,
+  log: Logger,
+  id: number,
+  o: SendingOptions & { shutdownTimeout: number; statsJson?: string },
+): Promise<void> {
   const stack = await openSendingStack(config, db, log, o);
   const stats = new RunStats();
   const detach = onShutdownSignal(log, o.shutdownTimeout, () => stack.close());
@@ -230,7 +260,8 @@ export async function sendAndWait(db: Db, config: Config, log: Logger, id: numbe
     ].join('\n'),
   );
   // The provider refused the account: nothing more can be sent until the operator fixes it.
-  if (final.status === 'paused' && final.paused_reason) throw new UserError(`campaign ${id} paused itself: ${final.paused_reason}; fix it, then run: herald campaign resume ${id}`);
+  if (final.status === 'paused' && final.paused_reason)
+    throw new UserError(`campaign ${id} paused itself: ${final.paused_reason}; fix it, then run: herald campaign resume ${id}`);
 }
 
 async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Promise<void> {
@@ -239,9 +270,13 @@ async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Pr
   const { renderer, specFor } = await openRendering(config, db, o);
   const started = Date.now();
   try {
-    const report = await dryRun(db, campaignRow, specFor(campaignRow), renderer, (f) => console.log(`render failed for ${f.email} (recipient ${f.recipientId}): ${f.code}: ${f.message}`));
+    const report = await dryRun(db, campaignRow, specFor(campaignRow), renderer, (f) =>
+      console.log(`render failed for ${f.email} (recipient ${f.recipientId}): ${f.code}: ${f.message}`),
+    );
     const seconds = (Date.now() - started) / 1000;
-    console.log(`dry run of campaign ${id}: ${report.rendered} rendered, ${report.failed} failed, average ${Math.round(report.bytes / Math.max(1, report.rendered) / 1024)} KB per message, ${seconds.toFixed(1)} s; nothing sent or recorded`);
+    console.log(
+      `dry run of campaign ${id}: ${report.rendered} rendered, ${report.failed} failed, average ${Math.round(report.bytes / Math.max(1, report.rendered) / 1024)} KB per message, ${seconds.toFixed(1)} s; nothing sent or recorded`,
+    );
   } finally {
     await renderer.close();
   }

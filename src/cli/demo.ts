@@ -67,7 +67,26 @@ async function startMockProcess(latency: number): Promise<{ url: string; process
   const cli = fileURLToPath(new URL('./main.js', import.meta.url));
   const child = spawn(
     process.execPath,
-    [cli, 'mock-mailgun', '--port', '0', '--latency', String(latency), '--jitter', String(Math.round(latency / 2)), '--fail-rate', '0.01', '--throttle-rate', '0.005', '--api-key', DEMO_KEY, '--domain', DEMO_DOMAIN, '--record', 'counts'],
+    [
+      cli,
+      'mock-mailgun',
+      '--port',
+      '0',
+      '--latency',
+      String(latency),
+      '--jitter',
+      String(Math.round(latency / 2)),
+      '--fail-rate',
+      '0.01',
+      '--throttle-rate',
+      '0.005',
+      '--api-key',
+      DEMO_KEY,
+      '--domain',
+      DEMO_DOMAIN,
+      '--record',
+      'counts',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout! });

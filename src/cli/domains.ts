@@ -48,9 +48,20 @@ function withLimitOptions(command: Command): Command {
     .option('--max-concurrency <n>', "requests in flight through this domain, split among live workers ('none' clears)", limitArg(1))
     .option('--daily-cap <n>', "messages per day through this domain, all campaigns and workers together ('none' clears)", limitArg(0))
     .option('--reset-hour <h>', 'local hour at which the daily cap starts over (default 0)', hourArg)
-    .option('--time-zone <zone>', 'IANA time zone of the reset hour and warm-up dates (default UTC)', optionParser((v) => (assertTimeZone(v), v)))
+    .option(
+      '--time-zone <zone>',
+      'IANA time zone of the reset hour and warm-up dates (default UTC)',
+      optionParser((v) => {
+        assertTimeZone(v);
+        return v;
+      }),
+    )
     .option('--warmup-start <date>', 'first day (YYYY-MM-DD, local) of the warm-up ramp', optionParser(parseLocalDate))
-    .option('--warmup-caps <list>', "daily caps of the ramp, day one first, e.g. 500,1000,2000,5000 ('none' clears the ramp)", optionParser((v) => (v === 'none' ? v : parseWarmupCaps(v))));
+    .option(
+      '--warmup-caps <list>',
+      "daily caps of the ramp, day one first, e.g. 500,1000,2000,5000 ('none' clears the ramp)",
+      optionParser((v) => (v === 'none' ? v : parseWarmupCaps(v))),
+    );
 }
 
 function toSettings(o: DomainOptions): DomainSettings {
@@ -86,7 +97,8 @@ export function registerDomainCommands(program: Command): void {
       withContext(async ({ db }) => {
         const settings = toSettings(o);
         if (Object.keys(settings).length === 0) throw new UserError('nothing to change: give at least one option (see herald domains set --help)');
-        if (!(await updateSendingDomain(db.kysely, name, settings))) throw new UserError(`no sending domain '${name}' (add it with: herald domains add ${name})`);
+        if (!(await updateSendingDomain(db.kysely, name, settings)))
+          throw new UserError(`no sending domain '${name}' (add it with: herald domains add ${name})`);
         console.log(`updated ${name}`);
       }),
   );
@@ -110,7 +122,12 @@ export function registerDomainCommands(program: Command): void {
             resetHour: d.reset_hour,
             timeZone: d.time_zone,
             warmup: rules.warmup,
-            today: { day: window.day, cap: capForDay(rules, window.day), used: await domainUsage(db.kysely, d.name, window.day), resetsAt: window.resetsAt.toISOString() },
+            today: {
+              day: window.day,
+              cap: capForDay(rules, window.day),
+              used: await domainUsage(db.kysely, d.name, window.day),
+              resetsAt: window.resetsAt.toISOString(),
+            },
           });
         }
         if (o.json) {

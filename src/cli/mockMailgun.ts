@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { startMockMailgun } from '../../tools/mock-mailgun/server.js';
 import type { RecordMode } from '../../tools/mock-mailgun/store.js';
 import { closeOnSignal } from '../app/signals.js';
@@ -36,27 +36,51 @@ export function registerMockMailgunCommand(program: Command): void {
     .option('--stall-ms <ms>', 'how long a stalled answer is held', intArg(0), 5000)
     .option('--stall-every <ms>', 'every this many ms the whole server stalls (accepts and answers nothing) ...', intArg(1))
     .option('--stall-for <ms>', '... for this many ms', intArg(0), 0)
-    .action(async (o: {
-      dropRate: number; stallRate: number; stallMs: number; stallEvery?: number; stallFor: number; port: number; host: string; apiKey?: string; domain?: string[]; latency: number; jitter: number; failRate: number; throttleRate: number; permanentFailRate: number; stuckRate: number; rateLimit?: number; seed?: number; record: RecordMode; webhookUrl?: string; webhookSigningKey?: string; bounceRate: number; complaintRate: number }) => {
-      const signingKey = o.webhookSigningKey ?? process.env.MAILGUN_WEBHOOK_SIGNING_KEY;
-      if (o.webhookUrl && !signingKey) throw new InvalidArgumentError('--webhook-url needs --webhook-signing-key (or MAILGUN_WEBHOOK_SIGNING_KEY)');
-      const mock = await startMockMailgun({
-        port: o.port,
-        host: o.host,
-        apiKey: o.apiKey ?? process.env.MAILGUN_API_KEY ?? 'key-mock',
-        domains: o.domain ?? [],
-        latencyMs: o.latency,
-        jitterMs: o.jitter,
-        faults: { failRate: o.failRate, throttleRate: o.throttleRate, permanentFailRate: o.permanentFailRate, stuckRate: o.stuckRate, seed: o.seed ?? null },
-        rateLimit: o.rateLimit ?? null,
-        record: o.record,
-        webhooks: o.webhookUrl ? { url: o.webhookUrl, signingKey: signingKey!, bounceRate: o.bounceRate, complaintRate: o.complaintRate } : null,
-        dropRate: o.dropRate,
-        stallRate: o.stallRate,
-        stallMs: o.stallMs,
-        stalls: o.stallEvery && o.stallFor > 0 ? { everyMs: o.stallEvery, forMs: Math.min(o.stallFor, o.stallEvery) } : null,
-      });
-      console.log(`mock Mailgun listening on ${mock.url}`);
-      await closeOnSignal(() => mock.close());
-    });
+    .action(
+      async (o: {
+        dropRate: number;
+        stallRate: number;
+        stallMs: number;
+        stallEvery?: number;
+        stallFor: number;
+        port: number;
+        host: string;
+        apiKey?: string;
+        domain?: string[];
+        latency: number;
+        jitter: number;
+        failRate: number;
+        throttleRate: number;
+        permanentFailRate: number;
+        stuckRate: number;
+        rateLimit?: number;
+        seed?: number;
+        record: RecordMode;
+        webhookUrl?: string;
+        webhookSigningKey?: string;
+        bounceRate: number;
+        complaintRate: number;
+      }) => {
+        const signingKey = o.webhookSigningKey ?? process.env.MAILGUN_WEBHOOK_SIGNING_KEY;
+        if (o.webhookUrl && !signingKey) throw new InvalidArgumentError('--webhook-url needs --webhook-signing-key (or MAILGUN_WEBHOOK_SIGNING_KEY)');
+        const mock = await startMockMailgun({
+          port: o.port,
+          host: o.host,
+          apiKey: o.apiKey ?? process.env.MAILGUN_API_KEY ?? 'key-mock',
+          domains: o.domain ?? [],
+          latencyMs: o.latency,
+          jitterMs: o.jitter,
+          faults: { failRate: o.failRate, throttleRate: o.throttleRate, permanentFailRate: o.permanentFailRate, stuckRate: o.stuckRate, seed: o.seed ?? null },
+          rateLimit: o.rateLimit ?? null,
+          record: o.record,
+          webhooks: o.webhookUrl ? { url: o.webhookUrl, signingKey: signingKey!, bounceRate: o.bounceRate, complaintRate: o.complaintRate } : null,
+          dropRate: o.dropRate,
+          stallRate: o.stallRate,
+          stallMs: o.stallMs,
+          stalls: o.stallEvery && o.stallFor > 0 ? { everyMs: o.stallEvery, forMs: Math.min(o.stallFor, o.stallEvery) } : null,
+        });
+        console.log(`mock Mailgun listening on ${mock.url}`);
+        await closeOnSignal(() => mock.close());
+      },
+    );
 }

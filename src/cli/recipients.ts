@@ -29,7 +29,8 @@ export function registerRecipientCommands(program: Command): void {
           const seconds = (Date.now() - started) / 1000;
           console.log(
             `read ${s.rowsRead} rows in ${seconds.toFixed(1)} s: ${s.imported} new, ${s.updated} updated, ${s.unchanged} unchanged, ` +
-              `${s.addedToList} added to '${o.list}', ${s.rejected} rejected` + (s.rejected > 0 ? ` (see ${s.rejectsPath})` : ''),
+              `${s.addedToList} added to '${o.list}', ${s.rejected} rejected` +
+              (s.rejected > 0 ? ` (see ${s.rejectsPath})` : ''),
           );
         } catch (err) {
           if (err instanceof ImportError) throw new UserError(err.message);

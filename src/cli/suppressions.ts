@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { SuppressionReason } from '../db/schema.js';
 import { emailKey, normalizeEmail } from '../domain/email.js';
 import { UserError } from '../domain/errors.js';

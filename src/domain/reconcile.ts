@@ -13,11 +13,7 @@ export interface ReconcilePlan {
   skip: number[];
 }
 
-export function planUnknown(
-  policy: UnknownPolicy,
-  unknownIds: readonly number[],
-  acceptedByRecipient: ReadonlyMap<number, string>,
-): ReconcilePlan {
+export function planUnknown(policy: UnknownPolicy, unknownIds: readonly number[], acceptedByRecipient: ReadonlyMap<number, string>): ReconcilePlan {
   const plan: ReconcilePlan = { sent: new Map(), resend: [], skip: [] };
   for (const id of unknownIds) {
     if (policy === 'skip') plan.skip.push(id);

@@ -1,11 +1,4 @@
-import type {
-  FastifySchema,
-  RawReplyDefaultExpression,
-  RawRequestDefaultExpression,
-  RawServerDefault,
-  RouteGenericInterface,
-  RouteOptions,
-} from 'fastify';
+import type { FastifySchema, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault, RouteGenericInterface, RouteOptions } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 
 /**
@@ -28,7 +21,15 @@ export interface RouteConfig {
   body: BodyKind;
 }
 
-type Options<S extends FastifySchema> = RouteOptions<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, RouteGenericInterface, RouteConfig, S, ZodTypeProvider>;
+type Options<S extends FastifySchema> = RouteOptions<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  RouteGenericInterface,
+  RouteConfig,
+  S,
+  ZodTypeProvider
+>;
 
 export type Route = Options<FastifySchema>;
 

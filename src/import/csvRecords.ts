@@ -61,7 +61,10 @@ export async function* readCsv(file: string, isRow: (line: string) => boolean): 
         if (firstText !== '') yield { kind: 'record', record: { line: firstLine, fields: firstText.split(',') } };
         continue;
       }
-      const text = pending.slice(0, end + 1).map(([, t]) => t).join('\n');
+      const text = pending
+        .slice(0, end + 1)
+        .map(([, t]) => t)
+        .join('\n');
       const parsed = parseRecord(text);
       if (parsed.ok && !pending.slice(1, end + 1).some(([, t]) => countQuotes(t) % 2 === 0 && isRow(t))) {
         pending.splice(0, end + 1);

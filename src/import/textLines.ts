@@ -166,7 +166,8 @@ function sniff(head: Buffer): void {
   if (bytes.length === 0) return;
   const starts = (...sig: number[]): boolean => sig.every((b, i) => bytes[i] === b);
   const advice = 'save it as UTF-8 CSV and import again';
-  if (starts(0xff, 0xfe, 0x00, 0x00) || starts(0x00, 0x00, 0xfe, 0xff)) throw new EncodingError(`the file is UTF-32 (it starts with a UTF-32 byte-order mark), not UTF-8: ${advice}`);
+  if (starts(0xff, 0xfe, 0x00, 0x00) || starts(0x00, 0x00, 0xfe, 0xff))
+    throw new EncodingError(`the file is UTF-32 (it starts with a UTF-32 byte-order mark), not UTF-8: ${advice}`);
   if (starts(0xff, 0xfe)) throw new EncodingError(`the file is UTF-16 little-endian (it starts with a UTF-16 byte-order mark), not UTF-8: ${advice}`);
   if (starts(0xfe, 0xff)) throw new EncodingError(`the file is UTF-16 big-endian (it starts with a UTF-16 byte-order mark), not UTF-8: ${advice}`);
   if (bytes.length >= 4) {
@@ -174,8 +175,10 @@ function sniff(head: Buffer): void {
     let oddNul = 0;
     for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0) i % 2 === 0 ? evenNul++ : oddNul++;
     const half = bytes.length / 2;
-    if (oddNul > half * 0.6 && evenNul < half * 0.1) throw new EncodingError(`the file looks like UTF-16 little-endian without a byte-order mark (every other byte is NUL), not UTF-8: ${advice}`);
-    if (evenNul > half * 0.6 && oddNul < half * 0.1) throw new EncodingError(`the file looks like UTF-16 big-endian without a byte-order mark (every other byte is NUL), not UTF-8: ${advice}`);
+    if (oddNul > half * 0.6 && evenNul < half * 0.1)
+      throw new EncodingError(`the file looks like UTF-16 little-endian without a byte-order mark (every other byte is NUL), not UTF-8: ${advice}`);
+    if (evenNul > half * 0.6 && oddNul < half * 0.1)
+      throw new EncodingError(`the file looks like UTF-16 big-endian without a byte-order mark (every other byte is NUL), not UTF-8: ${advice}`);
   }
   if (starts(0x1f, 0x8b)) throw new EncodingError('the file is gzip-compressed, not a CSV: decompress it first');
   if (starts(0x50, 0x4b, 0x03, 0x04)) throw new EncodingError('the file is a zip archive (an .xlsx spreadsheet is one), not a CSV: export it as UTF-8 CSV');
@@ -183,6 +186,8 @@ function sniff(head: Buffer): void {
   let binary = 0;
   for (const b of bytes) if (b === 0 || (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f) binary++;
   if (binary > bytes.length * 0.1) {
-    throw new EncodingError(`the file is binary data, not UTF-8 text (${binary} of its first ${bytes.length} bytes are NULs or control characters): expected a UTF-8 CSV`);
+    throw new EncodingError(
+      `the file is binary data, not UTF-8 text (${binary} of its first ${bytes.length} bytes are NULs or control characters): expected a UTF-8 CSV`,
+    );
   }
 }

@@ -158,7 +158,6 @@ export class CampaignRun {
     this.done = this.run();
   }
 
-
   /** Work waiting between this run's stages, for metrics. */
   depths(): { render: number; send: number; retry: number } {
     return { render: this.renderQueue.size, send: this.backlog.waiting, retry: this.backlog.retrying };
@@ -193,7 +192,15 @@ export class CampaignRun {
     }, this.settings.statusPollMs);
     try {
       await this.retrying('resolve unknown deliveries', () =>
-        resolveUnknownDeliveries(db, this.deps.client, id, this.campaign.unknown_policy, log, this.deps.domain, new Date(this.deps.clock().getTime() - this.settings.reconcileAfterMs)),
+        resolveUnknownDeliveries(
+          db,
+          this.deps.client,
+          id,
+          this.campaign.unknown_policy,
+          log,
+          this.deps.domain,
+          new Date(this.deps.clock().getTime() - this.settings.reconcileAfterMs),
+        ),
       );
       const renderLoops = Array.from({ length: this.deps.renderer.threads + 1 }, () => this.renderLoop());
       const rendered = Promise.all(renderLoops).then(() => this.backlog.close());
@@ -255,13 +262,18 @@ export class CampaignRun {
   private async produce(): Promise<void> {
     try {
       while (!this.haltReason) {
-        const claim = await this.retrying('claim recipients', () =>
-          claimBatch(this.deps.db, this.campaign.id, this.deps.workerId, this.settings.batchSize, { domain: this.deps.domain, now: this.deps.clock() }),
+        const claim = await this.retrying(
+          'claim recipients',
+          () => claimBatch(this.deps.db, this.campaign.id, this.deps.workerId, this.settings.batchSize, { domain: this.deps.domain, now: this.deps.clock() }),
           true,
         );
         if (claim === undefined || claim.state === 'exhausted') return;
         if (claim.state === 'capped') {
-          if (!this.waitingUntil) this.deps.log.info({ campaignId: this.campaign.id, domain: claim.domain, until: claim.until.toISOString() }, 'daily cap of the sending domain reached; waiting');
+          if (!this.waitingUntil)
+            this.deps.log.info(
+              { campaignId: this.campaign.id, domain: claim.domain, until: claim.until.toISOString() },
+              'daily cap of the sending domain reached; waiting',
+            );
           this.waitingUntil = claim.until;
           await this.sleep(Math.max(0, Math.min(this.settings.capRecheckMs, claim.until.getTime() - this.deps.clock().getTime())));
           continue;

@@ -42,7 +42,13 @@ export interface SenderProcessOptions {
   domain: string;
 }
 
-export const defaultSenderProcessOptions: SenderProcessOptions = { run: defaultRunSettings, leaseMs: 40_000, pollMs: 1000, scheduleGraceMs: 3_600_000, domain: 'default' };
+export const defaultSenderProcessOptions: SenderProcessOptions = {
+  run: defaultRunSettings,
+  leaseMs: 40_000,
+  pollMs: 1000,
+  scheduleGraceMs: 3_600_000,
+  domain: 'default',
+};
 
 export interface SenderProcessDeps {
   db: Db;
@@ -147,7 +153,10 @@ export class SenderProcess {
       this.deps.db,
       CAMPAIGN_CHANNEL,
       (payload) => {
-        void this.runs.get(Number(payload))?.checkStatus().catch(() => undefined);
+        void this.runs
+          .get(Number(payload))
+          ?.checkStatus()
+          .catch(() => undefined);
         this.wakeLoop?.();
       },
       (err) => this.deps.log.warn({ err: err.message }, 'campaign notifications interrupted'),
@@ -269,12 +278,17 @@ export class SenderProcess {
 
   /** Says in the database why these campaigns hold their sending (null: they no longer do). */
   private hold(ids: number[], hold: { reason: string; detail: string | null; until: Date | null } | null, clearing = hold?.reason ?? ''): void {
-    setCampaignsWaiting(this.deps.db.kysely, ids, hold, clearing).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not record why campaigns wait'));
+    setCampaignsWaiting(this.deps.db.kysely, ids, hold, clearing).catch((err: Error) =>
+      this.deps.log.warn({ err: err.message }, 'could not record why campaigns wait'),
+    );
   }
 
   private limiterTrouble(ids: number[], err: Error | null): void {
     if (err) {
-      this.deps.log.warn({ campaignIds: ids, err: err.message }, 'cannot get rate-limit permits (is Redis at REDIS_URL reachable?): holding sending until it answers');
+      this.deps.log.warn(
+        { campaignIds: ids, err: err.message },
+        'cannot get rate-limit permits (is Redis at REDIS_URL reachable?): holding sending until it answers',
+      );
       this.hold(ids, { reason: LIMITER_UNAVAILABLE, detail: err.message, until: null });
     } else {
       this.deps.log.info({ campaignIds: ids }, 'rate-limit permits come again: sending resumes');

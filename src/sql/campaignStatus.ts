@@ -1,4 +1,4 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { CampaignStatus, Database } from '../db/schema.js';
 
 export async function campaignStatus(db: Kysely<Database>, id: number): Promise<CampaignStatus | undefined> {

@@ -56,7 +56,7 @@ export async function claimBatch(
       select status, list_id, claim_cursor, list_exhausted, waiting_reason from campaigns where id = ${campaignId} for update
     `.execute(trx);
     const row = campaign.rows[0];
-    if (!row || row.status !== 'running') return { state: 'stopped' };
+    if (row?.status !== 'running') return { state: 'stopped' };
     // The claim reads a few hundred recipients by key; left to itself, Postgres hashed the
     // whole recipients table twice per claim.
     await planKeyLookups(trx);

@@ -1,4 +1,4 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database, DeliveryStatus } from '../db/schema.js';
 
 export type StatusCounts = Record<DeliveryStatus, number>;

@@ -1,4 +1,4 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 
 export async function findListId(db: Kysely<Database>, name: string): Promise<number | undefined> {

@@ -42,7 +42,9 @@ export function kyselySessionRunner(db: Kysely<Database>): SessionRunner {
  * set).
  */
 export async function createImportTables(run: SessionRunner): Promise<void> {
-  await run(sql`create temporary table if not exists import_batch (line int not null, email text not null, name text, attributes jsonb not null, is_first boolean not null default false)`);
+  await run(
+    sql`create temporary table if not exists import_batch (line int not null, email text not null, name text, attributes jsonb not null, is_first boolean not null default false)`,
+  );
   await run(sql`create temporary table if not exists import_seen (email_lower text primary key, line int not null)`);
   await run(sql`truncate import_batch, import_seen`);
 }
@@ -151,7 +153,9 @@ export async function upsertRecipients(run: SessionRunner, firsts: FirstOccurren
   const ids =
     merged.rows.length === total
       ? merged.rows.map((r) => r.id)
-      : (await run(sql<{ id: number }>`select r.id from unnest(${firsts.emails}::text[]) as e join recipients r on lower(r.email) = lower(e)`)).rows.map((r) => r.id);
+      : (await run(sql<{ id: number }>`select r.id from unnest(${firsts.emails}::text[]) as e join recipients r on lower(r.email) = lower(e)`)).rows.map(
+          (r) => r.id,
+        );
   const inserted = merged.rows.filter((r) => r.inserted).length;
   return { ids, inserted, updated: merged.rows.length - inserted, unchanged: total - merged.rows.length };
 }

@@ -1,4 +1,4 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database, NewCampaign } from '../db/schema.js';
 
 export async function insertCampaign(db: Kysely<Database>, values: NewCampaign): Promise<number> {

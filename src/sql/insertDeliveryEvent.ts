@@ -1,4 +1,4 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 
 export interface NewDeliveryEvent {
@@ -16,7 +16,16 @@ export interface NewDeliveryEvent {
 export async function insertDeliveryEvent(db: Kysely<Database>, e: NewDeliveryEvent): Promise<boolean> {
   const result = await db
     .insertInto('delivery_events')
-    .values({ id: e.id, campaign_id: e.campaignId, recipient_id: e.recipientId, event: e.event, severity: e.severity, reason: e.reason, occurred_at: e.occurredAt, payload: JSON.stringify(e.payload) })
+    .values({
+      id: e.id,
+      campaign_id: e.campaignId,
+      recipient_id: e.recipientId,
+      event: e.event,
+      severity: e.severity,
+      reason: e.reason,
+      occurred_at: e.occurredAt,
+      payload: JSON.stringify(e.payload),
+    })
     .onConflict((oc) => oc.column('id').doNothing())
     .executeTakeFirst();
   return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;

@@ -11,5 +11,7 @@ import type { Database } from '../db/schema.js';
  * hashed all of it for every batch.
  */
 export async function planKeyLookups(trx: Transaction<Database>): Promise<void> {
-  await sql`select set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`.execute(trx);
+  await sql`select set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`.execute(
+    trx,
+  );
 }

@@ -20,7 +20,12 @@ export async function releaseClaims(db: Kysely<Database>, campaignId: number, wo
     `.execute(trx);
     if (released.rows.length === 0) return 0;
     const domain = domainName ? await getSendingDomain(trx, domainName) : undefined;
-    if (domain) await refundDailyQuota(trx, domain, released.rows.map((r) => r.claimed_at));
+    if (domain)
+      await refundDailyQuota(
+        trx,
+        domain,
+        released.rows.map((r) => r.claimed_at),
+      );
     return released.rows.length;
   });
 }

@@ -6,7 +6,13 @@ import type { Database } from '../db/schema.js';
  * unchanged since that listing: a row resent meanwhile by another worker may be `unknown`
  * again, for a newer request that the decision taken on the old listing knows nothing about.
  */
-export async function resolveUnknownAs(db: Kysely<Database>, campaignId: number, recipientIds: readonly number[], status: 'pending' | 'skipped', listedAt?: string): Promise<number> {
+export async function resolveUnknownAs(
+  db: Kysely<Database>,
+  campaignId: number,
+  recipientIds: readonly number[],
+  status: 'pending' | 'skipped',
+  listedAt?: string,
+): Promise<number> {
   if (recipientIds.length === 0) return 0;
   const result = await sql`
     update deliveries

@@ -69,8 +69,6 @@ function columns(s: DomainSettings) {
     ...(s.dailyCap !== undefined ? { daily_cap: s.dailyCap } : {}),
     ...(s.resetHour !== undefined ? { reset_hour: s.resetHour } : {}),
     ...(s.timeZone !== undefined ? { time_zone: s.timeZone } : {}),
-    ...(s.warmup !== undefined
-      ? { warmup_start: s.warmup?.start ?? null, warmup_caps: s.warmup ? sql<number[]>`${s.warmup.caps}::integer[]` : null }
-      : {}),
+    ...(s.warmup !== undefined ? { warmup_start: s.warmup?.start ?? null, warmup_caps: s.warmup ? sql<number[]>`${s.warmup.caps}::integer[]` : null } : {}),
   };
 }

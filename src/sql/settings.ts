@@ -7,7 +7,11 @@ const INSTALLATION_ID = 'installation_id';
 
 /** A value generated once per database and kept, so every process of the installation agrees on it. */
 async function generatedOnce(db: Kysely<Database>, key: string, make: () => string): Promise<string> {
-  await db.insertInto('settings').values({ key, value: make() }).onConflict((oc) => oc.column('key').doNothing()).execute();
+  await db
+    .insertInto('settings')
+    .values({ key, value: make() })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
   const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirstOrThrow();
   return row.value;
 }

@@ -3,7 +3,12 @@ import type { Database } from '../../src/db/schema.js';
 import { insertCampaign } from '../../src/sql/insertCampaign.js';
 
 /** A list of `count` recipients `user{i}@example.test`; returns the list id and recipient ids. */
-export async function seedList(db: Kysely<Database>, name: string, count: number, attributes: Record<string, unknown> = {}): Promise<{ listId: number; recipientIds: number[] }> {
+export async function seedList(
+  db: Kysely<Database>,
+  name: string,
+  count: number,
+  attributes: Record<string, unknown> = {},
+): Promise<{ listId: number; recipientIds: number[] }> {
   const list = await db.insertInto('lists').values({ name }).returning('id').executeTakeFirstOrThrow();
   const ids: number[] = [];
   for (let start = 1; start <= count; start += 2000) {
@@ -23,7 +28,14 @@ export async function seedList(db: Kysely<Database>, name: string, count: number
 export async function seedCampaign(
   db: Kysely<Database>,
   listId: number,
-  overrides: Partial<{ template: string; subject: string; status: 'draft' | 'running'; rate: number | null; unknownPolicy: 'reconcile' | 'resend' | 'skip'; domain: string }> = {},
+  overrides: Partial<{
+    template: string;
+    subject: string;
+    status: 'draft' | 'running';
+    rate: number | null;
+    unknownPolicy: 'reconcile' | 'resend' | 'skip';
+    domain: string;
+  }> = {},
 ): Promise<number> {
   return insertCampaign(db, {
     name: 'test campaign',

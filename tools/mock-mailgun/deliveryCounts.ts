@@ -41,9 +41,10 @@ export class DeliveryCounts {
   /** Every delivery id with its count, as `/mock/deliveries` shows them. */
   toJSON(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [campaign, counts] of this.byCampaign) counts.forEach((c, recipient) => {
-      if (c > 0) out[`${campaign}.${recipient}`] = c;
-    });
+    for (const [campaign, counts] of this.byCampaign)
+      counts.forEach((c, recipient) => {
+        if (c > 0) out[`${campaign}.${recipient}`] = c;
+      });
     for (const [id, c] of this.others) out[id] = c;
     return out;
   }

@@ -159,12 +159,10 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
 
   const throttle = (res: MockResponse, domain: string, seconds: number): void => {
     const after = new Date(Date.now() + seconds * 1000).toUTCString().replace('GMT', 'UTC');
-    send(
-      res,
-      429,
-      { message: `Domain ${domain} is not allowed to send: request limit exceeded, try again after ${after}` },
-      ['retry-after', String(Math.ceil(seconds))],
-    );
+    send(res, 429, { message: `Domain ${domain} is not allowed to send: request limit exceeded, try again after ${after}` }, [
+      'retry-after',
+      String(Math.ceil(seconds)),
+    ]);
   };
 
   const handle = (req: MockRequest, res: MockResponse): void => {
@@ -281,7 +279,14 @@ function validate(parsed: ParsedMessage): string | { to: string[] } {
   return { to: addresses };
 }
 
-function toAccepted(parsed: ParsedMessage, to: string[], id: string, timestamp: number, userVariables: Record<string, string>, headers: Record<string, string>): AcceptedMessage {
+function toAccepted(
+  parsed: ParsedMessage,
+  to: string[],
+  id: string,
+  timestamp: number,
+  userVariables: Record<string, string>,
+  headers: Record<string, string>,
+): AcceptedMessage {
   return {
     id,
     timestamp,

@@ -11,7 +11,8 @@ import type { ApiContext } from './context.js';
 /** Rejected rows returned inline with an import; the rest are counted only. */
 const REJECTS_SHOWN = 1000;
 
-const tooLarge = (limit: number): HttpError => new HttpError(413, `upload larger than ${limit} bytes (HERALD_MAX_UPLOAD_BYTES)`, undefined, { connection: 'close' });
+const tooLarge = (limit: number): HttpError =>
+  new HttpError(413, `upload larger than ${limit} bytes (HERALD_MAX_UPLOAD_BYTES)`, undefined, { connection: 'close' });
 
 /**
  * Streams the request body to `file`, refusing more than `limit` bytes with a 413. The

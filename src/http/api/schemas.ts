@@ -21,11 +21,24 @@ export const createCampaignBody = z
     name: z.string().trim().min(1).max(200),
     list: z.string().min(1).describe('name of the list to send to'),
     template: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a template folder name (letters, digits, - and _)'),
-    subject: z.string().min(1).max(998).refine((v) => !hasLineBreak(v), oneLine).describe('Nunjucks, e.g. "Hi {{ name }}"'),
+    subject: z
+      .string()
+      .min(1)
+      .max(998)
+      .refine((v) => !hasLineBreak(v), oneLine)
+      .describe('Nunjucks, e.g. "Hi {{ name }}"'),
     from: address,
     replyTo: address.optional(),
     domain: z.string().refine(isDomainName, { message: 'expected a domain name' }).optional(),
-    tags: z.array(z.string().refine((v) => !hasLineBreak(v), oneLine).regex(/^[\x20-\x7e]{1,128}$/, '1-128 printable ASCII characters')).max(3).optional(),
+    tags: z
+      .array(
+        z
+          .string()
+          .refine((v) => !hasLineBreak(v), oneLine)
+          .regex(/^[\x20-\x7e]{1,128}$/, '1-128 printable ASCII characters'),
+      )
+      .max(3)
+      .optional(),
     ratePerSecond: positiveInt.optional(),
     maxConcurrency: positiveInt.optional(),
     priority: z.number().int().min(-1000).optional(),
@@ -75,7 +88,8 @@ const campaignId = z
   .string()
   .superRefine((raw, ctx) => {
     const id = Number(raw);
-    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(id) || id < 1) ctx.addIssue({ code: 'custom', message: `campaign id must be a positive whole number, got '${raw}'` });
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(id) || id < 1)
+      ctx.addIssue({ code: 'custom', message: `campaign id must be a positive whole number, got '${raw}'` });
   })
   .transform(Number)
   .describe('campaign id (a positive whole number)');
@@ -94,7 +108,12 @@ export const scheduleBody = z.object({ at: isoTime.describe('when to start; a wo
 
 export const retryFailedBody = z
   .object({
-    reasons: z.array(z.string().min(1).max(100)).min(1).max(50).optional().describe(`error codes to retry (default: ${DEFAULT_RETRY_REASONS.join(', ')})`),
+    reasons: z
+      .array(z.string().min(1).max(100))
+      .min(1)
+      .max(50)
+      .optional()
+      .describe(`error codes to retry (default: ${DEFAULT_RETRY_REASONS.join(', ')})`),
     since: isoTime.optional().describe('only deliveries that failed at or after this time'),
   })
   .strict();

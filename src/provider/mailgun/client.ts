@@ -146,12 +146,15 @@ export class MailgunClient implements Provider {
 
   /** The campaign's `accepted` events, read from the events API by the user-variable Herald sends with each message. */
   async *acceptedEvents(query: AcceptedEventQuery, domain: string = this.options.domain): AsyncGenerator<AcceptedEvent> {
-    for await (const event of this.events({
-      begin: query.begin,
-      end: query.end,
-      event: 'accepted',
-      userVariables: { 'herald-campaign': String(query.campaignId) },
-    }, domain)) {
+    for await (const event of this.events(
+      {
+        begin: query.begin,
+        end: query.end,
+        event: 'accepted',
+        userVariables: { 'herald-campaign': String(query.campaignId) },
+      },
+      domain,
+    )) {
       yield { deliveryId: event['user-variables']?.['herald-delivery'], messageId: event.message?.headers?.['message-id'] };
     }
   }

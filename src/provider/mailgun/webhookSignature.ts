@@ -8,7 +8,9 @@ const WEBHOOK_MAX_AGE_MS = 5 * 60_000;
 
 /** Mailgun's scheme: hex HMAC-SHA256 of timestamp + token, keyed with the webhook signing key. */
 export function signWebhook(signingKey: string, timestamp: string, token: string): string {
-  return createHmac('sha256', signingKey).update(timestamp + token).digest('hex');
+  return createHmac('sha256', signingKey)
+    .update(timestamp + token)
+    .digest('hex');
 }
 
 /** Signature and freshness; replayed tokens are checked against the database by the caller. */

@@ -38,9 +38,9 @@ export function useFasterRuntime(): void {
  * about a third of the cost.
  */
 function fasterEscape(lib: NunjucksLib): void {
-  const escape = lib.escape;
+  const stockEscape = lib.escape;
   const special = /[&"'<>\\]/;
-  lib.escape = (value) => (special.test(value) ? escape(value) : value);
+  lib.escape = (value) => (special.test(value) ? stockEscape(value) : value);
 }
 
 /**

@@ -94,7 +94,10 @@ export class RenderPool {
     const spareBuffers = this.spares.splice(0);
     let result: RenderResult;
     try {
-      result = (await this.pool.run({ ...task, spareBuffers, progress, progressBase }, { signal: controller.signal, transferList: spareBuffers })) as RenderResult;
+      result = (await this.pool.run(
+        { ...task, spareBuffers, progress, progressBase },
+        { signal: controller.signal, transferList: spareBuffers },
+      )) as RenderResult;
     } catch (err) {
       if (!controller.signal.aborted) throw err;
       if (culprit < 0) {

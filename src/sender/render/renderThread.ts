@@ -122,7 +122,13 @@ function renderOne(spec: CampaignRenderSpec, p: Prepared, r: RenderRecipient, no
   // would end the Subject header and start another: this recipient fails, nothing is sent.
   if (/[\r\n]/.test(subject)) return `subject: the rendered Subject header ${LINE_BREAK}`;
   const fields: FormField[] = testSendTo
-    ? [['to', testSendTo], ['subject', `[TEST] ${subject}`], ['html', html], ['text', text], ['v:herald-delivery', `${spec.campaignId}.test`]]
+    ? [
+        ['to', testSendTo],
+        ['subject', `[TEST] ${subject}`],
+        ['html', html],
+        ['text', text],
+        ['v:herald-delivery', `${spec.campaignId}.test`],
+      ]
     : [
         ['to', r.name ? `${quoteName(r.name)} <${r.email}>` : r.email],
         ['subject', subject],
@@ -143,7 +149,7 @@ function renderOne(spec: CampaignRenderSpec, p: Prepared, r: RenderRecipient, no
  */
 function assignOwn(target: Record<string, unknown>, source: Record<string, unknown>): Record<string, unknown> {
   for (const key in source) {
-    if (!Object.prototype.hasOwnProperty.call(source, key)) continue;
+    if (!Object.hasOwn(source, key)) continue;
     if (key === '__proto__') Object.defineProperty(target, key, { value: source[key], enumerable: true, writable: true, configurable: true });
     else target[key] = source[key];
   }

@@ -14,15 +14,7 @@ import nunjucks from 'nunjucks';
  * and column, so a campaign with one is refused when it is created.
  */
 /** Members that lead from any value to its prototype chain or to the Function constructor. */
-const ALWAYS_BLOCKED = new Set([
-  'constructor',
-  '__proto__',
-  'prototype',
-  '__defineGetter__',
-  '__defineSetter__',
-  '__lookupGetter__',
-  '__lookupSetter__',
-]);
+const ALWAYS_BLOCKED = new Set(['constructor', '__proto__', 'prototype', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
 
 /**
  * Members of functions only: `call`/`apply`/`bind` choose `this` and the arguments of a native
@@ -69,6 +61,7 @@ const FORBIDDEN_FUNCTIONS = new Set<unknown>([
   Function.prototype.call,
   Function.prototype.apply,
   Function.prototype.bind,
+  // biome-ignore lint/security/noGlobalEval: listed so that templates can never call it
   eval,
   setTimeout,
   setInterval,
@@ -119,7 +112,7 @@ export function safeMemberLookup(obj: unknown, name: string): unknown {
   // A forbidden function read as data (through a getter, or a partial's exported value).
   if (FORBIDDEN_FUNCTIONS.has(member)) refuse(`'${name}' (a built-in JavaScript function)`);
   // Like the stock version, the method is read again when called and gets `obj` as `this`.
-  return (...args: unknown[]) => ((obj as Record<string, (...a: unknown[]) => unknown>)[name]!).apply(obj, args);
+  return (...args: unknown[]) => (obj as Record<string, (...a: unknown[]) => unknown>)[name]!.apply(obj, args);
 }
 
 interface Environment {

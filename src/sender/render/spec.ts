@@ -15,8 +15,6 @@ export function renderSpecFor(campaign: Campaign, config: Config, templatesDir: 
     from: campaign.from_address,
     replyTo: campaign.reply_to,
     tags: campaign.tags,
-    unsubscribe: config.secret
-      ? { baseUrl: config.publicUrl.replace(/\/$/, ''), mailto: `unsubscribe@${domain}`, secret: config.secret }
-      : null,
+    unsubscribe: config.secret ? { baseUrl: config.publicUrl.replace(/\/$/, ''), mailto: `unsubscribe@${domain}`, secret: config.secret } : null,
   };
 }

@@ -11,7 +11,10 @@ import { ThrottleController } from '../../domain/throttle.js';
 function recognizeLostRedisState(): void {
   const require = createRequire(import.meta.url);
   const connection = require('bottleneck/lib/IORedisConnection.js') as {
-    prototype: { __scriptArgs__(name: string, id: string, args: unknown[], cb: (err: Error | null, replies: unknown) => void): unknown[]; __heraldPatched?: boolean };
+    prototype: {
+      __scriptArgs__(name: string, id: string, args: unknown[], cb: (err: Error | null, replies: unknown) => void): unknown[];
+      __heraldPatched?: boolean;
+    };
   };
   const proto = connection.prototype;
   if (proto.__heraldPatched) return;
@@ -132,7 +135,10 @@ export class Pacer {
 
   private async fetchPermits(limiter: Bottleneck, weight: number): Promise<void> {
     try {
-      await withTimeout(limiter.schedule({ weight }, async () => undefined), this.options.stallMs ?? STALL_MS);
+      await withTimeout(
+        limiter.schedule({ weight }, async () => undefined),
+        this.options.stallMs ?? STALL_MS,
+      );
     } catch (err) {
       if (limiter !== this.limiter) return;
       if (!this.troubled) {
@@ -183,7 +189,13 @@ export class Pacer {
     }
     // Its own Redis clients: limiters of one id cannot share a connection (leaving it
     // unsubscribes the id's channel for the other one too).
-    this.limiter = new Bottleneck({ ...settings, id: this.options.id, datastore: 'ioredis', clearDatastore: false, clientOptions: redisOptions(this.options.redisUrl) });
+    this.limiter = new Bottleneck({
+      ...settings,
+      id: this.options.id,
+      datastore: 'ioredis',
+      clearDatastore: false,
+      clientOptions: redisOptions(this.options.redisUrl),
+    });
     // A limiter joining a shared id takes the settings stored in Redis, so this rate is pushed.
     // Not the reservoir itself: resetting it would hand every process a fresh reservoir's worth
     // at once, over the shared rate, each time one starts. (updateSettings returns a promise,
@@ -220,21 +232,32 @@ function effectiveRate(configured: number | null, adaptive: number | null): numb
  */
 export async function assertRedisReachable(url: string, timeoutMs = 3000): Promise<void> {
   const require = createRequire(import.meta.url);
-  const Redis = require('ioredis') as new (options: Record<string, unknown>) => {
+  const Redis = require('ioredis') as new (
+    options: Record<string, unknown>,
+  ) => {
     connect(): Promise<void>;
     ping(): Promise<string>;
     disconnect(): void;
     on(event: string, listener: (...args: unknown[]) => void): void;
   };
   const options = redisOptions(url);
-  const client = new Redis({ ...options, lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const client = new Redis({
+    ...options,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
     // Host and port only: the URL may carry a password.
-    throw new RedisUnreachableError(`REDIS_URL: cannot reach Redis at ${String(options.host)}:${String(options.port)} (${(err as Error).message}); start it, or unset REDIS_URL to limit rates per worker`);
+    throw new RedisUnreachableError(
+      `REDIS_URL: cannot reach Redis at ${String(options.host)}:${String(options.port)} (${(err as Error).message}); start it, or unset REDIS_URL to limit rates per worker`,
+    );
   } finally {
     client.disconnect();
   }

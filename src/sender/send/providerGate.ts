@@ -79,10 +79,13 @@ export class ProviderGate {
     if (this.timer && this.timerDue <= due) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerDue = due;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.wakeAll();
-    }, Math.max(1, ms));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.wakeAll();
+      },
+      Math.max(1, ms),
+    );
   }
 
   private wakeAll(): void {

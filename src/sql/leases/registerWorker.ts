@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
 
 export async function registerWorker(db: Kysely<Database>, id: string): Promise<void> {

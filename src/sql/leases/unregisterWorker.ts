@@ -1,4 +1,4 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
 
 export async function unregisterWorker(db: Kysely<Database>, id: string): Promise<void> {
