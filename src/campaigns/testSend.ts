@@ -1,9 +1,12 @@
+import type { Config } from '../config/config.js';
 import type { Db } from '../db/connect.js';
 import type { Campaign } from '../db/schema.js';
 import type { SendOutcome } from '../domain/retryPolicy.js';
 import { UserError } from '../domain/errors.js';
+import { openMailgunClient } from '../provider/mailgun/openMailgunClient.js';
 import type { Provider } from '../provider/provider.js';
 import type { Renderer } from '../sender/campaignRun.js';
+import { openRendering } from '../sender/render/openRendering.js';
 import type { CampaignRenderSpec } from '../sender/render/types.js';
 import { findRecipientByEmail } from '../sql/findRecipientByEmail.js';
 import { listPage } from '../sql/listPage.js';
@@ -35,4 +38,16 @@ export async function testSend(
   if (failure) throw new UserError(`rendering for ${recipient.email} failed: ${failure.message}`);
   const body = new Uint8Array(result.bodies, result.offsets[0]!, result.lengths[0]!);
   return { recipient, outcome: await client.send(body, result.contentType, campaign.sending_domain ?? undefined) };
+}
+
+/** A test send as the CLI and the API make it: one render thread and one connection, closed after. */
+export async function sendTestMessage(db: Db, config: Config, campaign: Campaign, to: string, as: string | undefined): Promise<{ recipient: ClaimedRecipient; outcome: SendOutcome }> {
+  const { renderer, specFor } = await openRendering(config, db, { renderThreads: 1 });
+  const client = openMailgunClient(config);
+  try {
+    return await testSend(db, campaign, specFor(campaign), renderer, client, to, as);
+  } finally {
+    await renderer.close();
+    await client.close();
+  }
 }

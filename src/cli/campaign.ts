@@ -15,11 +15,10 @@ import { withContext } from './context.js';
 import { showProgress } from './progress.js';
 import { RunStats } from './runStats.js';
 import { openSendingStack, type SendingOptions } from '../app/sendingStack.js';
-import { openMailgunClient } from '../provider/mailgun/openMailgunClient.js';
 import { openRendering } from '../sender/render/openRendering.js';
 import { capYoungGenerationBeforeAction } from '../app/youngGeneration.js';
 import { dryRun } from '../campaigns/dryRun.js';
-import { testSend } from '../campaigns/testSend.js';
+import { sendTestMessage } from '../campaigns/testSend.js';
 import { checkTemplatesOrThrow } from '../campaigns/create.js';
 import { scheduleCampaign } from '../campaigns/control.js';
 import { normalizeEmail } from '../domain/email.js';
@@ -146,16 +145,9 @@ export function registerCampaignCommands(program: Command): void {
         const campaignRow = await getCampaignOrThrow(db, campaignIdArg(idArg));
         const to = normalizeEmail(o.to);
         if (!to.ok) throw new UserError(`--to '${o.to}': ${to.reason}`);
-        const { renderer, specFor } = await openRendering(config, db, { renderThreads: 1 });
-        const client = openMailgunClient(config);
-        try {
-          const { recipient, outcome } = await testSend(db, campaignRow, specFor(campaignRow), renderer, client, to.email, o.as);
-          if (outcome.kind !== 'accepted') throw new UserError(`the provider refused the test message: ${outcome.code} ${outcome.message}`);
-          console.log(`sent a test of campaign ${campaignRow.id} to ${to.email}, rendered as ${recipient.email}: ${outcome.providerId}`);
-        } finally {
-          await renderer.close();
-          await client.close();
-        }
+        const { recipient, outcome } = await sendTestMessage(db, config, campaignRow, to.email, o.as);
+        if (outcome.kind !== 'accepted') throw new UserError(`the provider refused the test message: ${outcome.code} ${outcome.message}`);
+        console.log(`sent a test of campaign ${campaignRow.id} to ${to.email}, rendered as ${recipient.email}: ${outcome.providerId}`);
       }),
     );
 

@@ -2,8 +2,7 @@ import { getCampaignOrThrow } from '../../campaigns/control.js';
 import { checkTemplatesOrThrow } from '../../campaigns/create.js';
 import { dryRun, type RenderFailureLine } from '../../campaigns/dryRun.js';
 import { campaignStatusReport } from '../../campaigns/status.js';
-import { testSend } from '../../campaigns/testSend.js';
-import { openMailgunClient } from '../../provider/mailgun/openMailgunClient.js';
+import { sendTestMessage } from '../../campaigns/testSend.js';
 import { openRendering } from '../../sender/render/openRendering.js';
 import { requireMailgun } from '../../config/config.js';
 import { templatesDir } from '../../config/paths.js';
@@ -41,16 +40,9 @@ export async function sendTest({ db, config }: ApiContext, id: number, body: { t
   } catch (err) {
     throw new HttpError(503, (err as Error).message);
   }
-  const { renderer, specFor } = await openRendering(config, db, { renderThreads: 1 });
-  const client = openMailgunClient(config);
-  try {
-    const { recipient, outcome } = await testSend(db, campaign, specFor(campaign), renderer, client, body.to, body.as);
-    if (outcome.kind !== 'accepted') throw new HttpError(502, `the provider refused the test message: ${outcome.code} ${outcome.message}`);
-    return { to: body.to, renderedAs: recipient.email, providerId: outcome.providerId };
-  } finally {
-    await renderer.close();
-    await client.close();
-  }
+  const { recipient, outcome } = await sendTestMessage(db, config, campaign, body.to, body.as);
+  if (outcome.kind !== 'accepted') throw new HttpError(502, `the provider refused the test message: ${outcome.code} ${outcome.message}`);
+  return { to: body.to, renderedAs: recipient.email, providerId: outcome.providerId };
 }
 
 /** `herald campaign start --dry-run` for the API: renders every recipient, sends and records nothing. */
