@@ -41,7 +41,13 @@ export async function testSend(
 }
 
 /** A test send as the CLI and the API make it: one render thread and one connection, closed after. */
-export async function sendTestMessage(db: Db, config: Config, campaign: Campaign, to: string, as: string | undefined): Promise<{ recipient: ClaimedRecipient; outcome: SendOutcome }> {
+export async function sendTestMessage(
+  db: Db,
+  config: Config,
+  campaign: Campaign,
+  to: string,
+  as: string | undefined,
+): Promise<{ recipient: ClaimedRecipient; outcome: SendOutcome }> {
   const { renderer, specFor } = await openRendering(config, db, { renderThreads: 1 });
   const client = openMailgunClient(config);
   try {
