@@ -1,14 +1,12 @@
 import { z } from 'zod';
-import { hasLineBreak, isDomainName, isSenderAddress, LINE_BREAK_MESSAGE } from '../../domain/validation.js';
+import { domainNameSchema, hasLineBreak, LINE_BREAK_MESSAGE, senderAddressSchema, tagsSchema, templateNameSchema } from '../../domain/validation.js';
 import { emailKey, normalizeEmail } from '../../domain/email.js';
 import { DEFAULT_RETRY_REASONS } from '../../campaigns/retryFailed.js';
 import { HttpError } from '../errors.js';
 
 const oneLine = { message: LINE_BREAK_MESSAGE, abort: true };
-const address = z
-  .string()
-  .refine((v) => !hasLineBreak(v), oneLine)
-  .refine(isSenderAddress, { message: 'expected addr@domain or "Name <addr@domain>"' });
+// The rules the CLI applies too (domain/validation.ts), as zod schemas.
+const address = senderAddressSchema;
 const email = z.string().refine((v) => normalizeEmail(v).ok, { message: 'expected an email address' });
 /** An address to suppress: validated, then passed on trimmed and lower-cased (its key). */
 const suppressedEmail = email.transform(emailKey);
@@ -20,7 +18,7 @@ export const createCampaignBody = z
   .object({
     name: z.string().trim().min(1).max(200),
     list: z.string().min(1).describe('name of the list to send to'),
-    template: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a template folder name (letters, digits, - and _)'),
+    template: templateNameSchema,
     subject: z
       .string()
       .min(1)
@@ -29,16 +27,8 @@ export const createCampaignBody = z
       .describe('Nunjucks, e.g. "Hi {{ name }}"'),
     from: address,
     replyTo: address.optional(),
-    domain: z.string().refine(isDomainName, { message: 'expected a domain name' }).optional(),
-    tags: z
-      .array(
-        z
-          .string()
-          .refine((v) => !hasLineBreak(v), oneLine)
-          .regex(/^[\x20-\x7e]{1,128}$/, '1-128 printable ASCII characters'),
-      )
-      .max(3)
-      .optional(),
+    domain: domainNameSchema.optional(),
+    tags: tagsSchema.optional(),
     ratePerSecond: positiveInt.optional(),
     maxConcurrency: positiveInt.optional(),
     priority: z.number().int().min(-1000).optional(),
