@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
@@ -20,25 +19,22 @@ import { claimBatch } from '../src/sql/claimBatch.js';
 import { addSendingDomain } from '../src/sql/sendingDomains.js';
 import { dbLabel, onRealPostgres, openTestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
-import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, startMockProcess } from './support/processes.js';
+import { openCliSandbox, type CliSandbox, MOCK_DOMAIN, MOCK_KEY, runHerald, startMockProcess } from './support/processes.js';
 import { serverOptions } from './support/server.js';
 
 const SECRET = 'normalisation-secret';
 const SIGNING_KEY = 'normalisation-signing-key';
 
 describe(`one normalisation of an address, on every path (${dbLabel})`, () => {
+  let sandbox: CliSandbox;
   let dir: string;
-  let disposeDb: () => Promise<void> = async () => undefined;
   let env: Record<string, string>;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-normalise-'));
-    const database = await cliDatabaseEnv(dir);
-    disposeDb = database.dispose;
-    env = { ...database.env };
+    sandbox = await openCliSandbox('normalise', null);
+    ({ dir, env } = sandbox);
   });
   after(async () => {
-    await disposeDb();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await sandbox?.close();
   });
 
   it('an address suppressed through the CLI, the API, a CSV, a webhook or an unsubscribe link, with spaces and in another case, is never sent to', async () => {

@@ -1,24 +1,20 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dbLabel } from './support/db.js';
-import { cliDatabaseEnv, runHerald, spawnHerald } from './support/processes.js';
+import { openCliSandbox, type CliSandbox, runHerald, spawnHerald } from './support/processes.js';
 
 describe(`suppressions from the command line (${dbLabel})`, () => {
-  let disposeDb: () => Promise<void> = async () => undefined;
-  let env: Record<string, string>;
+  let sandbox: CliSandbox;
   let dir: string;
+  let env: Record<string, string>;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-suppress-'));
-    const database = await cliDatabaseEnv(dir);
-    disposeDb = database.dispose;
-    env = { ...database.env };
+    sandbox = await openCliSandbox('suppress', null);
+    ({ dir, env } = sandbox);
   });
   after(async () => {
-    await disposeDb();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await sandbox?.close();
   });
 
   it('adds, lists, imports and removes addresses, lowercased, with clear errors for bad input', async () => {

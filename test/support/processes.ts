@@ -93,23 +93,27 @@ export async function cliDatabaseEnv(dir: string): Promise<{ env: Record<string,
 export interface CliSandbox {
   /** A folder of its own (CSV files, PGlite data). */
   dir: string;
-  mock: MockProcess;
+  /** Null when the sandbox was opened without one. */
+  mock: MockProcess | null;
   /** Database, and Mailgun settings pointing at the mock. */
   env: Record<string, string>;
   close(): Promise<void>;
 }
 
-/** What a test that runs `herald` commands needs: a folder, a database and a mock of its own. */
-export async function openCliSandbox(prefix: string, mockArgs: string[]): Promise<CliSandbox> {
+/**
+ * What a test that runs `herald` commands needs: a folder, a database and (unless `mockArgs`
+ * is null) a Mailgun mock of its own.
+ */
+export async function openCliSandbox(prefix: string, mockArgs: string[] | null): Promise<CliSandbox> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `herald-${prefix}-`));
-  const mock = await startMockProcess(mockArgs);
+  const mock = mockArgs ? await startMockProcess(mockArgs) : null;
   const database = await cliDatabaseEnv(dir);
   return {
     dir,
     mock,
-    env: { MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, ...database.env },
+    env: { ...(mock ? { MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url } : {}), ...database.env },
     close: async () => {
-      await mock.stop();
+      await mock?.stop();
       await database.dispose();
       fs.rmSync(dir, { recursive: true, force: true });
     },
