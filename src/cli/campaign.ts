@@ -200,7 +200,7 @@ export function addSendingOptions(command: Command, sends: (opts: Record<string,
     .option('--request-timeout <ms>', 'give up on a request after this long (default 10000, at most lease/4)', intArg(100))
     .option(
       '--reconcile-after <ms>',
-      "look up a send of unknown outcome in Mailgun's events this long after it was claimed (default 1800000: the event log needs ~30 min to be complete)",
+      "look up a send of unknown outcome in Mailgun's events this long after its request (or its dead worker's last heartbeat) (default 1800000: the event log needs ~30 min to be complete)",
       intArg(0),
     )
     .option(
