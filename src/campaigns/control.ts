@@ -31,6 +31,9 @@ export async function controlCampaign(db: Db, config: Config, id: number, action
   const updated = await transitionCampaign(db.kysely, id, action);
   if (!updated) {
     const now = await getCampaignOrThrow(db, id);
+    // Two starts racing from draft: the one that lost the update finds the campaign running,
+    // which is what it asked for (the same answer as starting a running campaign above).
+    if (action === 'start' && now.status === 'running') return now;
     throw new ConflictError(`cannot ${action} campaign ${id}: it is ${now.status}`);
   }
   return updated;
