@@ -54,4 +54,29 @@ describe(`the HTTP API on malformed paths, queries and ids (${dbLabel})`, () => 
     }
     assert.deepEqual(wrong, []);
   });
+
+  it('answers a missing campaign with 404 before looking at the body', async () => {
+    const r = await call('POST', '/api/v1/campaigns/987654/test-send', { to: 'not an address' });
+    assert.equal(r.status, 404, r.error);
+    assert.match(r.error, /campaign 987654 does not exist/);
+    const schedule = await call('POST', '/api/v1/campaigns/987654/schedule', { at: 'never' });
+    assert.equal(schedule.status, 404, schedule.error);
+  });
+
+  it('ignores a large body sent to a route that reads none', async () => {
+    const res = await request(`${server.url}/api/v1/campaigns/987654/pause`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: 'x'.repeat(3 * 1024 * 1024),
+    });
+    const body = (await res.body.json()) as { error: string };
+    assert.equal(res.statusCode, 404, body.error);
+    assert.match(body.error, /campaign 987654 does not exist/);
+  });
+
+  it('answers a method /metrics does not serve with 405', async () => {
+    const r = await call('POST', '/metrics');
+    assert.equal(r.status, 405, r.error);
+    assert.match(r.error, /POST is not allowed on \/metrics/);
+  });
 });

@@ -19,6 +19,7 @@ import type { Metrics } from '../sender/metrics.js';
 import { packageVersion } from '../config/paths.js';
 import type { ApiContext } from './api/context.js';
 import { validationError } from './api/schemas.js';
+import { findCampaign } from '../sql/findCampaign.js';
 import { bearerCheck } from './bearer.js';
 import { loadDashboardAssets } from './dashboard/page.js';
 import { hasNul, HttpError } from './errors.js';
@@ -157,8 +158,14 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
     return payload;
   });
 
-  app.setErrorHandler((err: unknown, req, reply) => {
-    const e = err as Error & { code?: string; statusCode?: number };
+  app.setErrorHandler(async (err: unknown, req, reply) => {
+    const e = err as Error & { code?: string; statusCode?: number; validationContext?: string };
+    // A campaign that does not exist is the answer before a body that does not fit: the
+    // handlers look the campaign up first, and a client fixing its body would still get 404.
+    if (e.validationContext === 'body' && req.url.startsWith('/api/v1/campaigns/')) {
+      const id = Number((req.params as { id?: unknown } | undefined)?.id);
+      if (Number.isSafeInteger(id) && !(await findCampaign(db.kysely, id))) return reply.code(404).send({ error: `campaign ${id} does not exist` });
+    }
     if (e instanceof HttpError) {
       if (e.headers) void reply.headers(e.headers);
       return reply.code(e.status).send({ error: e.message, ...(e.fields ? { fields: e.fields } : {}) });
@@ -192,10 +199,8 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
   });
   await app.register(async (apiRoutes: FastifyInstance) => {
     apiRoutes.removeAllContentTypeParsers();
-    apiRoutes.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_BODY }, (req, raw, done) => {
+    apiRoutes.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_BODY }, (_req, raw, done) => {
       const text = raw as string;
-      // A route that reads no body ignores whatever was sent, as it always has.
-      if (!req.routeOptions.schema?.body) return done(null, undefined);
       let value: unknown;
       try {
         value = JSON.parse(text);
@@ -207,17 +212,27 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
     });
     // CSV uploads are not read here: the handler streams them to disk under its own limit.
     apiRoutes.addContentTypeParser('text/csv', (_req, _payload, done) => done(null, undefined));
-    for (const r of table) if (r.config?.access === 'token') apiRoutes.route(r);
+    for (const r of table) if (r.config?.access === 'token' && r.config.body !== 'none') apiRoutes.route(r);
+  });
+  await app.register(async (noBodyRoutes: FastifyInstance) => {
+    // A route that reads no body ignores whatever was sent, of any size, as it always has:
+    // the bytes are drained, never buffered, so there is nothing to limit.
+    noBodyRoutes.removeAllContentTypeParsers();
+    noBodyRoutes.addContentTypeParser('*', (_req, payload, done) => {
+      payload.resume();
+      done(null, undefined);
+    });
+    for (const r of table) if (r.config?.access === 'token' && r.config.body === 'none') noBodyRoutes.route(r);
   });
 
-  // Under /api/ a path that some route serves with another method is a 405; anything else 404.
+  // Under /api/ and at /metrics, a path that some route serves with another method is a 405; anything else 404.
   const patterns = table.map((r) => ({
     methods: new Set([r.method].flat()),
     pattern: new RegExp(`^${r.url.replace(/:[A-Za-z]+/g, '[^/]+')}$`),
   }));
   app.setNotFoundHandler(async (req, reply) => {
     const path = req.url.split('?')[0]!;
-    if (!path.startsWith('/api/')) return reply.code(404).type('text/plain; charset=utf-8').send('not found');
+    if (!path.startsWith('/api/') && path !== '/metrics') return reply.code(404).type('text/plain; charset=utf-8').send('not found');
     if (patterns.some((p) => p.pattern.test(path) && !p.methods.has(req.method as never))) throw new HttpError(405, `${req.method} is not allowed on ${path}`);
     throw new HttpError(404, `no such endpoint: ${path}`);
   });
