@@ -16,7 +16,7 @@ import { createLogger } from '../src/config/log.js';
 import { startServer } from '../src/http/app.js';
 import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { claimBatch } from '../src/sql/claimBatch.js';
-import { addSendingDomain } from '../src/sql/sendingDomains.js';
+import { addSendingDomain } from '../src/sql/addSendingDomain.js';
 import { dbLabel, onRealPostgres, openTestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { openCliSandbox, type CliSandbox, MOCK_DOMAIN, MOCK_KEY, runHerald, startMockProcess } from './support/processes.js';

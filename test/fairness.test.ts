@@ -6,7 +6,7 @@ import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/config/log.js';
 import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { transitionCampaign } from '../src/sql/transitionCampaign.js';
-import { addSendingDomain } from '../src/sql/sendingDomains.js';
+import { addSendingDomain } from '../src/sql/addSendingDomain.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';

@@ -9,7 +9,7 @@ import { countWorkers } from '../src/sql/leases/countWorkers.js';
 import { onRealPostgres, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_KEY, spawnHerald, startMockProcess, type HeraldProcess, type MockProcess } from './support/processes.js';
-import { addSendingDomain } from '../src/sql/sendingDomains.js';
+import { addSendingDomain } from '../src/sql/addSendingDomain.js';
 
 async function redisReachable(url: string | undefined): Promise<boolean> {
   if (!url) return false;

@@ -2,7 +2,11 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { isDomainName } from '../domain/validation.js';
 import { assertTimeZone, capForDay, capWindow, parseLocalDate, parseWarmupCaps } from '../domain/dailyCap.js';
 import { UserError } from '../domain/errors.js';
-import { addSendingDomain, capRules, domainUsage, listSendingDomains, updateSendingDomain, type DomainSettings } from '../sql/sendingDomains.js';
+import { addSendingDomain } from '../sql/addSendingDomain.js';
+import { domainUsage } from '../sql/domainUsage.js';
+import { listSendingDomains } from '../sql/listSendingDomains.js';
+import { capRules, type DomainSettings } from '../sql/sendingDomainSettings.js';
+import { updateSendingDomain } from '../sql/updateSendingDomain.js';
 import { intArg } from './args.js';
 import { withContext } from './context.js';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Metrics } from '../sender/metrics.js';
 import { startServer } from '../http/app.js';
-import { unsubscribeSecret } from '../sql/settings.js';
+import { unsubscribeSecret } from '../sql/unsubscribeSecret.js';
 import { closeOnSignal, onShutdownSignal } from '../app/signals.js';
 import { intArg } from './args.js';
 import { addSendingOptions } from './campaign.js';

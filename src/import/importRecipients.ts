@@ -2,20 +2,14 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Db } from '../db/connect.js';
 import { normalizeEmail } from '../domain/email.js';
-import {
-  copyBatch,
-  createImportTables,
-  dropImportTables,
-  insertBatch,
-  kyselySessionRunner,
-  markFirstOccurrences,
-  addMembers,
-  pgSessionRunner,
-  upsertRecipients,
-  type ImportRow,
-  type SessionRunner,
-  type UpsertOutcome,
-} from '../sql/importBatch.js';
+import { addMembers } from '../sql/import/addMembers.js';
+import { copyBatch } from '../sql/import/copyBatch.js';
+import { createImportTables } from '../sql/import/createImportTables.js';
+import { dropImportTables } from '../sql/import/dropImportTables.js';
+import { insertBatch } from '../sql/import/insertBatch.js';
+import { markFirstOccurrences } from '../sql/import/markFirstOccurrences.js';
+import { kyselySessionRunner, pgSessionRunner, type ImportRow, type SessionRunner } from '../sql/import/session.js';
+import { upsertRecipients, type UpsertOutcome } from '../sql/import/upsertRecipients.js';
 import { lineFields, readCsv } from './csvRecords.js';
 import { RejectsFile } from './rejectsFile.js';
 import { EncodingError } from './textLines.js';

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { reserveDailyQuota } from './domainQuota.js';
+import { reserveDailyQuota } from './reserveDailyQuota.js';
 import { planKeyLookups } from './planKeyLookups.js';
 
 export interface ClaimedRecipient {

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { refundDailyQuota } from './domainQuota.js';
-import { getSendingDomain } from './sendingDomains.js';
+import { findSendingDomain } from './findSendingDomain.js';
+import { refundDailyQuota } from './refundDailyQuota.js';
 
 /**
  * Hands back a worker's claims that were never sent, so a later run sends them, and returns
@@ -19,7 +19,7 @@ export async function releaseClaims(db: Kysely<Database>, campaignId: number, wo
       returning claimed_at
     `.execute(trx);
     if (released.rows.length === 0) return 0;
-    const domain = domainName ? await getSendingDomain(trx, domainName) : undefined;
+    const domain = domainName ? await findSendingDomain(trx, domainName) : undefined;
     if (domain)
       await refundDailyQuota(
         trx,

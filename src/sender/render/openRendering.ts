@@ -2,7 +2,7 @@ import type { Config } from '../../config/config.js';
 import { templatesDir } from '../../config/paths.js';
 import type { Db } from '../../db/connect.js';
 import type { Campaign } from '../../db/schema.js';
-import { unsubscribeSecret } from '../../sql/settings.js';
+import { unsubscribeSecret } from '../../sql/unsubscribeSecret.js';
 import { RenderPool } from './pool.js';
 import { renderSpecFor } from './spec.js';
 import type { CampaignRenderSpec } from './types.js';

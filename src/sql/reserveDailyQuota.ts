@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, SendingDomain } from '../db/schema.js';
+import type { Database } from '../db/schema.js';
 import { capForDay, capWindow } from '../domain/dailyCap.js';
-import { capRules, getSendingDomain } from './sendingDomains.js';
+import { findSendingDomain } from './findSendingDomain.js';
+import { capRules } from './sendingDomainSettings.js';
 
 export interface DailyQuota {
   /** Messages that may still be claimed on the current cap day. */
@@ -17,7 +18,7 @@ export interface DailyQuota {
  * not registered or has no cap today. Call inside the claiming transaction.
  */
 export async function reserveDailyQuota(trx: Kysely<Database>, givenName: string, now: Date): Promise<DailyQuota | null> {
-  const domain = await getSendingDomain(trx, givenName);
+  const domain = await findSendingDomain(trx, givenName);
   if (!domain) return null;
   // The counter is kept under the registered name, whatever case the campaign gave.
   const domainName = domain.name;
@@ -38,22 +39,4 @@ export async function reserveDailyQuota(trx: Kysely<Database>, givenName: string
       await sql`update domain_daily_usage set used = used + ${count} where domain = ${domainName} and day = ${window.day}`.execute(trx);
     },
   };
-}
-
-/**
- * Gives back quota for claims that were released unsent, to the cap day each was claimed on.
- * Days without a counter (no cap then) are left alone.
- */
-export async function refundDailyQuota(trx: Kysely<Database>, domain: SendingDomain, claimedAt: readonly Date[]): Promise<void> {
-  const rules = capRules(domain);
-  const perDay = new Map<string, number>();
-  for (const at of claimedAt) {
-    const day = capWindow(at, rules.resetHour, rules.timeZone).day;
-    perDay.set(day, (perDay.get(day) ?? 0) + 1);
-  }
-  for (const [day, count] of perDay) {
-    await sql`
-      update domain_daily_usage set used = greatest(0, used - ${count}) where domain = ${domain.name} and day = ${day}
-    `.execute(trx);
-  }
 }
