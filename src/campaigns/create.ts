@@ -72,6 +72,7 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     waiting_until: null,
     waiting_detail: null,
     paused_reason: null,
+    details_purged_at: null,
   };
   await checkTemplatesOrThrow(renderSpecFor(probe, config, templatesDir(), 'check'));
   return insertCampaign(db.kysely, values);

@@ -18,7 +18,7 @@ export interface CampaignStatusReport {
   counts: StatusCounts;
   /** Recipients not yet claimed by any worker. */
   unclaimed: number;
-  /** Messages per second over the last minute. */
+  /** Messages per second over about the last minute (from the sampled sent counts). */
   rate: number;
   etaSeconds: number | null;
   workers: Array<{ workerId: string; open: number; heartbeatAt: string | null }>;
@@ -38,7 +38,7 @@ export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<
   const recorded = Object.values(counts).reduce((a, b) => a + b, 0);
   const unclaimed = campaign.list_exhausted ? 0 : Math.max(0, progress.listSize - recorded);
   const open = unclaimed + counts.pending + counts.queued + counts.unknown;
-  const rate = Math.round((progress.sentLastMinute / 60) * 10) / 10;
+  const rate = sendingRate(counts.sent, progress.sentBefore);
   return {
     id,
     name: campaign.name,
@@ -63,6 +63,16 @@ export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<
     startedAt: campaign.started_at?.toISOString() ?? null,
     finishedAt: campaign.finished_at?.toISOString() ?? null,
   };
+}
+
+/**
+ * Messages per second since the sample of a minute ago (or the oldest, for a younger run),
+ * to one decimal. Samples are taken every few seconds while the campaign runs; a sample
+ * younger than a second says too little to divide by.
+ */
+export function sendingRate(sentNow: number, before: { sent: number; secondsAgo: number } | null): number {
+  if (!before || before.secondsAgo < 1) return 0;
+  return Math.max(0, Math.round(((sentNow - before.sent) / before.secondsAgo) * 10) / 10);
 }
 
 export function formatStatus(r: CampaignStatusReport): string {

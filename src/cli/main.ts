@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { registerCampaignCommands } from './campaign.js';
 import { withContext } from './context.js';
 import { registerDemoCommand } from './demo.js';
+import { registerDoctorCommand } from './doctor.js';
 import { registerDomainCommands } from './domains.js';
 import { registerListCommands } from './lists.js';
 import { registerMockMailgunCommand } from './mockMailgun.js';
@@ -43,6 +44,7 @@ registerCampaignCommands(program);
 registerDomainCommands(program);
 registerWorkerCommand(program);
 registerDemoCommand(program);
+registerDoctorCommand(program);
 registerMockMailgunCommand(program);
 registerServeCommand(program);
 

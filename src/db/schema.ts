@@ -19,6 +19,8 @@ export interface ListsTable {
   id: Generated<number>;
   name: string;
   created_at: Generated<Date>;
+  /** Kept by a trigger on list_members (migration 0008). */
+  member_count: Generated<number>;
 }
 
 export interface RecipientsTable {
@@ -74,6 +76,8 @@ export interface CampaignsTable {
   waiting_detail: string | null;
   /** Why the campaign paused itself (e.g. the provider rejected the API key); null when an operator paused it. */
   paused_reason: string | null;
+  /** When `campaign purge-details` dropped its per-recipient rows; its counts remain. */
+  details_purged_at: Timestamp | null;
 }
 
 export interface SendingDomainsTable {
@@ -154,6 +158,24 @@ export interface Database {
   deliveries: DeliveriesTable;
   sending_domains: SendingDomainsTable;
   domain_daily_usage: DomainDailyUsageTable;
+  delivery_counts: DeliveryCountsTable;
+  delivery_count_changes: DeliveryCountsTable;
+  campaign_samples: CampaignSamplesTable;
+}
+
+/** Deliveries per campaign, status and reason (error_code, '' for none): folded, or changes since. */
+export interface DeliveryCountsTable {
+  campaign_id: number;
+  status: DeliveryStatus;
+  reason: string;
+  n: number;
+}
+
+/** A running campaign's sent count every few seconds, for its rate. */
+export interface CampaignSamplesTable {
+  campaign_id: number;
+  at: Timestamp;
+  sent: number;
 }
 
 export type Campaign = Selectable<CampaignsTable>;

@@ -20,6 +20,7 @@ import { packageVersion } from '../config/paths.js';
 import type { ApiContext } from './api/context.js';
 import { validationError } from './api/schemas.js';
 import { findCampaign } from '../sql/findCampaign.js';
+import { startCountFolding } from '../sender/countFolding.js';
 import { bearerCheck } from './bearer.js';
 import { loadDashboardAssets } from './dashboard/page.js';
 import { hasNul, HttpError } from './errors.js';
@@ -237,6 +238,9 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
     throw new HttpError(404, `no such endpoint: ${path}`);
   });
 
+  // Webhooks and API writes change deliveries too; their count changes are folded here as well.
+  const stopFolding = startCountFolding(db.kysely, log);
+  app.addHook('onClose', async () => stopFolding());
   await app.listen({ port: options.port, host: options.host });
   const { port } = app.server.address() as AddressInfo;
   hosts = allowedHosts(options.host, port, options.config.publicUrl);

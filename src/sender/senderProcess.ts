@@ -17,6 +17,8 @@ import { listSendingDomains } from '../sql/listSendingDomains.js';
 import { countWorkers } from '../sql/leases/countWorkers.js';
 import { expireDeadWorkers } from '../sql/leases/expireDeadWorkers.js';
 import { heartbeat } from '../sql/leases/heartbeat.js';
+import { foldDeliveryCounts } from '../sql/foldDeliveryCounts.js';
+import { startCountFolding } from './countFolding.js';
 import { registerWorker } from '../sql/leases/registerWorker.js';
 import { unregisterWorker } from '../sql/leases/unregisterWorker.js';
 import { CampaignRun, defaultRunSettings, type Renderer, type RunOutcome, type RunSettings } from './campaignRun.js';
@@ -96,6 +98,7 @@ export class SenderProcess {
   private readonly runs = new Map<number, CampaignRun>();
   private lastBeat = 0;
   private beatTimer: NodeJS.Timeout | null = null;
+  private stopFolding: (() => Promise<void>) | null = null;
   private unlisten: (() => Promise<void>) | null = null;
   private stopping = false;
   private wakeLoop: (() => void) | null = null;
@@ -149,6 +152,7 @@ export class SenderProcess {
     await registerWorker(this.deps.db.kysely, this.id);
     this.lastBeat = Date.now();
     this.beatTimer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.options.leaseMs / 3)));
+    this.stopFolding = startCountFolding(this.deps.db.kysely, this.deps.log);
     this.unlisten = await listen(
       this.deps.db,
       CAMPAIGN_CHANNEL,
@@ -217,6 +221,9 @@ export class SenderProcess {
       await limits.pacer.close();
     }
     if (this.beatTimer) clearInterval(this.beatTimer);
+    await this.stopFolding?.();
+    // What this process wrote is folded before it leaves, so a reader after it finds few changes.
+    await foldDeliveryCounts(this.deps.db.kysely).catch(() => undefined);
     await this.unlisten?.();
     await unregisterWorker(this.deps.db.kysely, this.id).catch(() => undefined);
   }

@@ -15,13 +15,15 @@ export interface CampaignSummary {
   waitingReason: string | null;
 }
 
-/** The newest campaigns with their sent / failed counts, for the dashboard and the API. */
+/** The newest campaigns with their sent / failed counts (kept, migration 0008), for the dashboard and the API. */
 export async function listCampaigns(db: Kysely<Database>, limit: number): Promise<CampaignSummary[]> {
   const rows = await sql<CampaignSummary>`
     select c.id, c.name, c.status, l.name as "listName",
-      (select count(*) from list_members m where m.list_id = c.list_id)::int as "listSize",
-      (select count(*) from deliveries d where d.campaign_id = c.id and d.status = 'sent')::int as sent,
-      (select count(*) from deliveries d where d.campaign_id = c.id and d.status = 'failed')::int as failed,
+      l.member_count::int as "listSize",
+      (select coalesce(sum(n), 0) from delivery_counts k where k.campaign_id = c.id and k.status = 'sent')::int
+        + (select coalesce(sum(n), 0) from delivery_count_changes k where k.campaign_id = c.id and k.status = 'sent')::int as sent,
+      (select coalesce(sum(n), 0) from delivery_counts k where k.campaign_id = c.id and k.status = 'failed')::int
+        + (select coalesce(sum(n), 0) from delivery_count_changes k where k.campaign_id = c.id and k.status = 'failed')::int as failed,
       c.created_at as "createdAt", c.started_at as "startedAt", c.finished_at as "finishedAt",
       case when c.status = 'running' then c.waiting_reason end as "waitingReason"
     from campaigns c join lists l on l.id = c.list_id

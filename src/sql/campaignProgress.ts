@@ -4,19 +4,28 @@ import { countListMembers } from './countListMembers.js';
 
 export interface CampaignProgressRow {
   listSize: number;
-  sentLastMinute: number;
+  /**
+   * The campaign's sent count a minute ago (or as long ago as its samples go), and how many
+   * seconds ago that was; null before the first sample (sql/foldDeliveryCounts.ts).
+   */
+  sentBefore: { sent: number; secondsAgo: number } | null;
   /** Workers with open claims on the campaign, with how many each holds. */
   holders: Array<{ workerId: string; open: number; heartbeatAt: Date | null }>;
 }
 
 /** The parts of `campaign status` that are not plain counts. */
 export async function campaignProgress(db: Kysely<Database>, campaignId: number, listId: number): Promise<CampaignProgressRow> {
-  const [size, recent, holders] = await Promise.all([
+  const [size, sample, holders] = await Promise.all([
     countListMembers(db, listId),
-    sql<{ n: number }>`
-      select count(*) as n from deliveries
-      where campaign_id = ${campaignId} and sent_at is not null and sent_at > now() - interval '60 seconds'
+    sql<{ sent: number; seconds_ago: number }>`
+      select sent, extract(epoch from now() - at)::float8 as seconds_ago from (
+        (select sent, at from campaign_samples where campaign_id = ${campaignId} and at <= now() - interval '60 seconds' order by at desc limit 1)
+        union all
+        (select sent, at from campaign_samples where campaign_id = ${campaignId} order by at limit 1)
+      ) s
+      limit 1
     `.execute(db),
+    // The open claims are few, and the partial index deliveries_queued holds just them.
     sql<{ worker_id: string; open: number; heartbeat_at: Date | null }>`
       select d.worker_id, count(*) as open, w.heartbeat_at
       from deliveries d left join workers w on w.id = d.worker_id
@@ -25,9 +34,10 @@ export async function campaignProgress(db: Kysely<Database>, campaignId: number,
       order by d.worker_id
     `.execute(db),
   ]);
+  const s = sample.rows[0];
   return {
     listSize: size,
-    sentLastMinute: recent.rows[0]?.n ?? 0,
+    sentBefore: s ? { sent: Number(s.sent), secondsAgo: Number(s.seconds_ago) } : null,
     holders: holders.rows.map((h) => ({ workerId: h.worker_id, open: h.open, heartbeatAt: h.heartbeat_at })),
   };
 }

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { openSendingStack } from '../src/app/sendingStack.js';
+import { sendingRate } from '../src/campaigns/status.js';
+import { loadConfig } from '../src/config/config.js';
+import { createLogger } from '../src/config/log.js';
+import { addSuppressions } from '../src/sql/addSuppressions.js';
+import { countDeliveries } from '../src/sql/countDeliveries.js';
+import { countListMembers } from '../src/sql/countListMembers.js';
+import { foldDeliveryCounts } from '../src/sql/foldDeliveryCounts.js';
+import { notSentBreakdown } from '../src/sql/notSentBreakdown.js';
+import { recountKeptCounts } from '../src/sql/recountKeptCounts.js';
+import { retryFailed } from '../src/sql/retryFailed.js';
+import { transitionCampaign } from '../src/sql/transitionCampaign.js';
+import { dbLabel, openTestDb, type TestDb } from './support/db.js';
+import { seedCampaign, seedList } from './support/fixtures.js';
+import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
+
+describe(`kept counts (${dbLabel})`, () => {
+  let db: TestDb;
+  let mock: MockProcess;
+  before(async () => {
+    db = await openTestDb();
+    mock = await startMockProcess(['--latency', '2', '--fail-rate', '0.2', '--permanent-fail-rate', '0.05', '--record', 'counts']);
+  });
+  after(async () => {
+    await mock?.stop();
+    await db?.dispose();
+  });
+
+  /** The rows counted the slow way, per status and per not-sent reason. */
+  async function countedFromRows(campaignId: number) {
+    const rows = await sql<{ status: string; reason: string | null; n: number }>`
+      select status, error_code as reason, count(*)::int as n from deliveries where campaign_id = ${campaignId} group by 1, 2
+    `.execute(db.kysely);
+    const byStatus: Record<string, number> = { pending: 0, queued: 0, sent: 0, failed: 0, suppressed: 0, unknown: 0, skipped: 0 };
+    for (const r of rows.rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + r.n;
+    const notSent = rows.rows
+      .filter((r) => ['failed', 'suppressed', 'skipped', 'unknown'].includes(r.status))
+      .map((r) => `${r.status}/${r.reason ?? ''}=${r.n}`)
+      .sort();
+    return { byStatus, notSent };
+  }
+
+  async function assertKeptEqualsRows(campaignId: number, when: string) {
+    const rows = await countedFromRows(campaignId);
+    assert.deepEqual({ ...(await countDeliveries(db.kysely, campaignId)) }, rows.byStatus, `status counts ${when}`);
+    const kept = (await notSentBreakdown(db.kysely, campaignId)).map((r) => `${r.status}/${r.reason ?? ''}=${r.count}`).sort();
+    assert.deepEqual(kept, rows.notSent, `not-sent breakdown ${when}`);
+    assert.deepEqual(await recountKeptCounts(db.kysely, { fix: false }), [], `doctor finds no difference ${when}`);
+  }
+
+  it('equal the rows through claims, results, a pause, retry-failed and folds', async () => {
+    const { listId, recipientIds } = await seedList(db.kysely, 'kept', 600);
+    assert.equal(await countListMembers(db.kysely, listId), 600);
+    await addSuppressions(
+      db.kysely,
+      recipientIds.slice(0, 25).map((_, i) => `kept-user${i + 1}@example.test`),
+      'manual',
+      'test',
+    );
+    const id = await seedCampaign(db.kysely, listId, { status: 'running' });
+    await assertKeptEqualsRows(id, 'before sending');
+    const config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url });
+    const stack = await openSendingStack(config, db, createLogger('silent'), { concurrency: 20, batchSize: 50, maxAttempts: 2 });
+    try {
+      const running = stack.worker.runCampaigns((c) => c.id === id, false);
+      while ((await countDeliveries(db.kysely, id)).sent < 150) await sleep(20);
+      await transitionCampaign(db.kysely, id, 'pause');
+      await running;
+      const paused = await countDeliveries(db.kysely, id);
+      assert.ok(paused.pending > 0 || paused.sent + paused.failed + paused.suppressed === 600, `claims were released on pause: ${JSON.stringify(paused)}`);
+      await assertKeptEqualsRows(id, 'after the pause');
+      assert.equal(await foldDeliveryCounts(db.kysely), true);
+      await assertKeptEqualsRows(id, 'after a fold');
+      await transitionCampaign(db.kysely, id, 'resume');
+      await stack.worker.runCampaigns((c) => c.id === id, false);
+    } finally {
+      await stack.close();
+    }
+    const done = await countDeliveries(db.kysely, id);
+    assert.equal(done.suppressed, 25);
+    assert.equal(done.sent + done.failed + done.suppressed, 600, JSON.stringify(done));
+    assert.ok(done.failed > 0, 'the mock refused some for good');
+    await assertKeptEqualsRows(id, 'after the campaign');
+
+    const requeued = await retryFailed(db.kysely, id, ['transient_exhausted', 'http_400', 'permanent'], null);
+    assert.ok(requeued > 0, 'retry-failed re-queued some');
+    await assertKeptEqualsRows(id, `after retry-failed re-queued ${requeued}`);
+    await foldDeliveryCounts(db.kysely);
+    await assertKeptEqualsRows(id, 'after retry-failed and a fold');
+  });
+
+  it('doctor finds and corrects a count that was changed by hand', async () => {
+    const { listId } = await seedList(db.kysely, 'tampered', 40);
+    const id = await seedCampaign(db.kysely, listId, { status: 'running' });
+    await sql`insert into deliveries (campaign_id, recipient_id, status) select ${id}, recipient_id, 'pending' from list_members where list_id = ${listId}`.execute(
+      db.kysely,
+    );
+    await foldDeliveryCounts(db.kysely);
+    await sql`update delivery_counts set n = n + 7 where campaign_id = ${id} and status = 'pending'`.execute(db.kysely);
+    await sql`update lists set member_count = 3 where id = ${listId}`.execute(db.kysely);
+    const found = await recountKeptCounts(db.kysely, { fix: false });
+    assert.deepEqual(found, [
+      { kind: 'campaign', id, status: 'pending', reason: '', kept: 47, actual: 40 },
+      { kind: 'list', id: listId, kept: 3, actual: 40 },
+    ]);
+    assert.deepEqual(await recountKeptCounts(db.kysely, { fix: true }), found);
+    assert.deepEqual(await recountKeptCounts(db.kysely, { fix: false }), []);
+    assert.equal((await countDeliveries(db.kysely, id)).pending, 40);
+    assert.equal(await countListMembers(db.kysely, listId), 40);
+  });
+
+  it('takes the rate from sampled sent counts', async () => {
+    assert.equal(sendingRate(1000, null), 0);
+    assert.equal(sendingRate(1000, { sent: 400, secondsAgo: 60 }), 10);
+    assert.equal(sendingRate(1000, { sent: 1000, secondsAgo: 0.2 }), 0);
+    const { listId } = await seedList(db.kysely, 'sampled', 10);
+    const id = await seedCampaign(db.kysely, listId, { status: 'running' });
+    await sql`insert into deliveries (campaign_id, recipient_id, status) select ${id}, recipient_id, 'sent' from list_members where list_id = ${listId}`.execute(
+      db.kysely,
+    );
+    await foldDeliveryCounts(db.kysely);
+    const samples = await sql<{ sent: number }>`select sent from campaign_samples where campaign_id = ${id}`.execute(db.kysely);
+    assert.deepEqual(
+      samples.rows.map((r) => Number(r.sent)),
+      [10],
+    );
+  });
+});
