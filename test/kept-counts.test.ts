@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { request } from 'undici';
 import { openSendingStack } from '../src/app/sendingStack.js';
 import { sendingRate } from '../src/campaigns/status.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/config/log.js';
+import { startServer, type RunningServer } from '../src/http/app.js';
 import { addSuppressions } from '../src/sql/addSuppressions.js';
 import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { countListMembers } from '../src/sql/countListMembers.js';
@@ -16,6 +18,7 @@ import { retryFailed } from '../src/sql/retryFailed.js';
 import { transitionCampaign } from '../src/sql/transitionCampaign.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
+import { serverOptions } from './support/server.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
 
 describe(`kept counts (${dbLabel})`, () => {
@@ -128,5 +131,67 @@ describe(`kept counts (${dbLabel})`, () => {
       samples.rows.map((r) => Number(r.sent)),
       [10],
     );
+  });
+});
+
+describe(`campaign purge-details (${dbLabel})`, () => {
+  let db: TestDb;
+  let server: RunningServer;
+  const TOKEN = 'purge-token';
+  before(async () => {
+    db = await openTestDb();
+    server = await startServer(db, createLogger('silent'), serverOptions({ apiToken: TOKEN, config: loadConfig({ ...process.env, HERALD_API_TOKEN: TOKEN }) }));
+  });
+  after(async () => {
+    await server?.close();
+    await db?.dispose();
+  });
+  const call = async (method: 'GET' | 'POST', path: string) => {
+    const res = await request(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` } });
+    return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+  };
+
+  it("drops a finished campaign's rows and keeps its counts; report and retry-failed refuse it", async () => {
+    const { listId } = await seedList(db.kysely, 'purged', 2500);
+    const id = await seedCampaign(db.kysely, listId, { status: 'running' });
+    await sql`
+      insert into deliveries (campaign_id, recipient_id, status, error_code, attempts)
+      select ${id}, recipient_id, case when recipient_id % 10 = 0 then 'failed' else 'sent' end,
+             case when recipient_id % 10 = 0 then 'http_400' end, 1
+      from list_members where list_id = ${listId}
+    `.execute(db.kysely);
+    const refused = await call('POST', `/api/v1/campaigns/${id}/purge-details`);
+    assert.equal(refused.status, 409);
+    assert.match(String(refused.body.error), /is running: only a finished or cancelled campaign/);
+    await sql`update campaigns set status = 'finished', list_exhausted = true where id = ${id}`.execute(db.kysely);
+    const before = (await call('GET', `/api/v1/campaigns/${id}`)).body;
+
+    const purged = await call('POST', `/api/v1/campaigns/${id}/purge-details`);
+    assert.equal(purged.status, 200, JSON.stringify(purged.body));
+    assert.equal(purged.body.deleted, 2500);
+    const left = await sql<{ n: number }>`select count(*)::int as n from deliveries where campaign_id = ${id}`.execute(db.kysely);
+    assert.equal(left.rows[0]!.n, 0);
+
+    const afterView = (await call('GET', `/api/v1/campaigns/${id}`)).body;
+    assert.deepEqual(afterView.counts, before.counts);
+    assert.deepEqual(afterView.notSent, before.notSent);
+    assert.equal(afterView.detailsPurgedAt, purged.body.purgedAt);
+    const list = (await call('GET', '/api/v1/campaigns')).body.items as Array<{ id: number; sent: number; failed: number }>;
+    assert.deepEqual(
+      list.filter((c) => c.id === id).map((c) => [c.sent, c.failed]),
+      [[2250, 250]],
+    );
+
+    const report = await call('GET', `/api/v1/campaigns/${id}/report?format=csv`);
+    assert.equal(report.status, 409);
+    assert.match(String(report.body.error), /details were purged at .*counts remain/);
+    const retry = await call('POST', `/api/v1/campaigns/${id}/retry-failed`);
+    assert.equal(retry.status, 409);
+    // The purged campaign's counts are not "corrected" back to its missing rows.
+    assert.deepEqual(await recountKeptCounts(db.kysely, { fix: false }), []);
+    const again = await call('POST', `/api/v1/campaigns/${id}/purge-details`);
+    assert.equal(again.status, 200);
+    assert.equal(again.body.deleted, 0);
+    assert.equal(again.body.purgedAt, purged.body.purgedAt);
   });
 });

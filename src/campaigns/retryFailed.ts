@@ -4,6 +4,7 @@ import { UserError } from '../domain/errors.js';
 import { transitionCampaign } from '../sql/transitionCampaign.js';
 import { DEFAULT_RETRY_REASONS, retryFailed } from '../sql/retryFailed.js';
 import { getCampaignOrThrow } from './control.js';
+import { assertDetailsKept } from './purgeDetails.js';
 
 export { DEFAULT_RETRY_REASONS };
 
@@ -27,6 +28,7 @@ export async function retryFailedDeliveries(
   options: { reasons?: readonly string[] | undefined; since?: string | undefined; sinceName?: string } = {},
 ): Promise<RetryFailedOutcome> {
   const campaign = await getCampaignOrThrow(db, id);
+  assertDetailsKept(campaign, 'failed deliveries to retry');
   if (campaign.status !== 'finished' && campaign.status !== 'paused') {
     throw new UserError(`retry-failed works on finished or paused campaigns; campaign ${id} is ${campaign.status}`);
   }

@@ -26,6 +26,8 @@ export interface CampaignStatusReport {
   notSent: Array<{ status: string; reason: string | null; count: number }>;
   startedAt: string | null;
   finishedAt: string | null;
+  /** When its per-recipient rows were purged (campaign purge-details); the counts remain. */
+  detailsPurgedAt: string | null;
 }
 
 export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<CampaignStatusReport> {
@@ -62,6 +64,7 @@ export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<
     notSent,
     startedAt: campaign.started_at?.toISOString() ?? null,
     finishedAt: campaign.finished_at?.toISOString() ?? null,
+    detailsPurgedAt: campaign.details_purged_at?.toISOString() ?? null,
   };
 }
 
@@ -90,6 +93,7 @@ export function formatStatus(r: CampaignStatusReport): string {
     `  not claimed ${r.unclaimed}`,
     `  rate        ${r.rate}/s over the last minute${r.etaSeconds !== null ? `, ETA ${r.etaSeconds}s` : ''}`,
   ];
+  if (r.detailsPurgedAt) lines.push(`  details     purged at ${r.detailsPurgedAt} (counts kept; no report)`);
   for (const w of r.workers) lines.push(`  worker ${w.workerId} holds ${w.open} (heartbeat ${w.heartbeatAt ?? 'gone'})`);
   if (r.notSent.length > 0) {
     lines.push('  not sent:');

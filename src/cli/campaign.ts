@@ -10,6 +10,7 @@ import { countListMembers } from '../sql/countListMembers.js';
 import { countDeliveries } from '../sql/countDeliveries.js';
 import { DEFAULT_RETRY_REASONS, retryFailedDeliveries, retryFailedSummary } from '../campaigns/retryFailed.js';
 import { writeReport } from '../campaigns/report.js';
+import { assertDetailsKept, purgeCampaignDetails } from '../campaigns/purgeDetails.js';
 import { campaignIdArg, collect, intArg } from './args.js';
 import { withContext } from './context.js';
 import { showProgress } from './progress.js';
@@ -181,8 +182,28 @@ export function registerCampaignCommands(program: Command): void {
     .action((idArg: string, o: { format: 'csv' | 'jsonl' }) =>
       withContext(async ({ db }) => {
         const id = campaignIdArg(idArg);
-        await getCampaignOrThrow(db, id);
+        assertDetailsKept(await getCampaignOrThrow(db, id), 'report');
         await writeReport(db, id, o.format, process.stdout);
+      }),
+    );
+
+  campaign
+    .command('purge-details <id>')
+    .description("drop a finished or cancelled campaign's per-recipient rows (deliveries, events, attempts); its counts stay")
+    .option('--yes', 'really delete them: the report and retry-failed are gone for good')
+    .action((idArg: string, o: { yes?: boolean }) =>
+      withContext(async ({ db }) => {
+        const id = campaignIdArg(idArg);
+        const campaignRow = await getCampaignOrThrow(db, id);
+        if (!o.yes) {
+          const counts = await countDeliveries(db.kysely, id);
+          const rows = Object.values(counts).reduce((a, b) => a + b, 0);
+          throw new UserError(
+            `campaign purge-details ${id} would delete the per-recipient rows of campaign ${id} "${campaignRow.name}" (${rows} deliveries, with their events and attempts) for good; add --yes to do it`,
+          );
+        }
+        const outcome = await purgeCampaignDetails(db, id);
+        console.log(`purged ${outcome.deleted} delivery rows of campaign ${id}; its counts remain (campaign status ${id})`);
       }),
     );
 }

@@ -3,6 +3,7 @@ import { controlCampaign, scheduleCampaign } from '../campaigns/control.js';
 import { createCampaign } from '../campaigns/create.js';
 import { writeReport } from '../campaigns/report.js';
 import { retryFailedDeliveries } from '../campaigns/retryFailed.js';
+import { assertDetailsKept, purgeCampaignDetails } from '../campaigns/purgeDetails.js';
 import { getCampaignOrThrow } from '../campaigns/control.js';
 import type { CampaignAction } from '../domain/campaignState.js';
 import { emailKey } from '../domain/email.js';
@@ -242,6 +243,15 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
       handler: async (req) => retryFailedDeliveries(db, req.params.id, { reasons: req.body?.reasons, since: req.body?.since }),
     }),
     route('token', 'none', {
+      method: 'POST',
+      url: '/api/v1/campaigns/:id/purge-details',
+      schema: api("Drop a finished or cancelled campaign's per-recipient rows; its counts stay (the report is gone for good)", {
+        params: campaignIdParams,
+        response: { 200: ok('{ campaignId, deleted, purgedAt }'), ...errors },
+      }),
+      handler: async (req) => purgeCampaignDetails(db, req.params.id),
+    }),
+    route('token', 'none', {
       method: 'GET',
       url: '/api/v1/campaigns/:id/report',
       schema: api('One row per recipient (email, status, attempts, provider_id, error_code, error_message, sent_at), streamed', {
@@ -254,7 +264,7 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
       // memory stays flat however large the campaign; the reader leaving stops the query.
       handler: async (req, reply) => {
         const id = req.params.id;
-        await getCampaignOrThrow(db, id);
+        assertDetailsKept(await getCampaignOrThrow(db, id), 'report');
         const format = req.query.format;
         reply.hijack();
         reply.raw.writeHead(200, {
