@@ -27,6 +27,7 @@ describe('three workers through kills, pause, a Redis restart, a Postgres restar
     assert.equal(result.sent, 20_000);
     assert.equal(result.failed, 0, 'nobody failed for an outage');
     assert.equal(result.open, 0, 'every row settled');
+    assert.deepEqual(result.countDifferences, [], 'the kept counts equal count(*) of the rows');
     assert.equal(result.bytesAfterPauseNoticed, 0, 'no request started once the pause was noticed');
     assert.equal(result.killed, 2);
     assert.deepEqual(result.workerExitCodes, [0, 0, 0], 'the surviving workers stopped cleanly');

@@ -3,6 +3,7 @@ import { request } from 'undici';
 import { connect, type Db } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { formatDeliveryId } from '../../src/domain/deliveryId.js';
+import { recountKeptCounts, type CountDifference } from '../../src/sql/recountKeptCounts.js';
 import { countDeliveries } from '../../src/sql/countDeliveries.js';
 import { transitionCampaign } from '../../src/sql/transitionCampaign.js';
 import { seedCampaign, seedList } from '../../test/support/fixtures.js';
@@ -40,6 +41,8 @@ export interface ChaosResult {
   bytesAfterPauseNoticed: number;
   seconds: number;
   workerExitCodes: Array<number | null>;
+  /** Kept counts that differ from count(*) of the rows after it all (must be none). */
+  countDifferences: CountDifference[];
 }
 
 /**
@@ -174,6 +177,9 @@ export async function runMultiWorkerChaos(o: ChaosOptions): Promise<ChaosResult>
     finished.push(...workers.splice(0));
 
     const counts = await countDeliveries(db.kysely, id);
+    // The kept counts went through kills, a pause, a Postgres restart: they must still equal the rows.
+    const countDifferences = await recountKeptCounts(db.kysely, { fix: false });
+    if (countDifferences.length > 0) o.log(`kept counts differ from the rows: ${JSON.stringify(countDifferences)}`);
     const accepted = await mock.deliveries();
     let duplicates = 0;
     let lost = 0;
@@ -217,6 +223,7 @@ export async function runMultiWorkerChaos(o: ChaosOptions): Promise<ChaosResult>
       bytesAfterPauseNoticed,
       seconds,
       workerExitCodes,
+      countDifferences,
     };
   } finally {
     for (const w of workers) w.process.kill('SIGKILL');
@@ -248,5 +255,5 @@ if (isMain) {
     log: (line) => console.log(`[${new Date().toISOString()} ${Date.now() / 1000}] ${line}`),
   });
   console.log(JSON.stringify(result, null, 2));
-  process.exit(result.duplicates === 0 && result.lost === 0 && result.open === 0 && result.failed === 0 ? 0 : 1);
+  process.exit(result.duplicates === 0 && result.lost === 0 && result.open === 0 && result.failed === 0 && result.countDifferences.length === 0 ? 0 : 1);
 }
