@@ -17,6 +17,7 @@ const LAYERS: Record<string, number> = {
   'src/http': 4,
   'src/campaigns': 3,
   'src/sender': 3,
+  'src/events': 3,
   'src/provider': 2,
   'src/sql': 2,
   'src/import': 2,

@@ -21,6 +21,7 @@ import type { ApiContext } from './api/context.js';
 import { validationError } from './api/schemas.js';
 import { findCampaign } from '../sql/findCampaign.js';
 import { startCountFolding } from '../sender/countFolding.js';
+import { EventIngester } from '../events/ingester.js';
 import { bearerCheck } from './bearer.js';
 import { loadDashboardAssets } from './dashboard/page.js';
 import { hasNul, HttpError } from './errors.js';
@@ -188,6 +189,7 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
     unsubscribeSecret: options.unsubscribeSecret,
     webhookSigningKey: options.webhookSigningKey,
     tokenRequired: options.apiToken !== undefined,
+    ingester: new EventIngester(db.kysely, log),
   };
   const table = routeTable(ctx, loadDashboardAssets(), () => app.swagger());
   // Body parsers differ per group, so each group is its own encapsulated context.
@@ -240,7 +242,10 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
 
   // Webhooks and API writes change deliveries too; their count changes are folded here as well.
   const stopFolding = startCountFolding(db.kysely, log);
-  app.addHook('onClose', async () => stopFolding());
+  app.addHook('onClose', async () => {
+    await ctx.ingester.close();
+    await stopFolding();
+  });
   await app.listen({ port: options.port, host: options.host });
   const { port } = app.server.address() as AddressInfo;
   hosts = allowedHosts(options.host, port, options.config.publicUrl);

@@ -99,7 +99,7 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
       handler: async (req, reply) => {
         const body = (req.body as Buffer | undefined)?.toString('utf8') ?? '';
         if (!ctx.webhookSigningKey) return reply.code(503).type('text/plain; charset=utf-8').send('MAILGUN_WEBHOOK_SIGNING_KEY is not set');
-        const outcome = await handleMailgunWebhook(db.kysely, ctx.webhookSigningKey, body, Date.now());
+        const outcome = await handleMailgunWebhook(ctx.ingester, ctx.webhookSigningKey, body, Date.now());
         if (outcome.status >= 400) log.warn({ status: outcome.status, reason: outcome.message }, 'webhook rejected');
         return reply.code(outcome.status).type('text/plain; charset=utf-8').send(outcome.message);
       },

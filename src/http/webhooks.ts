@@ -1,11 +1,7 @@
-import type { Kysely } from 'kysely';
-import type { Database, SuppressionReason } from '../db/schema.js';
 import { parseDeliveryId } from '../domain/deliveryId.js';
+import { type EventIngester, IngesterBusyError } from '../events/ingester.js';
+import type { IncomingEvent } from '../events/recordEvents.js';
 import { checkWebhookSignature, type WebhookSignature } from '../provider/mailgun/webhookSignature.js';
-import { deliveryRecipientEmail } from '../sql/deliveryRecipientEmail.js';
-import { insertDeliveryEvent } from '../sql/insertDeliveryEvent.js';
-import { rememberWebhookToken } from '../sql/rememberWebhookToken.js';
-import { addSuppressions } from '../sql/addSuppressions.js';
 
 export interface WebhookOutcome {
   status: number;
@@ -18,24 +14,19 @@ interface EventData {
   severity?: unknown;
   reason?: unknown;
   timestamp?: unknown;
-  recipient?: unknown;
+  url?: unknown;
+  'delivery-status'?: { code?: unknown };
   'user-variables'?: Record<string, unknown>;
 }
 
-/** Which provider events mean "never mail this address again". */
-function suppressionFor(event: string, severity: string | null): SuppressionReason | null {
-  if (event === 'failed' && severity === 'permanent') return 'bounced';
-  if (event === 'complained') return 'complained';
-  if (event === 'unsubscribed') return 'unsubscribed';
-  return null;
-}
-
 /**
- * One Mailgun webhook POST: verified (signature, age, replay), stored against its delivery
- * once (re-deliveries change nothing), and turned into a suppression when it says so.
- * 406 tells Mailgun not to retry something that will never be accepted.
+ * One Mailgun webhook POST: verified (signature, age), then handed to the event ingester,
+ * which stores it once with its token (a replay is refused), folds it into its delivery's
+ * outcome and turns bounces, complaints and unsubscribes into suppressions. The answer waits
+ * for the transaction that holds the event: 200 means stored. 406 tells Mailgun not to retry
+ * something that will never be accepted; 503 (too many events waiting) asks it to retry later.
  */
-export async function handleMailgunWebhook(db: Kysely<Database>, signingKey: string, body: string, nowMs: number): Promise<WebhookOutcome> {
+export async function handleMailgunWebhook(ingester: EventIngester, signingKey: string, body: string, nowMs: number): Promise<WebhookOutcome> {
   let payload: { signature?: Partial<WebhookSignature>; 'event-data'?: EventData };
   try {
     payload = JSON.parse(body) as typeof payload;
@@ -52,34 +43,33 @@ export async function handleMailgunWebhook(db: Kysely<Database>, signingKey: str
   const data = payload['event-data'];
   if (!data || typeof data.event !== 'string' || typeof data.id !== 'string') return { status: 400, message: 'missing event-data.event or event-data.id' };
   const deliveryValue = data['user-variables']?.['herald-delivery'];
-  const delivery = typeof deliveryValue === 'string' ? parseDeliveryId(deliveryValue) : null;
-  if (!delivery) return { status: 406, message: `event ${data.id} carries no herald-delivery variable` };
-  // The delivery names the address: the event's own `recipient` field is not trusted to say
-  // whom to suppress (an event for one delivery must never suppress someone else).
-  const email = await deliveryRecipientEmail(db, delivery.campaignId, delivery.recipientId);
-  if (email === null) {
-    if (!(await rememberWebhookToken(db, signature.token))) return { status: 406, message: 'replayed token' };
-    return { status: 406, message: `unknown delivery ${deliveryValue as string}` };
+  const deliveryText = typeof deliveryValue === 'string' ? deliveryValue : null;
+  const severity = data.severity === 'permanent' || data.severity === 'temporary' ? data.severity : undefined;
+  const code = data['delivery-status']?.code;
+  const event: IncomingEvent = {
+    id: data.id,
+    type: data.event,
+    at: typeof data.timestamp === 'number' && Number.isFinite(data.timestamp) ? new Date(data.timestamp * 1000) : new Date(nowMs),
+    severity,
+    reason: typeof data.reason === 'string' ? data.reason : undefined,
+    code: typeof code === 'number' && Number.isInteger(code) ? code : undefined,
+    url: typeof data.url === 'string' ? data.url : undefined,
+    delivery: deliveryText ? parseDeliveryId(deliveryText) : null,
+    deliveryText,
+    payload: JSON.stringify(data),
+    source: 'webhook',
+    token: signature.token,
+  };
+  let status: Awaited<ReturnType<EventIngester['submit']>>;
+  try {
+    status = await ingester.submit(event);
+  } catch (err) {
+    if (err instanceof IngesterBusyError) return { status: 503, message: 'busy: too many events waiting; retry later' };
+    throw err;
   }
-
-  const severity = typeof data.severity === 'string' ? data.severity : null;
-  // The token is remembered in the same transaction as the event: if storing the event fails,
-  // the token is not burnt and Mailgun's identical retry is accepted, not refused as a replay.
-  return db.transaction().execute(async (trx): Promise<WebhookOutcome> => {
-    if (!(await rememberWebhookToken(trx, signature.token!))) return { status: 406, message: 'replayed token' };
-    const stored = await insertDeliveryEvent(trx, {
-      id: data.id as string,
-      campaignId: delivery.campaignId,
-      recipientId: delivery.recipientId,
-      event: data.event as string,
-      severity,
-      reason: typeof data.reason === 'string' ? data.reason : null,
-      occurredAt: typeof data.timestamp === 'number' ? new Date(data.timestamp * 1000) : new Date(nowMs),
-      payload: data as Record<string, unknown>,
-    });
-    if (!stored) return { status: 200, message: 'already recorded' };
-    const reason = suppressionFor(data.event as string, severity);
-    if (reason) await addSuppressions(trx, [email], reason, `webhook:${data.event as string}`, delivery.campaignId);
-    return { status: 200, message: 'recorded' };
-  });
+  if (status === 'recorded') return { status: 200, message: 'recorded' };
+  if (status === 'duplicate') return { status: 200, message: 'already recorded' };
+  if (status === 'replayed') return { status: 406, message: 'replayed token' };
+  if (!deliveryText) return { status: 406, message: `event ${data.id} carries no herald-delivery variable (kept aside)` };
+  return { status: 406, message: `unknown delivery ${deliveryText} (kept aside)` };
 }

@@ -3,6 +3,8 @@ import type { Database, DeliveryStatus } from '../db/schema.js';
 
 export type StatusCounts = Record<DeliveryStatus, number>;
 
+const SEND_STATES: DeliveryStatus[] = ['pending', 'queued', 'sent', 'failed', 'suppressed', 'unknown', 'skipped'];
+
 /**
  * A campaign's deliveries per status, from the kept counts (migration 0008): the folded
  * counts plus the changes since the last fold, a handful of rows whatever the campaign's size.
@@ -10,9 +12,9 @@ export type StatusCounts = Record<DeliveryStatus, number>;
 export async function countDeliveries(db: Kysely<Database>, campaignId: number): Promise<StatusCounts> {
   const rows = await sql<{ status: DeliveryStatus; n: number }>`
     select status, sum(n)::bigint as n from (
-      select status, n from delivery_counts where campaign_id = ${campaignId}
+      select status, n from delivery_counts where campaign_id = ${campaignId} and status = any(${SEND_STATES})
       union all
-      select status, n from delivery_count_changes where campaign_id = ${campaignId}
+      select status, n from delivery_count_changes where campaign_id = ${campaignId} and status = any(${SEND_STATES})
     ) kept
     group by status
   `.execute(db);

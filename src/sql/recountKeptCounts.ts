@@ -12,8 +12,9 @@ export interface CountDifference {
 }
 
 /**
- * Counts the rows again and compares them with the kept counts (migration 0008): deliveries
- * per campaign, status and reason, and members per list. With `fix`, corrects each difference.
+ * Counts the rows again and compares them with the kept counts (migrations 0008, 0009):
+ * deliveries per campaign, status and reason, sent per minute, the outcome funnel, opens and
+ * clicks per hour, clicks per link; and members per list. With `fix`, corrects each difference.
  *
  * Deliveries need no lock: one statement sees one snapshot of both the rows and their counts
  * (they are written in the same transactions), and a correction goes in as one more change
@@ -27,6 +28,28 @@ export async function recountKeptCounts(db: Kysely<Database>, { fix }: { fix: bo
       with actual as (
         select campaign_id, status, coalesce(error_code, '') as reason, count(*)::bigint as n
         from deliveries group by 1, 2, 3
+        union all
+        select campaign_id, 'sent_per_minute', to_char(sent_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"'), count(*)
+        from deliveries where status = 'sent' and sent_at is not null group by 1, 2, 3
+        union all
+        select o.campaign_id, 'outcome', f.fact, count(*)
+        from delivery_outcomes o
+        cross join lateral (values
+          (case when o.standing <> 'accepted' then o.standing end),
+          (case when o.first_open_at is not null then 'opened' end),
+          (case when o.first_click_at is not null then 'clicked' end),
+          (case when o.complained_at is not null then 'complained' end),
+          (case when o.unsubscribed_at is not null then 'unsubscribed' end)
+        ) f(fact)
+        where f.fact is not null group by 1, 2, 3
+        union all
+        select campaign_id, event || '_per_hour', to_char(date_trunc('hour', occurred_at at time zone 'UTC'), 'YYYY-MM-DD"T"HH24:00"Z"'), count(*)
+        from delivery_events where event in ('opened', 'clicked') group by 1, 2, 3
+        union all
+        select campaign_id, 'link_clicks', url, count(*) from delivery_events where event = 'clicked' and url is not null group by 1, 2, 3
+        union all
+        select campaign_id, 'link_unique_clicks', url, count(distinct recipient_id)
+        from delivery_events where event = 'clicked' and url is not null group by 1, 2, 3
       ), kept as (
         select campaign_id, status, reason, sum(n)::bigint as n from (
           select campaign_id, status, reason, n from delivery_counts

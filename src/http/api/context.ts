@@ -1,6 +1,7 @@
 import type { Config } from '../../config/config.js';
 import type { Db } from '../../db/connect.js';
 import type { Logger } from '../../config/log.js';
+import type { EventIngester } from '../../events/ingester.js';
 import type { Metrics } from '../../sender/metrics.js';
 
 /** What the route handlers need. */
@@ -12,4 +13,6 @@ export interface ApiContext {
   unsubscribeSecret: string;
   webhookSigningKey: string | undefined;
   tokenRequired: boolean;
+  /** Writes provider events (webhooks) in batches. */
+  ingester: EventIngester;
 }

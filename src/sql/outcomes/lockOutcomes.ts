@@ -1,0 +1,66 @@
+import { sql, type Transaction } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import type { Outcome } from '../../domain/outcome.js';
+import type { DeliveryKey } from './findDeliveries.js';
+
+export interface OutcomeRow extends DeliveryKey {
+  outcome: Outcome;
+}
+
+interface Row {
+  campaign_id: number;
+  recipient_id: number;
+  delivered_at: Date | null;
+  failure_severity: 'permanent' | 'temporary' | null;
+  failed_at: Date | null;
+  failure_reason: string | null;
+  failure_code: number | null;
+  failure_event: string | null;
+  first_open_at: Date | null;
+  opens: number;
+  first_click_at: Date | null;
+  clicks: number;
+  complained_at: Date | null;
+  unsubscribed_at: Date | null;
+}
+
+/**
+ * Creates the outcome rows these deliveries lack and locks them all, in key order (so two
+ * ingesting processes never deadlock), until the transaction ends: the events of one delivery
+ * are folded by one transaction at a time.
+ */
+export async function lockOutcomes(trx: Transaction<Database>, keys: readonly DeliveryKey[]): Promise<OutcomeRow[]> {
+  if (keys.length === 0) return [];
+  const sorted = [...keys].sort((a, b) => a.campaignId - b.campaignId || a.recipientId - b.recipientId);
+  const campaigns = sorted.map((k) => k.campaignId);
+  const recipients = sorted.map((k) => k.recipientId);
+  await sql`
+    insert into delivery_outcomes (campaign_id, recipient_id, standing)
+    select campaign_id, recipient_id, 'accepted' from unnest(${campaigns}::bigint[], ${recipients}::bigint[]) as k(campaign_id, recipient_id)
+    order by 1, 2
+    on conflict do nothing
+  `.execute(trx);
+  const rows = await sql<Row>`
+    select o.* from unnest(${campaigns}::bigint[], ${recipients}::bigint[]) as k(campaign_id, recipient_id)
+    join delivery_outcomes o on o.campaign_id = k.campaign_id and o.recipient_id = k.recipient_id
+    order by o.campaign_id, o.recipient_id
+    for update of o
+  `.execute(trx);
+  return rows.rows.map((r) => ({
+    campaignId: Number(r.campaign_id),
+    recipientId: Number(r.recipient_id),
+    outcome: {
+      deliveredAt: r.delivered_at,
+      failure:
+        r.failure_severity && r.failed_at
+          ? { severity: r.failure_severity, at: r.failed_at, reason: r.failure_reason, code: r.failure_code, eventId: r.failure_event ?? '' }
+          : null,
+      firstOpenAt: r.first_open_at,
+      opens: r.opens,
+      firstClickAt: r.first_click_at,
+      clicks: r.clicks,
+      complainedAt: r.complained_at,
+      unsubscribedAt: r.unsubscribed_at,
+    },
+  }));
+}
