@@ -90,7 +90,7 @@ export class EventIngester {
             this.db,
             batch.map((w) => w.event),
           );
-          batch.forEach((w, i) => w.resolve(statuses[i]!));
+          for (const [i, w] of batch.entries()) w.resolve(statuses[i]!);
         } catch (err) {
           this.log.warn({ err: (err as Error).message, events: batch.length }, 'could not record provider events');
           for (const w of batch) w.reject(err as Error);
