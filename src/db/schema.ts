@@ -143,6 +143,48 @@ export interface DeliveryEventsTable {
   occurred_at: Timestamp;
   payload: Json;
   received_at: Generated<Date>;
+  /** A click's link. */
+  url: string | null;
+}
+
+export type Standing = 'accepted' | 'delivered' | 'bounced_hard' | 'bounced_soft';
+
+/** What happened after acceptance (migration 0009), folded by src/domain/outcome.ts. */
+export interface DeliveryOutcomesTable {
+  campaign_id: number;
+  recipient_id: number;
+  standing: Standing;
+  delivered_at: Timestamp | null;
+  failure_severity: 'permanent' | 'temporary' | null;
+  failed_at: Timestamp | null;
+  failure_reason: string | null;
+  failure_code: number | null;
+  failure_event: string | null;
+  first_open_at: Timestamp | null;
+  opens: Generated<number>;
+  first_click_at: Timestamp | null;
+  clicks: Generated<number>;
+  complained_at: Timestamp | null;
+  unsubscribed_at: Timestamp | null;
+  updated_at: Generated<Date>;
+}
+
+/** Provider events about deliveries Herald does not know, kept aside. */
+export interface UnmatchedEventsTable {
+  id: string;
+  event: string;
+  delivery: string | null;
+  occurred_at: Timestamp;
+  received_at: Generated<Date>;
+  source: string;
+  payload: Json;
+}
+
+/** How far each sending domain's provider log has been read. */
+export interface EventLogPositionsTable {
+  domain: string;
+  synced_until: Timestamp;
+  updated_at: Generated<Date>;
 }
 
 export interface Database {
@@ -161,6 +203,9 @@ export interface Database {
   delivery_counts: DeliveryCountsTable;
   delivery_count_changes: DeliveryCountsTable;
   campaign_samples: CampaignSamplesTable;
+  delivery_outcomes: DeliveryOutcomesTable;
+  unmatched_events: UnmatchedEventsTable;
+  event_log_positions: EventLogPositionsTable;
 }
 
 /** Deliveries per campaign, status and reason (error_code, '' for none): folded, or changes since. */
