@@ -3,6 +3,7 @@ import type { Campaign, CampaignStatus } from '../db/schema.js';
 import { campaignProgress } from '../sql/campaignProgress.js';
 import { countDeliveries, type StatusCounts } from '../sql/countDeliveries.js';
 import { notSentBreakdown } from '../sql/notSentBreakdown.js';
+import { campaignFunnel, type FunnelCounts } from '../sql/campaignFunnel.js';
 
 export interface CampaignStatusReport {
   id: number;
@@ -28,14 +29,51 @@ export interface CampaignStatusReport {
   finishedAt: string | null;
   /** When its per-recipient rows were purged (campaign purge-details); the counts remain. */
   detailsPurgedAt: string | null;
+  /** What happened after the provider accepted (docs/operations.md, "Outcomes"). */
+  funnel: Funnel;
+}
+
+/**
+ * The funnel: deliveries the provider accepted, then those with each later fact. Shares are
+ * of delivered (opens are inflated by mail privacy proxies that fetch every image; clicks are
+ * the reliable signal), rounded to 0.1%; null before anything was delivered.
+ */
+export interface Funnel {
+  accepted: number;
+  delivered: number;
+  bouncedHard: number;
+  bouncedSoft: number;
+  opened: number;
+  openRate: number | null;
+  clicked: number;
+  clickRate: number | null;
+  complained: number;
+  unsubscribed: number;
+}
+
+export function funnelOf(accepted: number, f: FunnelCounts): Funnel {
+  const share = (n: number): number | null => (f.delivered > 0 ? Math.round((n / f.delivered) * 1000) / 10 : null);
+  return {
+    accepted,
+    delivered: f.delivered,
+    bouncedHard: f.bounced_hard,
+    bouncedSoft: f.bounced_soft,
+    opened: f.opened,
+    openRate: share(f.opened),
+    clicked: f.clicked,
+    clickRate: share(f.clicked),
+    complained: f.complained,
+    unsubscribed: f.unsubscribed,
+  };
 }
 
 export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<CampaignStatusReport> {
   const id = campaign.id;
-  const [counts, progress, notSent] = await Promise.all([
+  const [counts, progress, notSent, funnel] = await Promise.all([
     countDeliveries(db.kysely, id),
     campaignProgress(db.kysely, id, campaign.list_id),
     notSentBreakdown(db.kysely, id),
+    campaignFunnel(db.kysely, id),
   ]);
   const recorded = Object.values(counts).reduce((a, b) => a + b, 0);
   const unclaimed = campaign.list_exhausted ? 0 : Math.max(0, progress.listSize - recorded);
@@ -65,6 +103,7 @@ export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<
     startedAt: campaign.started_at?.toISOString() ?? null,
     finishedAt: campaign.finished_at?.toISOString() ?? null,
     detailsPurgedAt: campaign.details_purged_at?.toISOString() ?? null,
+    funnel: funnelOf(counts.sent, funnel),
   };
 }
 
@@ -94,6 +133,18 @@ export function formatStatus(r: CampaignStatusReport): string {
     `  rate        ${r.rate}/s over the last minute${r.etaSeconds !== null ? `, ETA ${r.etaSeconds}s` : ''}`,
   ];
   if (r.detailsPurgedAt) lines.push(`  details     purged at ${r.detailsPurgedAt} (counts kept; no report)`);
+  const f = r.funnel;
+  const pct = (n: number | null): string => (n === null ? '' : `  (${n}% of delivered)`);
+  lines.push(
+    '  after acceptance:',
+    `    accepted     ${f.accepted}`,
+    `    delivered    ${f.delivered}`,
+    `    bounced      ${f.bouncedHard} hard, ${f.bouncedSoft} soft`,
+    `    opened       ${f.opened}${pct(f.openRate)}  (opens count privacy proxies too; clicks are the reliable signal)`,
+    `    clicked      ${f.clicked}${pct(f.clickRate)}`,
+    `    complained   ${f.complained}`,
+    `    unsubscribed ${f.unsubscribed}`,
+  );
   for (const w of r.workers) lines.push(`  worker ${w.workerId} holds ${w.open} (heartbeat ${w.heartbeatAt ?? 'gone'})`);
   if (r.notSent.length > 0) {
     lines.push('  not sent:');

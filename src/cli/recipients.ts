@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
+import { formatHistory, recipientHistoryView } from '../campaigns/history.js';
 import { UserError } from '../domain/errors.js';
 import { ImportError, importRecipients } from '../import/importRecipients.js';
 import { countRecipients } from '../sql/countRecipients.js';
@@ -47,6 +48,16 @@ export function registerRecipientCommands(program: Command): void {
         const listId = o.list === undefined ? undefined : await findListId(db.kysely, o.list);
         if (o.list !== undefined && listId === undefined) throw new UserError(`list '${o.list}' does not exist`);
         console.log(await countRecipients(db.kysely, listId));
+      }),
+    );
+  recipients
+    .command('show <email>')
+    .description('one person: every campaign they were in (send state, outcome, opens, clicks), and whether and why they are suppressed')
+    .option('--json', 'machine-readable output')
+    .action((email: string, o: { json?: boolean }) =>
+      withContext(async ({ db }) => {
+        const view = await recipientHistoryView(db, email);
+        console.log(o.json ? JSON.stringify(view, null, 2) : formatHistory(view));
       }),
     );
 }

@@ -37,6 +37,7 @@ export class EventIngester {
     private readonly db: Kysely<Database>,
     private readonly log: Logger,
     private readonly options: IngesterOptions = defaultIngesterOptions,
+    private readonly onRecorded: (events: ReadonlyArray<{ source: string; type: string; result: string }>) => void = () => undefined,
   ) {}
 
   submit(event: IncomingEvent): Promise<RecordStatus> {
@@ -52,7 +53,10 @@ export class EventIngester {
   async record(events: readonly IncomingEvent[]): Promise<RecordStatus[]> {
     const out: RecordStatus[] = [];
     for (let i = 0; i < events.length; i += this.options.maxBatch) {
-      out.push(...(await recordEvents(this.db, events.slice(i, i + this.options.maxBatch))));
+      const slice = events.slice(i, i + this.options.maxBatch);
+      const statuses = await recordEvents(this.db, slice);
+      this.onRecorded(slice.map((e, j) => ({ source: e.source, type: e.type, result: statuses[j]! })));
+      out.push(...statuses);
     }
     return out;
   }
@@ -90,6 +94,7 @@ export class EventIngester {
             this.db,
             batch.map((w) => w.event),
           );
+          this.onRecorded(batch.map((w, i) => ({ source: w.event.source, type: w.event.type, result: statuses[i]! })));
           for (const [i, w] of batch.entries()) w.resolve(statuses[i]!);
         } catch (err) {
           this.log.warn({ err: (err as Error).message, events: batch.length }, 'could not record provider events');

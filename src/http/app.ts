@@ -21,7 +21,8 @@ import type { ApiContext } from './api/context.js';
 import { validationError } from './api/schemas.js';
 import { findCampaign } from '../sql/findCampaign.js';
 import { startCountFolding } from '../sender/countFolding.js';
-import { EventIngester } from '../events/ingester.js';
+import { defaultIngesterOptions, EventIngester } from '../events/ingester.js';
+import { recentFunnels } from '../sql/recentFunnels.js';
 import { bearerCheck } from './bearer.js';
 import { loadDashboardAssets } from './dashboard/page.js';
 import { hasNul, HttpError } from './errors.js';
@@ -189,7 +190,7 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
     unsubscribeSecret: options.unsubscribeSecret,
     webhookSigningKey: options.webhookSigningKey,
     tokenRequired: options.apiToken !== undefined,
-    ingester: new EventIngester(db.kysely, log),
+    ingester: new EventIngester(db.kysely, log, defaultIngesterOptions, (events) => options.metrics.recordEvents(events)),
   };
   const table = routeTable(ctx, loadDashboardAssets(), () => app.swagger());
   // Body parsers differ per group, so each group is its own encapsulated context.
@@ -242,6 +243,7 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
 
   // Webhooks and API writes change deliveries too; their count changes are folded here as well.
   const stopFolding = startCountFolding(db.kysely, log);
+  options.metrics.watchFunnels(() => recentFunnels(db.kysely, 7));
   app.addHook('onClose', async () => {
     await ctx.ingester.close();
     await stopFolding();

@@ -14,6 +14,8 @@ import { addSuppressions } from '../sql/addSuppressions.js';
 import { listSuppressions } from '../sql/listSuppressions.js';
 import { removeSuppression } from '../sql/removeSuppression.js';
 import { campaignView, dryRunCampaign, sendTest } from './api/campaigns.js';
+import { recipientHistoryView } from '../campaigns/history.js';
+import { campaignTimeline } from '../sql/campaignTimeline.js';
 import type { ApiContext } from './api/context.js';
 import { deliveries } from './api/deliveries.js';
 import { importUpload } from './api/lists.js';
@@ -24,6 +26,7 @@ import {
   createListBody,
   deliveriesQuery,
   emailParams,
+  recipientEmailParams,
   errorBody,
   listNameParams,
   reportQuery,
@@ -282,6 +285,27 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
       },
     }),
 
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/campaigns/:id/timeline',
+      schema: api('Messages sent per minute, opens and clicks per hour, and the most clicked links (from kept counts)', {
+        params: campaignIdParams,
+        response: { 200: ok('{ sentPerMinute, opensPerHour, clicksPerHour, topLinks }'), ...errors },
+      }),
+      handler: async (req) => {
+        await getCampaignOrThrow(db, req.params.id);
+        return campaignTimeline(db.kysely, req.params.id);
+      },
+    }),
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/recipients/:email',
+      schema: api('A person: every campaign they were in with send state, outcome and engagement, and their suppression', {
+        params: recipientEmailParams,
+        response: { 200: ok('{ email, recipient, suppressed, campaigns }'), ...errors },
+      }),
+      handler: async (req) => recipientHistoryView(db, req.params.email),
+    }),
     route('token', 'none', {
       method: 'GET',
       url: '/api/v1/deliveries',

@@ -28,6 +28,8 @@ export class Metrics {
   private readonly reporterRows: client.Histogram;
   private readonly reporterSeconds: client.Histogram;
   private depthSources: Array<() => PipelineDepths> = [];
+  private funnelSource: (() => Promise<Array<{ campaignId: number; stage: string; n: number }>>) | null = null;
+  private readonly events: client.Counter<'source' | 'type' | 'result'>;
 
   constructor() {
     const registers = [this.registry];
@@ -72,6 +74,25 @@ export class Metrics {
         for (const stage of ['render', 'send', 'retry', 'report'] as const) this.set({ stage }, depth(stage));
       },
     });
+    this.events = new client.Counter({
+      name: 'herald_provider_events_total',
+      help: 'Provider events received by this process, per source (webhook/log), event type and result (recorded/duplicate/replayed/unmatched)',
+      labelNames: ['source', 'type', 'result'],
+      registers,
+    });
+    const funnel = () => this.funnelSource;
+    new client.Gauge({
+      name: 'herald_campaign_funnel',
+      help: 'Deliveries of recent campaigns per funnel stage: accepted, delivered, bounced_hard, bounced_soft, opened, clicked, complained, unsubscribed (kept counts)',
+      labelNames: ['campaign', 'stage'],
+      registers,
+      async collect() {
+        const source = funnel();
+        if (!source) return;
+        this.reset();
+        for (const r of await source()) this.set({ campaign: String(r.campaignId), stage: r.stage }, r.n);
+      },
+    });
     new client.Gauge({
       name: 'herald_requests_in_flight',
       help: 'Message requests to the provider awaiting an answer',
@@ -86,6 +107,16 @@ export class Metrics {
   withProcessMetrics(): this {
     client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     return this;
+  }
+
+  /** Where the funnel gauge reads from at each scrape (herald serve: the kept counts). */
+  watchFunnels(source: () => Promise<Array<{ campaignId: number; stage: string; n: number }>>): void {
+    this.funnelSource = source;
+  }
+
+  /** Counts provider events by what became of them. */
+  recordEvents(events: ReadonlyArray<{ source: string; type: string; result: string }>): void {
+    for (const e of events) this.events.inc({ source: e.source, type: e.type, result: e.result });
   }
 
   watchDepths(source: () => PipelineDepths): void {

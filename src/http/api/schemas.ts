@@ -87,6 +87,7 @@ const campaignId = z
 export const campaignIdParams = z.object({ id: campaignId });
 export const listNameParams = z.object({ name: z.string().describe('list name') });
 export const emailParams = z.object({ email: z.string().describe('the suppressed address') });
+export const recipientEmailParams = z.object({ email: z.string().min(1).max(320).describe('the address (any case)') });
 
 const ISO_TIME = 'an ISO 8601 time, e.g. 2026-12-01T09:00:00+01:00';
 const isoTime = z

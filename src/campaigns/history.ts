@@ -1,0 +1,67 @@
+import type { Db } from '../db/connect.js';
+import { NotFoundError } from '../domain/errors.js';
+import { recipientHistory } from '../sql/recipientHistory.js';
+
+const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
+
+/**
+ * A person's history as the CLI (`recipients show`), the API and the dashboard show it: every
+ * campaign they were in with send state, outcome and engagement, and whether and why they
+ * are suppressed. A suppressed address that is no recipient is still shown (with no campaigns).
+ */
+export async function recipientHistoryView(db: Db, email: string) {
+  const h = await recipientHistory(db.kysely, email);
+  if (!h.recipient && !h.suppression) throw new NotFoundError(`no recipient and no suppression with the address ${JSON.stringify(email)}`);
+  return {
+    email: h.recipient?.email ?? email,
+    recipient: h.recipient,
+    suppressed: h.suppression && {
+      reason: h.suppression.reason,
+      source: h.suppression.source,
+      campaignId: h.suppression.campaignId,
+      at: h.suppression.at.toISOString(),
+    },
+    campaigns: h.deliveries.map((d) => ({
+      campaignId: d.campaignId,
+      campaignName: d.campaignName,
+      status: d.status,
+      attempts: d.attempts,
+      errorCode: d.errorCode,
+      sentAt: iso(d.sentAt),
+      outcome: d.status === 'sent' ? d.standing : null,
+      deliveredAt: iso(d.deliveredAt),
+      failure: d.failure && { ...d.failure, at: iso(d.failure.at) },
+      firstOpenAt: iso(d.firstOpenAt),
+      opens: d.opens,
+      firstClickAt: iso(d.firstClickAt),
+      clicks: d.clicks,
+      complainedAt: iso(d.complainedAt),
+      unsubscribedAt: iso(d.unsubscribedAt),
+    })),
+  };
+}
+
+export type RecipientHistoryView = Awaited<ReturnType<typeof recipientHistoryView>>;
+
+export function formatHistory(v: RecipientHistoryView): string {
+  const lines = [
+    `${v.email}${v.recipient?.name ? ` (${v.recipient.name})` : ''}${v.recipient ? `, lists: ${v.recipient.lists.join(', ') || 'none'}` : ', not a recipient'}`,
+  ];
+  lines.push(
+    v.suppressed
+      ? `  suppressed: ${v.suppressed.reason} since ${v.suppressed.at}${v.suppressed.source ? ` (${v.suppressed.source}${v.suppressed.campaignId ? `, campaign ${v.suppressed.campaignId}` : ''})` : ''}`
+      : '  not suppressed',
+  );
+  if (v.campaigns.length === 0) lines.push('  in no campaign');
+  for (const c of v.campaigns) {
+    const parts = [`${c.status}${c.errorCode ? ` (${c.errorCode})` : ''}`];
+    if (c.outcome) parts.push(c.outcome);
+    if (c.failure) parts.push(`${c.failure.severity} failure${c.failure.reason ? ` ${c.failure.reason}` : ''}${c.failure.code ? ` ${c.failure.code}` : ''}`);
+    if (c.opens > 0) parts.push(`opened ${c.opens}× (first ${c.firstOpenAt})`);
+    if (c.clicks > 0) parts.push(`clicked ${c.clicks}× (first ${c.firstClickAt})`);
+    if (c.complainedAt) parts.push(`complained ${c.complainedAt}`);
+    if (c.unsubscribedAt) parts.push(`unsubscribed ${c.unsubscribedAt}`);
+    lines.push(`  campaign ${c.campaignId} "${c.campaignName}": ${parts.join(', ')}${c.sentAt ? `; sent ${c.sentAt}` : ''}`);
+  }
+  return lines.join('\n');
+}
