@@ -30,7 +30,8 @@ export interface RecipientHistory {
  * One person: their recipient row and lists, whether and why they are suppressed, and every
  * campaign they were in with send state, outcome and engagement, newest campaign first. The
  * deliveries are found by one primary-key probe per campaign, so no index on recipient_id is
- * needed (it would cost every send an index entry).
+ * needed (it would cost every send an index entry). `limit 1` keeps each probe a probe: a plain
+ * lateral subquery may be flattened into a join that the planner hashes over whole tables.
  */
 export async function recipientHistory(db: Kysely<Database>, email: string): Promise<RecipientHistory> {
   const key = emailKey(email);
@@ -72,8 +73,10 @@ export async function recipientHistory(db: Kysely<Database>, email: string): Pro
         o.standing, o.delivered_at, o.failure_severity, o.failure_reason, o.failure_code, o.failed_at,
         o.first_open_at, o.opens, o.first_click_at, o.clicks, o.complained_at, o.unsubscribed_at
       from campaigns c
-      join lateral (select * from deliveries d where d.campaign_id = c.id and d.recipient_id = ${r.id}) d on true
-      left join delivery_outcomes o on o.campaign_id = d.campaign_id and o.recipient_id = d.recipient_id
+      join lateral (select * from deliveries d where d.campaign_id = c.id and d.recipient_id = ${r.id} limit 1) d on true
+      left join lateral (
+        select * from delivery_outcomes o where o.campaign_id = d.campaign_id and o.recipient_id = d.recipient_id limit 1
+      ) o on true
       order by c.id desc
     `.execute(db);
     deliveries = rows.rows.map((d) => ({
