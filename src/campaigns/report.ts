@@ -1,6 +1,6 @@
 import { stringify } from 'csv-stringify';
 import type { Db } from '../db/connect.js';
-import { campaignReport } from '../sql/campaignReport.js';
+import { campaignReportPages } from '../sql/campaignReport.js';
 
 export type ReportFormat = 'csv' | 'jsonl';
 
@@ -35,22 +35,24 @@ export async function writeReport(db: Db, id: number, format: ReportFormat, out:
       format === 'csv' ? stringify({ header: true, columns: ['email', 'status', 'attempts', 'provider_id', 'error_code', 'error_message', 'sent_at'] }) : null;
     let pending: Promise<void> | undefined;
     if (csv) csv.on('data', (chunk: Buffer) => (pending = write(chunk.toString()) || undefined));
-    for await (const r of campaignReport(db.kysely, id)) {
-      if (gone) break;
-      const row = {
-        email: r.email,
-        status: r.status,
-        attempts: r.attempts,
-        provider_id: r.providerId,
-        error_code: r.errorCode,
-        error_message: r.errorMessage,
-        sent_at: r.sentAt?.toISOString() ?? null,
-      };
-      if (csv) {
-        csv.write(row);
-        await pending;
-      } else {
-        await write(`${JSON.stringify(row)}\n`);
+    for await (const page of campaignReportPages(db.kysely, id)) {
+      for (const r of page) {
+        if (gone) break;
+        const row = {
+          email: r.email,
+          status: r.status,
+          attempts: r.attempts,
+          provider_id: r.providerId,
+          error_code: r.errorCode,
+          error_message: r.errorMessage,
+          sent_at: r.sentAt?.toISOString() ?? null,
+        };
+        if (csv) {
+          csv.write(row);
+          await pending;
+        } else {
+          await write(`${JSON.stringify(row)}\n`);
+        }
       }
     }
     if (csv && !gone) await new Promise<void>((resolve) => csv.end(resolve));
