@@ -1,12 +1,27 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { stringify } from 'csv-stringify/sync';
 import { sql } from 'kysely';
+import { writeReport } from '../src/campaigns/report.js';
 import { campaignReportPages, reportPage } from '../src/sql/campaignReport.js';
 import { planKeyRangePages } from '../src/sql/planKeyLookups.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 
 /** Values a CSV writer must quote (or must not), in the columns that take free text. */
 const AWKWARD = ['a,b', 'say "hi"', 'two\nlines', 'carriage\rreturn', 'crlf\r\n', '', ' padded ', '=1+2', '-3', '@x', 'ünïcödé ✓', '"', ',', null];
+
+async function collect(run: (out: Writable) => Promise<void>): Promise<string> {
+  const chunks: Buffer[] = [];
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk);
+      callback();
+    },
+  });
+  await run(out);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 interface PlanNode {
   'Node Type': string;
@@ -89,6 +104,32 @@ describe(`campaign report (${dbLabel})`, () => {
         `pages of ${pageSize}`,
       );
     }
+  });
+
+  it('writes the same CSV as csv-stringify and the same JSON lines as JSON.stringify, awkward values included', async () => {
+    const rows = await db.kysely
+      .selectFrom('deliveries as d')
+      .innerJoin('recipients as r', 'r.id', 'd.recipient_id')
+      .select(['r.email', 'd.status', 'd.attempts', 'd.provider_id', 'd.error_code', 'd.error_message', 'd.sent_at'])
+      .where('d.campaign_id', '=', campaignA)
+      .orderBy('d.recipient_id')
+      .execute();
+    const objects = rows.map((r) => ({ ...r, sent_at: r.sent_at?.toISOString() ?? null }));
+    assert.ok(objects.some((o) => o.error_message === 'two\nlines'));
+    const csv = await collect((out) => writeReport(db, campaignA, 'csv', out));
+    assert.equal(csv, stringify(objects, { header: true, columns: ['email', 'status', 'attempts', 'provider_id', 'error_code', 'error_message', 'sent_at'] }));
+    const jsonl = await collect((out) => writeReport(db, campaignA, 'jsonl', out));
+    assert.equal(jsonl, objects.map((o) => `${JSON.stringify(o)}\n`).join(''));
+
+    const empty = (
+      await db.kysely
+        .insertInto('campaigns')
+        .values({ name: 'empty', list_id: listId, template: 't', subject: 's', from_address: 'f@example.test' })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
+    assert.equal(await collect((out) => writeReport(db, empty, 'csv', out)), 'email,status,attempts,provider_id,error_code,error_message,sent_at\n');
+    assert.equal(await collect((out) => writeReport(db, empty, 'jsonl', out)), '');
   });
 
   it('reads each page through both primary keys and touches only its own rows, with statistics stale and after ANALYZE', async () => {
