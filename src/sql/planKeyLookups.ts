@@ -15,3 +15,15 @@ export async function planKeyLookups(trx: Transaction<Database>): Promise<void> 
     trx,
   );
 }
+
+/**
+ * Until the transaction ends, has Postgres read a range of rows in key order through the primary
+ * key and stop at the LIMIT, as a keyset page needs, whatever the statistics say: besides
+ * planKeyLookups' settings, no bitmap scan (it reads the whole range, then sorts it) and no
+ * parallel workers (a page is small; on two cores they only add start-up).
+ */
+export async function planKeyRangePages(trx: Transaction<Database>): Promise<void> {
+  await sql`select set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)`.execute(
+    trx,
+  );
+}
