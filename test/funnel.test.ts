@@ -74,7 +74,7 @@ describe(`the funnel, time series and a person's history (${dbLabel})`, () => {
     const res = await request(`${server.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const text = await res.body.text();
     assert.equal(res.statusCode, 200, text);
-    return text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : text;
+    return (res.headers['content-type'] ?? '').toString().startsWith('application/json') ? (JSON.parse(text) as Record<string, unknown>) : text;
   };
 
   it('counts every stage after acceptance and shows it in the API, status, the time series and /metrics', async () => {
@@ -139,6 +139,24 @@ describe(`the funnel, time series and a person's history (${dbLabel})`, () => {
     };
     assert.equal(bounced.suppressed.reason, 'bounced');
     assert.equal(bounced.campaigns[0]!.outcome, 'bounced_hard');
+    const report = (await api(`/api/v1/campaigns/${campaignId}/report?format=jsonl`)) as string;
+    const byEmail = new Map(
+      report
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .map((r) => [r.email, r]),
+    );
+    assert.equal(byEmail.size, 20);
+    assert.deepEqual(
+      ['outcome', 'opens', 'clicks'].map((k) => byEmail.get('funnel-user1@example.test')![k]),
+      ['delivered', 2, 2],
+    );
+    assert.deepEqual(
+      ['outcome', 'failure_severity', 'failure_reason', 'failure_code'].map((k) => byEmail.get('funnel-user17@example.test')![k]),
+      ['bounced_hard', 'permanent', 'bounce', 550],
+    );
+    assert.equal(byEmail.get('funnel-user19@example.test')!.outcome, null, 'not sent, so no outcome');
     const missing = await request(`${server.url}/api/v1/recipients/nobody%40example.test`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(missing.statusCode, 404);
     await missing.body.dump();

@@ -3,7 +3,34 @@ import { campaignReportPages, type ReportRow } from '../sql/campaignReport.js';
 
 export type ReportFormat = 'csv' | 'jsonl';
 
-const COLUMNS = ['email', 'status', 'attempts', 'provider_id', 'error_code', 'error_message', 'sent_at'];
+/**
+ * The send state, then what happened after acceptance (docs/operations.md, "Outcomes"):
+ * outcome is accepted / delivered / bounced_hard / bounced_soft for a sent message (empty
+ * otherwise); opens and clicks count every event, first_* are the earliest.
+ */
+export const REPORT_COLUMNS = [
+  'email',
+  'status',
+  'attempts',
+  'provider_id',
+  'error_code',
+  'error_message',
+  'sent_at',
+  'outcome',
+  'delivered_at',
+  'failure_severity',
+  'failure_reason',
+  'failure_code',
+  'first_open_at',
+  'opens',
+  'first_click_at',
+  'clicks',
+  'complained_at',
+  'unsubscribed_at',
+];
+
+const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
+const outcomeOf = (r: ReportRow): string | null => (r.status === 'sent' ? (r.standing ?? 'accepted') : null);
 
 function rowObject(r: ReportRow): Record<string, string | number | null> {
   return {
@@ -13,7 +40,18 @@ function rowObject(r: ReportRow): Record<string, string | number | null> {
     provider_id: r.providerId,
     error_code: r.errorCode,
     error_message: r.errorMessage,
-    sent_at: r.sentAt?.toISOString() ?? null,
+    sent_at: iso(r.sentAt),
+    outcome: outcomeOf(r),
+    delivered_at: iso(r.deliveredAt),
+    failure_severity: r.failureSeverity,
+    failure_reason: r.failureReason,
+    failure_code: r.failureCode,
+    first_open_at: iso(r.firstOpenAt),
+    opens: r.opens ?? 0,
+    first_click_at: iso(r.firstClickAt),
+    clicks: r.clicks ?? 0,
+    complained_at: iso(r.complainedAt),
+    unsubscribed_at: iso(r.unsubscribedAt),
   };
 }
 
@@ -33,7 +71,7 @@ function csvField(value: string | null): string {
 function csvPage(page: ReportRow[]): string {
   let out = '';
   for (const r of page) {
-    out += `${csvField(r.email)},${r.status},${r.attempts},${csvField(r.providerId)},${csvField(r.errorCode)},${csvField(r.errorMessage)},${r.sentAt?.toISOString() ?? ''}\n`;
+    out += `${csvField(r.email)},${r.status},${r.attempts},${csvField(r.providerId)},${csvField(r.errorCode)},${csvField(r.errorMessage)},${r.sentAt?.toISOString() ?? ''},${outcomeOf(r) ?? ''},${r.deliveredAt?.toISOString() ?? ''},${r.failureSeverity ?? ''},${csvField(r.failureReason)},${r.failureCode ?? ''},${r.firstOpenAt?.toISOString() ?? ''},${r.opens ?? 0},${r.firstClickAt?.toISOString() ?? ''},${r.clicks ?? 0},${r.complainedAt?.toISOString() ?? ''},${r.unsubscribedAt?.toISOString() ?? ''}\n`;
   }
   return out;
 }
@@ -45,7 +83,7 @@ function jsonlPage(page: ReportRow[]): string {
 }
 
 /**
- * Streams one row per recipient (email, status, attempts, provider id, error, sent_at) to
+ * Streams one row per recipient (send state and outcome, REPORT_COLUMNS) to
  * `out` as CSV or JSON lines, waiting for 'drain' when `out` is full so memory stays flat
  * however large the campaign. `herald campaign report` writes to stdout, the API to the HTTP
  * response; both stop reading the database when the reader goes away.
@@ -71,7 +109,7 @@ export async function writeReport(db: Db, id: number, format: ReportFormat, out:
     if (!out.write(chunk)) return drained();
   };
   try {
-    if (format === 'csv') await write(`${COLUMNS.join(',')}\n`);
+    if (format === 'csv') await write(`${REPORT_COLUMNS.join(',')}\n`);
     // One write per page: a write per row cost a system call per row on stdout.
     for await (const page of campaignReportPages(db.kysely, id)) {
       if (gone) break;

@@ -11,27 +11,76 @@ export interface ReportRow {
   errorCode: string | null;
   errorMessage: string | null;
   sentAt: Date | null;
+  /** What happened after acceptance (migration 0009); null where no event came. */
+  standing: string | null;
+  deliveredAt: Date | null;
+  failureSeverity: string | null;
+  failureReason: string | null;
+  failureCode: number | null;
+  firstOpenAt: Date | null;
+  opens: number | null;
+  firstClickAt: Date | null;
+  clicks: number | null;
+  complainedAt: Date | null;
+  unsubscribedAt: Date | null;
 }
 
 /** One page: the deliveries after recipient `after`. Run it after planKeyRangePages. */
 export function reportPage(trx: Transaction<Database>, campaignId: number, after: number, pageSize: number) {
-  return trx
-    .selectFrom('deliveries as d')
-    .select([
-      'd.recipient_id as recipientId',
-      // Every delivery has its recipient (foreign key), so this is never null.
-      sql<string>`(select r.email from recipients r where r.id = d.recipient_id)`.as('email'),
-      'd.status',
-      'd.attempts',
-      'd.provider_id as providerId',
-      'd.error_code as errorCode',
-      'd.error_message as errorMessage',
-      'd.sent_at as sentAt',
-    ])
-    .where('d.campaign_id', '=', campaignId)
-    .where('d.recipient_id', '>', after)
-    .orderBy('d.recipient_id')
-    .limit(pageSize);
+  return (
+    trx
+      .selectFrom('deliveries as d')
+      // The outcome row by its primary key, per row (limit 1: a lateral the planner cannot flatten).
+      .leftJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('delivery_outcomes as o')
+            .select([
+              'o.standing',
+              'o.delivered_at',
+              'o.failure_severity',
+              'o.failure_reason',
+              'o.failure_code',
+              'o.first_open_at',
+              'o.opens',
+              'o.first_click_at',
+              'o.clicks',
+              'o.complained_at',
+              'o.unsubscribed_at',
+            ])
+            .whereRef('o.campaign_id', '=', 'd.campaign_id')
+            .whereRef('o.recipient_id', '=', 'd.recipient_id')
+            .limit(1)
+            .as('o'),
+        (join) => join.onTrue(),
+      )
+      .select([
+        'd.recipient_id as recipientId',
+        // Every delivery has its recipient (foreign key), so this is never null.
+        sql<string>`(select r.email from recipients r where r.id = d.recipient_id)`.as('email'),
+        'd.status',
+        'd.attempts',
+        'd.provider_id as providerId',
+        'd.error_code as errorCode',
+        'd.error_message as errorMessage',
+        'd.sent_at as sentAt',
+        'o.standing',
+        'o.delivered_at as deliveredAt',
+        'o.failure_severity as failureSeverity',
+        'o.failure_reason as failureReason',
+        'o.failure_code as failureCode',
+        'o.first_open_at as firstOpenAt',
+        'o.opens',
+        'o.first_click_at as firstClickAt',
+        'o.clicks',
+        'o.complained_at as complainedAt',
+        'o.unsubscribed_at as unsubscribedAt',
+      ])
+      .where('d.campaign_id', '=', campaignId)
+      .where('d.recipient_id', '>', after)
+      .orderBy('d.recipient_id')
+      .limit(pageSize)
+  );
 }
 
 /**

@@ -29,6 +29,17 @@ export async function deliveriesPage(db: Kysely<Database>, filter: DeliveryFilte
     .selectFrom('deliveries as d')
     .innerJoin('recipients as r', 'r.id', 'd.recipient_id')
     .innerJoin('campaigns as c', 'c.id', 'd.campaign_id')
+    .leftJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('delivery_outcomes as o')
+          .selectAll('o')
+          .whereRef('o.campaign_id', '=', 'd.campaign_id')
+          .whereRef('o.recipient_id', '=', 'd.recipient_id')
+          .limit(1)
+          .as('o'),
+      (join) => join.onTrue(),
+    )
     .select([
       'd.campaign_id as campaignId',
       'c.name as campaignName',
@@ -41,6 +52,17 @@ export async function deliveriesPage(db: Kysely<Database>, filter: DeliveryFilte
       'd.error_message as errorMessage',
       'd.sent_at as sentAt',
       'd.updated_at as updatedAt',
+      'o.standing',
+      'o.delivered_at as deliveredAt',
+      'o.failure_severity as failureSeverity',
+      'o.failure_reason as failureReason',
+      'o.failure_code as failureCode',
+      'o.first_open_at as firstOpenAt',
+      'o.opens',
+      'o.first_click_at as firstClickAt',
+      'o.clicks',
+      'o.complained_at as complainedAt',
+      'o.unsubscribed_at as unsubscribedAt',
     ])
     .orderBy('d.campaign_id')
     .orderBy('d.recipient_id')
