@@ -8,6 +8,7 @@ import { createLogger } from '../src/config/log.js';
 import type { Db } from '../src/db/connect.js';
 import { startServer, type RunningServer } from '../src/http/app.js';
 import { ReadCache, type ReadOutcome } from '../src/http/readCache.js';
+import { Watchers } from '../src/http/watchers.js';
 import { Metrics } from '../src/sender/metrics.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
@@ -112,6 +113,63 @@ describe('the read cache (no IO, a clock by hand)', () => {
     for (const bad of ['-1', '1.5', 'soon', '60001']) {
       assert.throws(() => loadConfig({ HERALD_API_CACHE_MS: bad }), /HERALD_API_CACHE_MS must be a whole number of milliseconds from 0 \(off\) to 60000/, bad);
     }
+  });
+});
+
+describe('the shared pollers behind the event streams (short intervals, no server)', () => {
+  it('read once per interval for all subscribers, send only changes (and heartbeats), re-read at once when poked, and stop with the last subscriber', async () => {
+    const errors: unknown[] = [];
+    const watchers = new Watchers({ heartbeatMs: 120, onError: (_k, e) => errors.push(e) });
+    let reads = 0;
+    let value = 'a';
+    const load = async () => {
+      reads++;
+      if (value === 'fail') throw new Error('database gone');
+      return { value };
+    };
+    const got: string[][] = [[], []];
+    const off = got.map((chunks) => watchers.subscribe('k', 50, load, { send: (c) => chunks.push(c) }));
+    await sleep(300);
+    assert.deepEqual(watchers.counts(), { pollers: 1, streams: 2 });
+    assert.ok(reads >= 3 && reads <= 7, `one poller reading every 50 ms for both: ${reads} reads`);
+    for (const chunks of got) {
+      assert.deepEqual(
+        chunks.filter((c) => c.startsWith('data:')),
+        ['data: {"value":"a"}\n\n'],
+        'an unchanged answer is sent once',
+      );
+      assert.ok(chunks.includes(': keep-alive\n\n'), 'a heartbeat');
+    }
+
+    value = 'fail';
+    await sleep(120);
+    assert.ok(errors.length >= 1, 'a failed read is reported and retried');
+    value = 'b';
+    await sleep(120);
+    assert.ok(got[0]!.includes('data: {"value":"b"}\n\n'), 'the poller carried on after the failure');
+
+    // Poked: read again now, not after the interval.
+    const slow = new Watchers({ heartbeatMs: 10_000, onError: () => {} });
+    let slowReads = 0;
+    const seen: string[] = [];
+    const offSlow = slow.subscribe('s', 60_000, async () => ({ n: ++slowReads }), { send: (c) => seen.push(c) });
+    await sleep(100);
+    slow.poke('s');
+    await sleep(100);
+    assert.deepEqual(seen, ['data: {"n":1}\n\n', 'data: {"n":2}\n\n']);
+    offSlow();
+    assert.deepEqual(slow.counts(), { pollers: 0, streams: 0 });
+
+    off[0]!();
+    assert.deepEqual(watchers.counts(), { pollers: 1, streams: 1 });
+    off[1]!();
+    off[1]!(); // twice is once
+    assert.deepEqual(watchers.counts(), { pollers: 0, streams: 0 });
+    const stopped = reads;
+    const heard = got[1]!.length;
+    await sleep(300);
+    assert.equal(reads, stopped, 'no read after the last subscriber left');
+    assert.equal(got[1]!.length, heard, 'nothing sent after leaving');
   });
 });
 
