@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { REPORT_COLUMNS } from '../src/campaigns/report.js';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { request } from 'undici';
@@ -145,7 +146,7 @@ describe(`the HTTP API's campaign tools: schedule, dry run, retry-failed, report
     assert.match(csv.type, /^text\/csv/);
     const rows = parse(csv.text, { columns: true }) as Array<Record<string, string>>;
     assert.equal(rows.length, 1200);
-    assert.deepEqual(Object.keys(rows[0]!), ['email', 'status', 'attempts', 'provider_id', 'error_code', 'error_message', 'sent_at']);
+    assert.deepEqual(Object.keys(rows[0]!), REPORT_COLUMNS);
     assert.deepEqual(new Set(rows.map((r) => r.email)), new Set(emails));
     assert.equal(rows.filter((r) => r.status === 'failed' && r.error_code === 'http_400').length, 1);
 

@@ -63,6 +63,9 @@ describe(`a token-less loopback server refuses other sites' requests (${dbLabel}
     assert.equal(read.status, 403, 'a rebinding page cannot read the API either');
     assert.match(read.text, /Host 'evil\.example:80' is not this server/);
     assert.equal((await send(server.url, 'GET', '/metrics', { host: 'evil.example' })).status, 403);
+    for (const stream of [`/api/v1/campaigns/${campaignId}/events`, '/api/v1/campaigns/events']) {
+      assert.equal((await send(server.url, 'GET', stream, { host: 'evil.example' })).status, 403, `${stream}: nor follow its event streams`);
+    }
   });
 
   it('still serves its own names, its own pages and command-line clients', async () => {

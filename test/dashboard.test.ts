@@ -66,9 +66,16 @@ describe(`the dashboard in a real browser (${dbLabel})`, { skip }, () => {
     const id = await seedCampaign(db.kysely, list.listId, { rate: 150, status: 'draft' });
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // Which of the campaign's endpoints the page asks: it follows the event stream, not polls.
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path.startsWith(`/api/v1/campaigns/${id}`)) asked.push(`${r.method()} ${path}`);
+    });
     await page.goto(server.url);
     await page.locator('#token').fill(TOKEN);
     await page.locator('#login button[type=submit]').click();
+    await page.locator('[data-testid="live"][data-mode="live"]').waitFor({ timeout: 10_000 });
     await page.locator(`tr[data-campaign="${id}"]`).click();
     await page.waitForURL(new RegExp(`#/campaigns/${id}$`));
     assert.equal(await page.locator('h1 [data-testid="status"]').textContent(), 'draft');
@@ -89,6 +96,12 @@ describe(`the dashboard in a real browser (${dbLabel})`, { skip }, () => {
     const second = await sentShown();
     assert.ok(second > first, `progress moved on the page: ${first} → ${second}`);
     assert.equal(await page.locator('[data-testid="status"]').first().textContent(), 'running');
+    assert.equal(await page.locator('[data-testid="live"]').getAttribute('data-mode'), 'live');
+    assert.deepEqual(
+      [...new Set(asked)].sort(),
+      [`GET /api/v1/campaigns/${id}/events`, `POST /api/v1/campaigns/${id}/start`],
+      'updates came through the event stream, with no polling',
+    );
 
     await page.locator('button[data-action="pause"]').click();
     await page.locator('h1 [data-testid="status"]', { hasText: 'paused' }).waitFor();
@@ -113,5 +126,68 @@ describe(`the dashboard in a real browser (${dbLabel})`, { skip }, () => {
     await row.first().waitFor();
     assert.match((await row.first().textContent()) ?? '', new RegExp(`#${id} test campaign`));
     await page.screenshot({ path: path.join(artifacts, 'dashboard-lookup.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('without the event stream polls instead, asks less often when answers are slow, and not at all while hidden', async () => {
+    const list = await seedList(db.kysely, 'browser-polling', 2000);
+    const id = await seedCampaign(db.kysely, list.listId, { rate: 100, status: 'running' });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // A proxy that will not pass event streams: the page must fall back to polling.
+    await page.route('**/events', (r) => r.abort());
+    let slowMs = 0;
+    const polls: number[] = [];
+    await page.route(`**/api/v1/campaigns/${id}`, async (r) => {
+      polls.push(Date.now());
+      if (slowMs) await new Promise((resolve) => setTimeout(resolve, slowMs));
+      await r.continue();
+    });
+    await page.goto(server.url);
+    await page.locator('#token').fill(TOKEN);
+    await page.locator('#login button[type=submit]').click();
+    await page.goto(`${server.url}/#/campaigns/${id}`);
+    await page.locator('[data-testid="live"][data-mode="polling"]').waitFor({ timeout: 10_000 });
+    const sentCard = page.locator('[data-count="sent"] b');
+    const sentShown = async () => Number(((await sentCard.textContent()) ?? '0').replace(/,/g, ''));
+    const before = await sentShown();
+    const deadline = Date.now() + 20_000;
+    while ((await sentShown()) <= before) {
+      assert.ok(Date.now() < deadline, 'the polling page never showed progress');
+      await page.waitForTimeout(100);
+    }
+
+    // Answers taking 700 ms or more: the page waits at least 4 times that between polls.
+    const from = polls.length;
+    slowMs = 700;
+    const slowDeadline = Date.now() + 60_000;
+    while (polls.length < from + 3) {
+      assert.ok(Date.now() < slowDeadline, `polled a slow server ${polls.length - from} times in 60 s`);
+      await page.waitForTimeout(200);
+    }
+    const slow = polls.slice(from);
+    const gaps = slow.slice(1).map((t, i) => t - slow[i]!);
+    assert.ok(
+      gaps.every((g) => g >= 2800),
+      `gaps between polls of a slow server: ${gaps.join(', ')} ms`,
+    );
+    slowMs = 0;
+
+    // The browser's visibility as the page reads it (a headless tab is never hidden by itself).
+    const setVisibility = (state: 'hidden' | 'visible') =>
+      page.evaluate(`Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '${state}' });
+        document.dispatchEvent(new Event('visibilitychange'))`);
+    // Hidden: nothing asked; shown again: asked at once.
+    await setVisibility('hidden');
+    await page.waitForTimeout(4000); // any poll in flight when it hid has answered by now
+    const hiddenFrom = polls.length;
+    await page.waitForTimeout(4000);
+    assert.equal(polls.length, hiddenFrom, 'no request while the tab is hidden');
+    await setVisibility('visible');
+    const shownDeadline = Date.now() + 5000;
+    while (polls.length === hiddenFrom) {
+      assert.ok(Date.now() < shownDeadline, 'asked again once shown');
+      await page.waitForTimeout(50);
+    }
+    await page.close();
   });
 });

@@ -20,10 +20,19 @@ export interface Config {
   apiToken: string | undefined;
   /** Largest CSV upload `herald serve` takes (bytes); larger ones get 413. */
   maxUploadBytes: number;
+  /**
+   * How long `herald serve` reuses an answer of the read endpoints that dashboards and API
+   * clients poll (a campaign, the campaign list), in milliseconds; 0 turns the cache off.
+   */
+  apiCacheMs: number;
 }
 
 /** 512 MiB: several million recipients' rows, far below what fills a disk or a day. */
 const DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
+
+/** 1 s: watchers polling every second or two share one query; a change shows within a second. */
+const DEFAULT_API_CACHE_MS = 1000;
+const MAX_API_CACHE_MS = 60_000;
 
 const optionalString = z
   .string()
@@ -67,6 +76,14 @@ const envSchema = z.object({
     .refine((v) => v === '' || (/^[0-9]{1,15}$/.test(v) && Number(v) > 0), { message: 'HERALD_MAX_UPLOAD_BYTES must be a whole number of bytes above 0' })
     .transform((v) => (v === '' ? undefined : Number(v)))
     .optional(),
+  HERALD_API_CACHE_MS: z
+    .string()
+    .trim()
+    .refine((v) => v === '' || (/^[0-9]{1,6}$/.test(v) && Number(v) <= MAX_API_CACHE_MS), {
+      message: `HERALD_API_CACHE_MS must be a whole number of milliseconds from 0 (off) to ${MAX_API_CACHE_MS}`,
+    })
+    .transform((v) => (v === '' ? undefined : Number(v)))
+    .optional(),
 });
 
 export class ConfigError extends Error {
@@ -95,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookSigningKey: e.MAILGUN_WEBHOOK_SIGNING_KEY,
     apiToken: e.HERALD_API_TOKEN,
     maxUploadBytes: e.HERALD_MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES,
+    apiCacheMs: e.HERALD_API_CACHE_MS ?? DEFAULT_API_CACHE_MS,
   };
 }
 

@@ -18,6 +18,7 @@ import type { Logger } from '../config/log.js';
 import type { Metrics } from '../sender/metrics.js';
 import { packageVersion } from '../config/paths.js';
 import type { ApiContext } from './api/context.js';
+import { CampaignReads } from './api/reads.js';
 import { validationError } from './api/schemas.js';
 import { findCampaign } from '../sql/findCampaign.js';
 import { startCountFolding } from '../sender/countFolding.js';
@@ -182,6 +183,12 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
     return reply.code(500).send({ error: 'internal error' });
   });
 
+  const reads = new CampaignReads(db, options.config.apiCacheMs, options.metrics, log);
+  const unwatch = options.metrics.watchStreams(() => reads.watchers.counts());
+  app.addHook('onClose', async () => {
+    reads.close();
+    unwatch();
+  });
   const ctx: ApiContext = {
     db,
     config: options.config,
@@ -191,6 +198,7 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
     webhookSigningKey: options.webhookSigningKey,
     tokenRequired: options.apiToken !== undefined,
     ingester: new EventIngester(db.kysely, log, defaultIngesterOptions, (events) => options.metrics.recordEvents(events)),
+    reads,
   };
   const table = routeTable(ctx, loadDashboardAssets(), () => app.swagger());
   // Body parsers differ per group, so each group is its own encapsulated context.

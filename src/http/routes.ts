@@ -7,15 +7,14 @@ import { assertDetailsKept, purgeCampaignDetails } from '../campaigns/purgeDetai
 import { getCampaignOrThrow } from '../campaigns/control.js';
 import type { CampaignAction } from '../domain/campaignState.js';
 import { emailKey } from '../domain/email.js';
-import { listCampaigns } from '../sql/campaignList.js';
 import { createList } from '../sql/createList.js';
 import { listLists } from '../sql/listLists.js';
 import { addSuppressions } from '../sql/addSuppressions.js';
 import { listSuppressions } from '../sql/listSuppressions.js';
 import { removeSuppression } from '../sql/removeSuppression.js';
-import { campaignView, dryRunCampaign, sendTest } from './api/campaigns.js';
 import { recipientHistoryView } from '../campaigns/history.js';
 import { campaignTimeline } from '../sql/campaignTimeline.js';
+import { dryRunCampaign, sendTest } from './api/campaigns.js';
 import type { ApiContext } from './api/context.js';
 import { deliveries } from './api/deliveries.js';
 import { importUpload } from './api/lists.js';
@@ -37,6 +36,7 @@ import {
 } from './api/schemas.js';
 import { dashboardPage, type DashboardAssets } from './dashboard/page.js';
 import { HttpError } from './errors.js';
+import { openEventStream } from './eventStream.js';
 import { route, type Route } from './route.js';
 import { unsubscribe, unsubscribePage } from './unsubscribe.js';
 import { handleMailgunWebhook } from './webhooks.js';
@@ -55,15 +55,23 @@ const UNSUBSCRIBE_PATH = /^\/u\/([A-Za-z0-9_.-]+)$/;
  * behind the bearer token. Access rules are applied in app.ts from each row's group.
  */
 export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi: () => unknown): Route[] {
-  const { db, config, log } = ctx;
+  const { db, config, log, reads } = ctx;
+  /** Runs a write to campaign `id`, then forgets what was read of it (even when it failed part-way). */
+  const writing = async <T>(id: number, write: () => Promise<T>): Promise<T> => {
+    try {
+      return await write();
+    } finally {
+      reads.changed(id);
+    }
+  };
   const campaignAction = (action: CampaignAction, summary: string) =>
     route('token', 'none', {
       method: 'POST',
       url: `/api/v1/campaigns/:id/${action}`,
       schema: api(summary, { params: campaignIdParams, response: { 200: ok('the campaign after the change'), ...errors } }),
       handler: async (req) => {
-        await controlCampaign(db, config, req.params.id, action);
-        return campaignView(ctx, req.params.id);
+        await writing(req.params.id, () => controlCampaign(db, config, req.params.id, action));
+        return reads.view(req.params.id);
       },
     });
 
@@ -181,13 +189,26 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
       method: 'GET',
       url: '/api/v1/campaigns',
       schema: api('The newest campaigns with sent/failed counts', { response: { 200: ok('{ items }'), ...errors } }),
-      handler: async () => ({ items: await listCampaigns(db.kysely, 100) }),
+      handler: async () => reads.list(),
+    }),
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/campaigns/events',
+      schema: api('Server-sent events: the campaign list (as GET /api/v1/campaigns answers it) each time it changes', {
+        produces: ['text/event-stream'],
+        response: { 200: ok('text/event-stream: `data: { items }` on each change, a comment line every 15 s'), ...errors },
+      }),
+      handler: async (_req, reply) => openEventStream(reply, (send) => reads.watchList(send)),
     }),
     route('token', 'json', {
       method: 'POST',
       url: '/api/v1/campaigns',
       schema: api('Create a draft campaign', { body: createCampaignBody, response: { 201: ok('the campaign'), ...errors } }),
-      handler: async (req, reply) => reply.code(201).send(await campaignView(ctx, await createCampaign(db, config, req.body))),
+      handler: async (req, reply) => {
+        const id = await createCampaign(db, config, req.body);
+        reads.changed(id);
+        return reply.code(201).send(await reads.view(id));
+      },
     }),
     route('token', 'none', {
       method: 'GET',
@@ -196,7 +217,22 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
         params: campaignIdParams,
         response: { 200: ok('the campaign'), ...errors },
       }),
-      handler: async (req) => campaignView(ctx, req.params.id),
+      handler: async (req) => reads.view(req.params.id),
+    }),
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/campaigns/:id/events',
+      schema: api('Server-sent events: the campaign (as GET /api/v1/campaigns/{id} answers it) each time it changes', {
+        params: campaignIdParams,
+        produces: ['text/event-stream'],
+        response: { 200: ok('text/event-stream: `data: {campaign}` at once and on each change, a comment line every 15 s'), ...errors },
+      }),
+      handler: async (req, reply) => {
+        const id = req.params.id;
+        // A campaign that does not exist is a 404 before any stream opens.
+        await reads.view(id);
+        openEventStream(reply, (send) => reads.watchCampaign(id, send));
+      },
     }),
     campaignAction('start', 'Start (or restart) a campaign'),
     campaignAction('pause', 'Pause: workers stop within about a second and release what they had not sent'),
@@ -211,8 +247,8 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
         response: { 200: ok('the campaign after the change'), ...errors },
       }),
       handler: async (req) => {
-        await scheduleCampaign(db, config, req.params.id, new Date(req.body.at));
-        return campaignView(ctx, req.params.id);
+        await writing(req.params.id, () => scheduleCampaign(db, config, req.params.id, new Date(req.body.at)));
+        return reads.view(req.params.id);
       },
     }),
     route('token', 'json', {
@@ -243,7 +279,7 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
         body: retryFailedBody.optional(),
         response: { 200: ok('{ campaignId, requeued, before, status }'), ...errors },
       }),
-      handler: async (req) => retryFailedDeliveries(db, req.params.id, { reasons: req.body?.reasons, since: req.body?.since }),
+      handler: async (req) => writing(req.params.id, () => retryFailedDeliveries(db, req.params.id, { reasons: req.body?.reasons, since: req.body?.since })),
     }),
     route('token', 'none', {
       method: 'POST',
@@ -252,7 +288,7 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
         params: campaignIdParams,
         response: { 200: ok('{ campaignId, deleted, purgedAt }'), ...errors },
       }),
-      handler: async (req) => purgeCampaignDetails(db, req.params.id),
+      handler: async (req) => writing(req.params.id, () => purgeCampaignDetails(db, req.params.id)),
     }),
     route('token', 'none', {
       method: 'GET',

@@ -27,9 +27,11 @@ export class Metrics {
   private readonly renderSeconds: client.Histogram;
   private readonly reporterRows: client.Histogram;
   private readonly reporterSeconds: client.Histogram;
+  private readonly apiReads: client.Counter<'endpoint' | 'outcome'>;
   private depthSources: Array<() => PipelineDepths> = [];
   private funnelSource: (() => Promise<Array<{ campaignId: number; stage: string; n: number }>>) | null = null;
   private readonly events: client.Counter<'source' | 'type' | 'result'>;
+  private watchSources: Array<() => { streams: number; pollers: number }> = [];
 
   constructor() {
     const registers = [this.registry];
@@ -63,6 +65,29 @@ export class Metrics {
       help: 'Time to write one batch of results',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
       registers,
+    });
+    this.apiReads = new client.Counter({
+      name: 'herald_api_reads_total',
+      help: 'Polled API reads (campaign, campaigns) by how they were answered: hit (a kept answer), shared (a query in flight), query (ran the queries)',
+      labelNames: ['endpoint', 'outcome'],
+      registers,
+    });
+    const watched = (what: 'streams' | 'pollers') => this.watchSources.reduce((sum, source) => sum + source()[what], 0);
+    new client.Gauge({
+      name: 'herald_api_event_streams',
+      help: 'Open server-sent event streams (GET …/events)',
+      registers,
+      collect() {
+        this.set(watched('streams'));
+      },
+    });
+    new client.Gauge({
+      name: 'herald_api_event_pollers',
+      help: 'Shared pollers behind the event streams: one per watched campaign (and one for the list), whatever the number of watchers',
+      registers,
+      collect() {
+        this.set(watched('pollers'));
+      },
     });
     const depth = (stage: keyof PipelineDepths) => this.depthSources.reduce((sum, source) => sum + source()[stage], 0);
     new client.Gauge({
@@ -121,6 +146,18 @@ export class Metrics {
 
   watchDepths(source: () => PipelineDepths): void {
     this.depthSources.push(source);
+  }
+
+  /** Reads the event streams' gauges from `source` until the returned function is called. */
+  watchStreams(source: () => { streams: number; pollers: number }): () => void {
+    this.watchSources.push(source);
+    return () => {
+      this.watchSources = this.watchSources.filter((s) => s !== source);
+    };
+  }
+
+  recordApiRead(endpoint: string, outcome: 'hit' | 'shared' | 'query'): void {
+    this.apiReads.labels(endpoint, outcome).inc();
   }
 
   /** Counts one written batch of results; tallied first, so the labels are hashed once per kind. */

@@ -14,7 +14,7 @@ import type { ApiContext } from './context.js';
 const DRY_RUN_FAILURES_SHOWN = 1000;
 
 /** A campaign as the API shows it: the status report plus its settings. */
-export async function campaignView({ db }: ApiContext, id: number) {
+export async function campaignView({ db }: Pick<ApiContext, 'db'>, id: number) {
   const campaign = await getCampaignOrThrow(db, id);
   const report = await campaignStatusReport(db, campaign);
   return {

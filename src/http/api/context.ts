@@ -3,6 +3,7 @@ import type { Db } from '../../db/connect.js';
 import type { Logger } from '../../config/log.js';
 import type { EventIngester } from '../../events/ingester.js';
 import type { Metrics } from '../../sender/metrics.js';
+import type { CampaignReads } from './reads.js';
 
 /** What the route handlers need. */
 export interface ApiContext {
@@ -15,4 +16,6 @@ export interface ApiContext {
   tokenRequired: boolean;
   /** Writes provider events (webhooks) in batches. */
   ingester: EventIngester;
+  /** The watched reads (a campaign, the list), cached and streamed; told about every write. */
+  reads: CampaignReads;
 }

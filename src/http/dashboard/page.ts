@@ -21,8 +21,9 @@ export function loadDashboardAssets(): DashboardAssets {
 }
 
 /**
- * The dashboard: one page, no data in it. The script reads everything from the JSON API
- * (short polling) with the bearer token the operator typed in, kept for the browser tab only.
+ * The dashboard: one page, no data in it. The script reads everything from the JSON API (the
+ * event streams, or polling when they fail) with the bearer token the operator typed in, kept
+ * for the browser tab only.
  */
 export function dashboardPage(tokenRequired: boolean): string {
   return `<!DOCTYPE html>

@@ -23,8 +23,8 @@ function byId(id) {
   return /** @type {HTMLElement} */ (document.getElementById(id));
 }
 
-/** @type {{ token: string, timer: number | null, samples: Sample[] }} */
-var state = { token: sessionStorage.getItem('heraldToken') || '', timer: null, samples: [] };
+/** @type {{ token: string, stop: (() => void) | null, samples: Sample[] }} */
+var state = { token: sessionStorage.getItem('heraldToken') || '', stop: null, samples: [] };
 var view = byId('view');
 var login = byId('login');
 
@@ -79,7 +79,7 @@ function api(method, path, body) {
 
 /** @param {string} [message] */
 function showLogin(message) {
-  stopPolling();
+  stopWatching();
   view.replaceChildren();
   login.hidden = false;
   byId('login-error').textContent = message || '';
@@ -99,21 +99,176 @@ byId('logout').addEventListener('click', () => {
   showLogin();
 });
 
-function stopPolling() {
-  if (state.timer) clearTimeout(state.timer);
-  state.timer = null;
+function stopWatching() {
+  if (state.stop) state.stop();
+  state.stop = null;
 }
-/** @param {() => Promise<unknown>} fn @param {number} ms */
-function poll(fn, ms) {
-  stopPolling();
-  var tick = () => {
-    fn()
+
+// Polling waits at least this many times the last answer's time (a slow server is asked less
+// often), doubles its wait after each failure up to MAX_WAIT_MS, and stops while the tab is hidden.
+var SLOW_FACTOR = 4;
+var MAX_WAIT_MS = 60000;
+// The server sends a comment every 15 s on an idle stream; silence for longer means it is gone.
+var STREAM_SILENCE_MS = 45000;
+
+/**
+ * Reads a server-sent event stream (text/event-stream) with fetch, which can send the bearer
+ * token in its Authorization header; EventSource cannot send headers, and the token must not
+ * go into a URL (URLs end up in logs and history). Resolves when the server ends the stream.
+ * @param {string} path
+ * @param {AbortSignal} signal
+ * @param {(data: any) => void} onData each event's data, parsed as JSON
+ * @param {() => void} onBytes called whenever anything arrives (comments included)
+ * @returns {Promise<void>}
+ */
+function readStream(path, signal, onData, onBytes) {
+  /** @type {Record<string, string>} */
+  var headers = { accept: 'text/event-stream' };
+  if (state.token) headers.authorization = 'Bearer ' + state.token;
+  return fetch(path, { headers: headers, signal: signal, cache: 'no-store' }).then((res) => {
+    if (res.status === 401) {
+      showLogin('The token was refused.');
+      throw new Error('unauthorized');
+    }
+    if (!res.ok || !res.body) throw new Error('the event stream was refused (' + res.status + ')');
+    var reader = res.body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = '';
+    /** @returns {Promise<void>} */
+    var next = () =>
+      reader.read().then((chunk) => {
+        if (chunk.done) return;
+        onBytes();
+        buffer += decoder.decode(chunk.value, { stream: true });
+        var events = buffer.split(/\r?\n\r?\n/);
+        buffer = events.pop() || '';
+        events.forEach((event) => {
+          var data = event
+            .split(/\r?\n/)
+            .filter((line) => line.slice(0, 5) === 'data:')
+            .map((line) => line.slice(5).replace(/^ /, ''))
+            .join('\n');
+          if (data) onData(JSON.parse(data));
+        });
+        return next();
+      });
+    return next();
+  });
+}
+
+/**
+ * Keeps a view up to date: from the server's event stream when there is one, else (or while it
+ * fails, trying it again later) by polling `path`, backing off when answers are slow or fail.
+ * Nothing is asked while the tab is hidden; showing it again catches up at once.
+ * @param {{ path: string, streamPath: string | null, everyMs: number, onData: (data: any) => void,
+ *   onError: (err: Error) => void, onMode: (mode: 'live' | 'polling', waitMs: number) => void }} o
+ */
+function watch(o) {
+  stopWatching();
+  var stopped = false;
+  /** @type {number | null} */
+  var timer = null;
+  /** @type {number | null} */
+  var silence = null;
+  /** @type {AbortController | null} */
+  var stream = null;
+  var polling = false;
+  var failures = 0;
+  var streamFailures = 0;
+  var streamAgainAt = 0;
+
+  var hidden = () => document.visibilityState === 'hidden';
+  function quiet() {
+    if (timer) clearTimeout(timer);
+    if (silence) clearTimeout(silence);
+    timer = silence = null;
+    var s = stream;
+    stream = null;
+    if (s) s.abort();
+  }
+  function next() {
+    quiet();
+    if (stopped || hidden()) return;
+    if (o.streamPath && Date.now() >= streamAgainAt && typeof ReadableStream === 'function') listen(o.streamPath);
+    else poll();
+  }
+  /** @param {string} streamPath */
+  function listen(streamPath) {
+    var mine = new AbortController();
+    stream = mine;
+    var heard = () => {
+      if (silence) clearTimeout(silence);
+      silence = setTimeout(() => mine.abort(), STREAM_SILENCE_MS);
+    };
+    heard();
+    readStream(
+      streamPath,
+      mine.signal,
+      (data) => {
+        failures = 0;
+        streamFailures = 0;
+        o.onMode('live', 0);
+        o.onData(data);
+      },
+      heard,
+    )
       .catch(() => {})
       .then(() => {
-        state.timer = setTimeout(tick, ms);
+        // Ended by quiet() (tab hidden, page left): nothing to do. Otherwise the stream broke or
+        // was refused: poll meanwhile, and try the stream again later, less often each time.
+        if (stream !== mine || stopped) return;
+        stream = null;
+        if (silence) clearTimeout(silence);
+        silence = null;
+        streamFailures++;
+        streamAgainAt = Date.now() + Math.min(MAX_WAIT_MS, 5000 * 2 ** (streamFailures - 1));
+        poll();
       });
+  }
+  function poll() {
+    var began = Date.now();
+    polling = true;
+    api('GET', o.path)
+      .then(
+        (data) => {
+          failures = 0;
+          if (!stopped) o.onData(data);
+          return Math.max(o.everyMs, SLOW_FACTOR * (Date.now() - began));
+        },
+        (err) => {
+          failures++;
+          if (!stopped) o.onError(err);
+          return Math.min(MAX_WAIT_MS, o.everyMs * 2 ** failures);
+        },
+      )
+      .then((wait) => {
+        polling = false;
+        if (stopped || hidden()) return;
+        o.onMode('polling', wait);
+        timer = setTimeout(next, wait);
+      });
+  }
+  function visibility() {
+    if (hidden()) quiet();
+    else if (!timer && !stream && !polling) next();
+  }
+  document.addEventListener('visibilitychange', visibility);
+  state.stop = () => {
+    stopped = true;
+    quiet();
+    document.removeEventListener('visibilitychange', visibility);
   };
-  tick();
+  next();
+}
+
+/** A line saying how the page is kept up to date. */
+function liveLine() {
+  return el('p', { class: 'muted live', 'data-testid': 'live' });
+}
+/** @param {HTMLElement} line @param {'live' | 'polling'} mode @param {number} waitMs */
+function showMode(line, mode, waitMs) {
+  line.dataset.mode = mode;
+  line.textContent = mode === 'live' ? 'Live' : 'Updated every ' + Math.round(waitMs / 100) / 10 + ' s';
 }
 
 /** @param {string} status */
@@ -133,6 +288,7 @@ function num(n) {
 function campaignsView() {
   document.title = 'Campaigns · Herald';
   var body = el('tbody');
+  var live = liveLine();
   view.replaceChildren(
     el('h1', { text: 'Campaigns' }),
     el('table', {}, [
@@ -145,40 +301,42 @@ function campaignsView() {
       ]),
       body,
     ]),
+    live,
   );
-  poll(
-    () =>
-      api('GET', '/api/v1/campaigns').then(
-        /** @param {{ items: CampaignRow[] }} data */ (data) => {
-          put(
-            body,
-            data.items.map((c) =>
-              el(
-                'tr',
-                {
-                  class: 'link',
-                  'data-campaign': String(c.id),
-                  onclick: () => {
-                    location.hash = '#/campaigns/' + c.id;
-                  },
-                },
-                [
-                  el('td', { text: String(c.id) }),
-                  el('td', { text: c.name }),
-                  el('td', {}, [badge(c.status)]),
-                  el('td', { text: c.listName }),
-                  el('td', {}, [bar(c.sent + c.failed, c.listSize)]),
-                  el('td', { text: num(c.sent) }),
-                  el('td', { text: num(c.failed) }),
-                ],
-              ),
-            ),
-          );
-          if (data.items.length === 0) body.appendChild(el('tr', {}, [el('td', { colspan: '7', class: 'muted', text: 'No campaigns yet.' })]));
-        },
-      ),
-    2000,
-  );
+  watch({
+    path: '/api/v1/campaigns',
+    streamPath: '/api/v1/campaigns/events',
+    everyMs: 2000,
+    onMode: (mode, waitMs) => showMode(live, mode, waitMs),
+    onError: () => {},
+    onData: /** @param {{ items: CampaignRow[] }} data */ (data) => {
+      put(
+        body,
+        data.items.map((c) =>
+          el(
+            'tr',
+            {
+              class: 'link',
+              'data-campaign': String(c.id),
+              onclick: () => {
+                location.hash = '#/campaigns/' + c.id;
+              },
+            },
+            [
+              el('td', { text: String(c.id) }),
+              el('td', { text: c.name }),
+              el('td', {}, [badge(c.status)]),
+              el('td', { text: c.listName }),
+              el('td', {}, [bar(c.sent + c.failed, c.listSize)]),
+              el('td', { text: num(c.sent) }),
+              el('td', { text: num(c.failed) }),
+            ],
+          ),
+        ),
+      );
+      if (data.items.length === 0) body.appendChild(el('tr', {}, [el('td', { colspan: '7', class: 'muted', text: 'No campaigns yet.' })]));
+    },
+  });
 }
 
 /** @param {Sample[]} samples */
@@ -226,10 +384,12 @@ function campaignView(id) {
     actions = el('div', { class: 'actions' });
   var chartBox = el('div'),
     errors = el('div'),
+    live = liveLine(),
     message = el('p', { class: 'error', role: 'alert' });
   view.replaceChildren(
     head,
     actions,
+    live,
     message,
     cards,
     el('h2', { text: 'Rate (msgs/s, while this page is open)' }),
@@ -248,9 +408,10 @@ function campaignView(id) {
         if (confirmText && !confirm(confirmText)) return;
         /** @type {HTMLButtonElement} */ (e.target).disabled = true;
         api('POST', '/api/v1/campaigns/' + id + '/' + action)
-          .then(() => {
+          .then((c) => {
+            // The answer is the campaign after the change (the stream follows with the same).
             message.textContent = '';
-            refresh();
+            render(c);
           })
           .catch((err) => {
             message.textContent = err.message;
@@ -273,9 +434,13 @@ function campaignView(id) {
   function render(c) {
     document.title = c.name + ' · Herald';
     var now = Date.now();
-    if (last) state.samples.push({ rate: Math.max(0, ((c.counts.sent - last.sent) * 1000) / (now - last.at)) });
-    if (state.samples.length > 180) state.samples.shift();
-    last = { sent: c.counts.sent, at: now };
+    // One sample per half second at most: two answers close together (an action's and the
+    // stream's) would make a spike of a few messages over a few milliseconds.
+    if (!last || now - last.at >= 500) {
+      if (last) state.samples.push({ rate: Math.max(0, ((c.counts.sent - last.sent) * 1000) / (now - last.at)) });
+      if (state.samples.length > 180) state.samples.shift();
+      last = { sent: c.counts.sent, at: now };
+    }
     var settled = c.counts.sent + c.counts.failed + c.counts.suppressed + c.counts.skipped;
     put(head, [
       el('h1', {}, [c.name + ' ', badge(c.status)]),
@@ -319,18 +484,20 @@ function campaignView(id) {
           ]),
     );
   }
-  function refresh() {
-    return api('GET', '/api/v1/campaigns/' + id)
-      .then(render)
-      .catch((err) => {
-        message.textContent = err.message;
-      });
-  }
-  poll(refresh, 1000);
+  watch({
+    path: '/api/v1/campaigns/' + id,
+    streamPath: '/api/v1/campaigns/' + id + '/events',
+    everyMs: 1000,
+    onMode: (mode, waitMs) => showMode(live, mode, waitMs),
+    onError: (err) => {
+      message.textContent = err.message;
+    },
+    onData: render,
+  });
 }
 
 function lookupView() {
-  stopPolling();
+  stopWatching();
   document.title = 'Delivery lookup · Herald';
   var input = /** @type {HTMLInputElement} */ (el('input', { type: 'email', id: 'lookup-email', placeholder: 'someone@example.com', required: 'required' }));
   var results = el('div');
