@@ -9,7 +9,7 @@
  * --reuse measures the reads again on a database kept by --keep (no import, no generation;
  * its statistics are whatever they are, so only the "analysed" column is measured).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -685,7 +685,11 @@ const elapsed = (performance.now() - started) / 1000;
 const shape = generated
   ? `${fmt(sizes.rows.recipients)} recipients imported from a generated CSV (email, name, two attribute columns) through \`herald recipients import\` into the list \`${BIG_LIST}\`; the rest generated in SQL (INSERT … SELECT, at most ~1M rows a statement, triggers and constraints on): ${ids.lists} lists (${BIG_LIST}, ${fmt(ids.tenthSize)} in every-tenth, five segments of 1,000–10,000), ${fmt(sizes.rows.listMembers)} list members, ${ids.campaigns} campaigns and ${fmt(sizes.rows.deliveries)} deliveries: one running campaign to everyone (${fmt(ids.bigSize)} deliveries: sent 93.9%, failed 3% over five error codes, suppressed 2%, skipped 0.5%, unknown 0.3%, pending 0.3%; sent_at spread over its run), one finished to every tenth (${fmt(ids.tenthSize)}), 98 finished newsletters to the segments (1,000–10,000 each, one every two days); sent rows carry a Mailgun-style provider id, worker id, claimed_at and sent_at.`
   : `a database kept by an earlier run (\`--reuse\`): ${fmt(sizes.rows.recipients)} recipients, ${ids.lists} lists (${fmt(sizes.rows.listMembers)} members), ${ids.campaigns} campaigns, ${fmt(sizes.rows.deliveries)} deliveries.`;
-const body = `${machineLine()}; real Postgres (same machine, shared_buffers as configured, server autovacuum ${autovacuumGlobal}); whole run ${(elapsed / 60).toFixed(1)} min.
+let commit = 'unknown';
+try {
+  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: packageRoot, encoding: 'utf8' }).trim();
+} catch {}
+const body = `${machineLine()}; Herald at \`${commit}\`; real Postgres (same machine, shared_buffers as configured, server autovacuum ${autovacuumGlobal}); whole run ${(elapsed / 60).toFixed(1)} min.
 
 Command: \`DATABASE_URL=postgres://… npm run bench:scale -- ${values.reuse ? '--reuse postgres://…/KEPT_DATABASE' : `--recipients ${N}`}\`
 
