@@ -59,7 +59,7 @@ const started = performance.now();
 const log = (line: string): void => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(5)} s] ${line}`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number): string => n.toLocaleString('en');
-const ms = (n: number | undefined): string => (n === undefined ? '—' : n >= 100 ? n.toFixed(0) : n.toFixed(1));
+const ms = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? '—' : n >= 100 ? n.toFixed(0) : n.toFixed(1));
 
 function p95(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -336,6 +336,8 @@ interface Tabs {
   campaignAnswers: number;
   campaignMedianMs: number;
   errors: number;
+  /** The error answers by kind ("500 timeout exceeded when trying to connect": 3). */
+  errorKinds: string;
 }
 
 async function backendPids(): Promise<number[]> {
@@ -353,6 +355,7 @@ async function dashboardTabs(base: string, campaignId: number, tabs: number, ser
   const listMs: number[] = [];
   const campaignMs: number[] = [];
   let errors = 0;
+  const kinds = new Map<string, number>();
   const seconds = TAB_SECONDS;
   const stopAt = performance.now() + seconds * 1000;
   const loop = async (url: string, every: number, into: number[], delay: number): Promise<void> => {
@@ -361,8 +364,15 @@ async function dashboardTabs(base: string, campaignId: number, tabs: number, ser
       try {
         const took = await httpGet(base, url);
         if (performance.now() <= stopAt) into.push(took);
-      } catch {
-        if (performance.now() <= stopAt) errors++;
+      } catch (err) {
+        if (performance.now() <= stopAt) {
+          errors++;
+          const kind = (err as Error).message
+            .replace(/^GET \S+: /, '')
+            .replace(/\/api\/v1\/campaigns\/\d+/g, '…')
+            .slice(0, 120);
+          kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+        }
       }
       if (performance.now() >= stopAt) break;
       await sleep(every);
@@ -409,10 +419,11 @@ async function dashboardTabs(base: string, campaignId: number, tabs: number, ser
     campaignAnswers: campaignMs.length,
     campaignMedianMs: campaignMs.length ? median(campaignMs) : Number.NaN,
     errors,
+    errorKinds: [...kinds].map(([k, n]) => `${k}: ${n}`).join('; '),
   };
   log(
     `  ${tabs} tab(s), ${wall.toFixed(1)} s: Postgres (this database's backends) ${result.postgresPercent.toFixed(1)}% of a core, all Postgres processes ${result.allPostgresPercent?.toFixed(1) ?? 'n/a'}% (idle before: ${idle?.toFixed(1) ?? 'n/a'}%), herald serve ${result.servePercent.toFixed(1)}%; ` +
-      `${result.listAnswers} list answers (median ${ms(result.listMedianMs)} ms), ${result.campaignAnswers} campaign answers (median ${ms(result.campaignMedianMs)} ms), ${errors} errors`,
+      `${result.listAnswers} list answers (median ${ms(result.listMedianMs)} ms), ${result.campaignAnswers} campaign answers (median ${ms(result.campaignMedianMs)} ms), ${errors} errors${errors ? ` (${result.errorKinds})` : ''}`,
   );
   return result;
 }
@@ -635,14 +646,14 @@ for (const [label, state] of [
   for (const t of state?.tabs ?? []) {
     const target = t.tabs === 1 ? 2 : 5;
     tabRows.push(
-      `| ${t.tabs} | ${label} | ${t.postgresPercent.toFixed(1)}% | ${t.allPostgresPercent?.toFixed(1) ?? 'n/a'}% (idle ${t.idleAllPostgresPercent?.toFixed(1) ?? 'n/a'}%) | ${t.servePercent.toFixed(1)}% | ${t.listAnswers} / ${ms(t.listMedianMs)} ms | ${t.campaignAnswers} / ${ms(t.campaignMedianMs)} ms | < ${target}% | ${t.postgresPercent < target ? 'pass' : 'fail'} |`,
+      `| ${t.tabs} | ${label} | ${t.postgresPercent.toFixed(1)}% | ${t.allPostgresPercent?.toFixed(1) ?? 'n/a'}% (idle ${t.idleAllPostgresPercent?.toFixed(1) ?? 'n/a'}%) | ${t.servePercent.toFixed(1)}% | ${t.listAnswers} / ${ms(t.listMedianMs)} ms | ${t.campaignAnswers} / ${ms(t.campaignMedianMs)} ms | ${t.errors ? `${t.errors} (${t.errorKinds})` : 0} | < ${target}% | ${t.postgresPercent < target ? 'pass' : 'fail'} |`,
     );
   }
 }
 const tabsTable = tabRows.length
   ? [
-      `| tabs | statistics | Postgres CPU (this database's backends), % of a core | all Postgres processes | herald serve CPU | campaign list: answers / median | campaign: answers / median | target | |`,
-      '|---:|---|---:|---:|---:|---:|---:|---:|---|',
+      `| tabs | statistics | Postgres CPU (this database's backends), % of a core | all Postgres processes | herald serve CPU | campaign list: answers / median | campaign: answers / median | error answers | target | |`,
+      '|---:|---|---:|---:|---:|---:|---:|---|---:|---|',
       ...tabRows,
     ].join('\n')
   : '';
