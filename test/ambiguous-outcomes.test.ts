@@ -8,16 +8,24 @@ import { request } from 'undici';
 import { openSendingStack, type SendingOptions } from '../src/app/sendingStack.js';
 import { loadConfig } from '../src/config/config.js';
 import { formatDeliveryId } from '../src/domain/deliveryId.js';
-import { createLogger } from '../src/config/log.js';
+import { createLogger, type Logger } from '../src/config/log.js';
+import { pino } from 'pino';
 import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type MockProcess } from './support/processes.js';
 
 /** Sends campaign `id` from one in-process worker until nothing is left to do. */
-async function sendAll(db: TestDb, mock: MockProcess, id: number, options: SendingOptions, key = MOCK_KEY): Promise<void> {
+async function sendAll(
+  db: TestDb,
+  mock: MockProcess,
+  id: number,
+  options: SendingOptions,
+  key = MOCK_KEY,
+  log: Logger = createLogger('silent'),
+): Promise<void> {
   const config = loadConfig({ ...process.env, MAILGUN_API_KEY: key, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, REDIS_URL: '' });
-  const stack = await openSendingStack(config, db, createLogger('silent'), { leaseMs: 20_000, ...options });
+  const stack = await openSendingStack(config, db, log, { leaseMs: 20_000, ...options });
   try {
     await stack.worker.runCampaigns((c) => c.id === id, false);
   } finally {
@@ -58,6 +66,30 @@ describe(`requests whose outcome is unknown are never sent again blindly (${dbLa
       assert.equal(counts.unknown + counts.failed + counts.pending + counts.queued, 0);
       assert.equal((await campaignRow(db, id)).status, 'finished');
       await assertEachAcceptedOnce(mock, id, recipientIds);
+      const stats = await mock.stats();
+      assert.ok((stats.logsRequests as number) > 0, 'reconciled through the Logs API');
+      assert.equal(stats.eventsRequests, 0, 'not through the Events API');
+    } finally {
+      await mock.stop();
+    }
+  });
+
+  it('an account without the Logs API: reconciliation reads the Events API instead, and says so once', async () => {
+    const mock = await startMockProcess(['--latency', '2', '--drop-rate', '0.2', '--record', 'counts', '--no-logs-api']);
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    try {
+      const { listId, recipientIds } = await seedList(db.kysely, 'no-logs', 200);
+      const id = await seedCampaign(db.kysely, listId, { unknownPolicy: 'reconcile' });
+      await sendAll(db, mock, id, { concurrency: 20, reconcileAfter: 0 }, MOCK_KEY, log);
+      const counts = await countDeliveries(db.kysely, id);
+      assert.equal(counts.sent, 200);
+      assert.equal((await campaignRow(db, id)).status, 'finished');
+      await assertEachAcceptedOnce(mock, id, recipientIds);
+      const stats = await mock.stats();
+      assert.ok((stats.eventsRequests as number) > 0, 'reconciled through the Events API');
+      const refused = lines.filter((l) => l.includes('Logs API refused (http_404); reading the deprecated Events API instead'));
+      assert.equal(refused.length, 1, lines.join(''));
     } finally {
       await mock.stop();
     }

@@ -64,6 +64,7 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     connections: run.concurrency,
     // See SenderProcessOptions.leaseMs: a request must end before the lease could expire.
     timeoutMs: Math.min(options.requestTimeout ?? 10_000, Math.floor(leaseMs / 4)),
+    log,
   });
   const { renderer, specFor } = await openRendering(config, db, options);
   const workerOptions: SenderProcessOptions = {

@@ -25,12 +25,26 @@ export function registerMockMailgunCommand(program: Command): void {
     .option('--permanent-fail-rate <p>', 'share of deliveries refused with 400 on every attempt', share, 0)
     .option('--stuck-rate <p>', 'share of deliveries answered 503 on every attempt', share, 0)
     .option('--rate-limit <n>', 'answer 429 past N accepted requests per second', intArg())
-    .option('--seed <n>', 'make fault injection reproducible per delivery and attempt', intArg(0))
-    .addOption(new Option('--record <mode>', 'what to keep of accepted messages').choices(['full', 'counts', 'deliveries', 'none']).default('full'))
-    .option('--webhook-url <url>', 'post signed webhooks (delivered, bounced, complained) for accepted messages here')
+    .option('--seed <n>', 'make fault injection and the events after acceptance reproducible', intArg(0))
+    .addOption(
+      new Option('--record <mode>', 'what to keep of accepted messages (deliveries and none keep no event log)')
+        .choices(['full', 'counts', 'deliveries', 'none'])
+        .default('full'),
+    )
+    .option('--bounce-rate <p>', 'share of accepted recipients that fail permanently afterwards (a hard bounce) instead of being delivered', share, 0)
+    .option('--temp-fail-rate <p>', 'share of accepted recipients that fail temporarily first, then are delivered on the retry', share, 0)
+    .option('--open-rate <p>', 'share of delivered recipients that open the message', share, 0)
+    .option('--click-rate <p>', "share of those who opened that click one of the message's links", share, 0)
+    .option('--complaint-rate <p>', 'share of delivered recipients that complain (spam report)', share, 0)
+    .option('--unsubscribe-rate <p>', 'share of delivered recipients that unsubscribe', share, 0)
+    .option('--event-delay-ms <ms>', 'mean time from one event of a recipient to its next (each 0.5x to 1.5x of it)', intArg(0), 0)
+    .option('--webhook-url <url>', 'post signed webhooks for the events after acceptance here')
     .option('--webhook-signing-key <key>', 'key to sign webhooks with (default: MAILGUN_WEBHOOK_SIGNING_KEY)')
-    .option('--bounce-rate <p>', 'share of accepted messages reported as permanent failures', share, 0)
-    .option('--complaint-rate <p>', 'share of accepted messages reported as complaints', share, 0)
+    .option('--webhook-drop-rate <p>', 'share of webhooks never posted (the events stay in the log)', share, 0)
+    .option('--no-logs-api', 'answer the Logs API (POST /v1/analytics/logs) 404, as for an account without it')
+    .option('--logs-fail-rate <p>', 'share of Logs API requests answered 503', share, 0)
+    .option('--logs-throttle-rate <p>', 'share of Logs API requests answered 429 (Retry-After: 1)', share, 0)
+    .option('--logs-malformed-rate <p>', 'share of Logs API items served malformed (the same items every time)', share, 0)
     .option('--drop-rate <p>', 'share of accepted messages whose connection is closed instead of answered', share, 0)
     .option('--stall-rate <p>', 'share of accepted messages answered only after --stall-ms more', share, 0)
     .option('--stall-ms <ms>', 'how long a stalled answer is held', intArg(0), 5000)
@@ -58,11 +72,25 @@ export function registerMockMailgunCommand(program: Command): void {
         record: RecordMode;
         webhookUrl?: string;
         webhookSigningKey?: string;
+        webhookDropRate: number;
         bounceRate: number;
+        tempFailRate: number;
+        openRate: number;
+        clickRate: number;
         complaintRate: number;
+        unsubscribeRate: number;
+        eventDelayMs: number;
+        logsApi: boolean;
+        logsFailRate: number;
+        logsThrottleRate: number;
+        logsMalformedRate: number;
       }) => {
         const signingKey = o.webhookSigningKey ?? process.env.MAILGUN_WEBHOOK_SIGNING_KEY;
         if (o.webhookUrl && !signingKey) throw new InvalidArgumentError('--webhook-url needs --webhook-signing-key (or MAILGUN_WEBHOOK_SIGNING_KEY)');
+        if (o.webhookUrl && (o.record === 'deliveries' || o.record === 'none')) {
+          throw new InvalidArgumentError(`--webhook-url needs the event log: --record full or counts, not ${o.record}`);
+        }
+        if (o.bounceRate + o.tempFailRate > 1) throw new InvalidArgumentError('--bounce-rate and --temp-fail-rate add up to more than 1');
         const mock = await startMockMailgun({
           port: o.port,
           host: o.host,
@@ -73,7 +101,18 @@ export function registerMockMailgunCommand(program: Command): void {
           faults: { failRate: o.failRate, throttleRate: o.throttleRate, permanentFailRate: o.permanentFailRate, stuckRate: o.stuckRate, seed: o.seed ?? null },
           rateLimit: o.rateLimit ?? null,
           record: o.record,
-          webhooks: o.webhookUrl ? { url: o.webhookUrl, signingKey: signingKey!, bounceRate: o.bounceRate, complaintRate: o.complaintRate } : null,
+          followUp: {
+            bounceRate: o.bounceRate,
+            temporaryFailRate: o.tempFailRate,
+            openRate: o.openRate,
+            clickRate: o.clickRate,
+            complaintRate: o.complaintRate,
+            unsubscribeRate: o.unsubscribeRate,
+            delayMs: o.eventDelayMs,
+          },
+          webhooks: o.webhookUrl ? { url: o.webhookUrl, signingKey: signingKey!, dropRate: o.webhookDropRate } : null,
+          logsApi: o.logsApi,
+          logsFaults: { failRate: o.logsFailRate, throttleRate: o.logsThrottleRate, malformedRate: o.logsMalformedRate },
           dropRate: o.dropRate,
           stallRate: o.stallRate,
           stallMs: o.stallMs,

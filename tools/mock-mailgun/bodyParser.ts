@@ -5,6 +5,15 @@ export interface ParsedMessage {
   fields: Map<string, string[]>;
   /** Byte length of each content field that was skipped (html, text, amp-html, attachment). */
   sizes: Map<string, number>;
+  /** Where the (first) html part lies in the body, still encoded; decoded by `htmlOf` on demand. */
+  htmlPart?: { body: Buffer; start: number; end: number; urlEncoded: boolean };
+}
+
+/** The html part of a parsed message, decoded: only when asked for (the mock's clicks want its links). */
+export function htmlOf(parsed: ParsedMessage): string | undefined {
+  const part = parsed.htmlPart;
+  if (!part) return undefined;
+  return part.urlEncoded ? decode(part.body.toString('latin1', part.start, part.end)) : part.body.toString('utf8', part.start, part.end);
 }
 
 // Decoding the HTML of every request would cost the mock more CPU than the sender spends:
@@ -61,8 +70,10 @@ function parseMultipart(body: Buffer, { first: delimiter, next: nextDelimiter }:
     const valueEnd = body.indexOf(nextDelimiter, valueStart);
     if (valueEnd < 0) throw new BodyError('multipart body is not terminated');
     if (name !== undefined) {
-      if (MEASURED_ONLY.has(name)) parsed.sizes.set(name, (parsed.sizes.get(name) ?? 0) + valueEnd - valueStart);
-      else add(parsed, name, body.toString('utf8', valueStart, valueEnd));
+      if (MEASURED_ONLY.has(name)) {
+        parsed.sizes.set(name, (parsed.sizes.get(name) ?? 0) + valueEnd - valueStart);
+        if (name === 'html' && !parsed.htmlPart) parsed.htmlPart = { body, start: valueStart, end: valueEnd, urlEncoded: false };
+      } else add(parsed, name, body.toString('utf8', valueStart, valueEnd));
     }
     pos = valueEnd + nextDelimiter.length;
   }
@@ -78,8 +89,10 @@ function parseUrlEncoded(body: Buffer): ParsedMessage {
     const keyEnd = eq >= 0 && eq < end ? eq : end;
     const name = decode(body.toString('latin1', pos, keyEnd));
     if (name) {
-      if (MEASURED_ONLY.has(name)) parsed.sizes.set(name, (parsed.sizes.get(name) ?? 0) + Math.max(0, end - keyEnd - 1));
-      else add(parsed, name, keyEnd < end ? decode(body.toString('latin1', keyEnd + 1, end)) : '');
+      if (MEASURED_ONLY.has(name)) {
+        parsed.sizes.set(name, (parsed.sizes.get(name) ?? 0) + Math.max(0, end - keyEnd - 1));
+        if (name === 'html' && !parsed.htmlPart && keyEnd < end) parsed.htmlPart = { body, start: keyEnd + 1, end, urlEncoded: true };
+      } else add(parsed, name, keyEnd < end ? decode(body.toString('latin1', keyEnd + 1, end)) : '');
     }
     pos = end + 1;
   }

@@ -1,19 +1,24 @@
-import type { MockStore, StoredEvent } from './store.js';
+import { eventsItem } from './items.js';
+import { kindsOfEvent } from './logs.js';
+import type { MockStore } from './store.js';
 
-/** One events query, carried whole in each paging link so the mock keeps no cursors. */
+/**
+ * `GET /v3/{domain}/events` (fact sheet §4, deprecated by Mailgun in favour of the Logs API):
+ * one query, carried whole in each paging link so the mock keeps no cursors.
+ */
 interface EventQuery {
+  domain: string;
   begin: number | null;
   end: number | null;
   ascending: boolean;
   limit: number;
+  /** The `event` filter as sent: names joined by OR. */
   event: string | null;
   recipient: string | null;
   userVariables: Record<string, string> | null;
-  /** Position in the filtered sequence where this page starts (descending pages). */
-  skip: number;
   /**
-   * Ascending pages: the index in the store's event list where this page starts, so each page
-   * costs its own length, not a walk over every earlier event (the list only grows at its end).
+   * The index in the store's log where this page starts (going up when ascending, down when
+   * not), so each page costs its own length, not a walk over every earlier event.
    */
   cursor?: number;
 }
@@ -28,7 +33,7 @@ function parseTime(value: string, name: string): number {
   return ms / 1000;
 }
 
-export function parseEventQuery(params: URLSearchParams): EventQuery {
+export function parseEventQuery(domain: string, params: URLSearchParams): EventQuery {
   const limit = params.has('limit') ? Number(params.get('limit')) : 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > 300) throw new EventQueryError("'limit' must be between 1 and 300");
   const begin = params.has('begin') ? parseTime(params.get('begin')!, 'begin') : null;
@@ -44,16 +49,20 @@ export function parseEventQuery(params: URLSearchParams): EventQuery {
       throw new EventQueryError("'user-variables' is not valid JSON");
     }
   }
-  return {
-    begin,
-    end,
-    ascending,
-    limit,
-    event: params.get('event'),
-    recipient: params.get('recipient')?.toLowerCase() ?? null,
-    userVariables,
-    skip: 0,
-  };
+  const event = params.get('event');
+  if (event !== null) kindMask(event);
+  return { domain, begin, end, ascending, limit, event, recipient: params.get('recipient')?.toLowerCase() ?? null, userVariables };
+}
+
+/** The kinds an `event` filter names (`delivered`, `failed OR opened`); NOT and parentheses are not read. */
+function kindMask(expression: string): boolean[] {
+  const mask: boolean[] = [];
+  for (const word of expression.split(/\s+OR\s+/i)) {
+    const name = word.trim().toLowerCase();
+    if (!/^[a-z_]+$/.test(name) || name === 'not') throw new EventQueryError(`the mock reads event filters of the form 'a OR b' only: ${expression}`);
+    for (const k of kindsOfEvent[name] ?? []) mask[k] = true;
+  }
+  return mask;
 }
 
 function encodePageToken(query: EventQuery): string {
@@ -68,81 +77,35 @@ export function decodePageToken(token: string): EventQuery {
   }
 }
 
-function matches(q: EventQuery, e: StoredEvent, low: number, high: number): boolean {
-  if (e.timestamp < low || e.timestamp > high) return false;
-  if (q.event !== null && q.event !== 'accepted') return false;
-  if (q.recipient !== null && e.recipient.toLowerCase() !== q.recipient) return false;
-  if (q.userVariables) {
-    for (const [k, v] of Object.entries(q.userVariables)) if (e.userVariables[k] !== String(v)) return false;
-  }
-  return true;
-}
-
 /** A page of events and the links Mailgun would give (next/previous always present). */
 export function eventsPage(store: MockStore, q: EventQuery, baseUrl: string): { items: unknown[]; paging: Record<string, string> } {
-  const low = Math.min(q.begin ?? 0, q.end ?? Infinity);
-  const high = Math.max(q.begin ?? 0, q.end ?? Infinity);
-  const events = store.events;
-  const items: unknown[] = [];
-  let seen = 0;
-  const visit = (e: StoredEvent): boolean => {
-    if (!matches(q, e, low, high)) return true;
-    if (seen++ < q.skip) return true;
-    items.push(toItem(e));
-    return items.length < q.limit;
-  };
-  let nextCursor: number | undefined;
-  if (q.ascending) {
-    let i = q.cursor ?? firstAtOrAfter(events, low);
-    for (; i < events.length && events[i]!.timestamp <= high; i++) {
-      const e = events[i]!;
-      if (!matches(q, e, low, high)) continue;
-      items.push(toItem(e));
-      if (items.length >= q.limit) {
-        i++;
-        break;
-      }
+  const low = Math.min(q.begin ?? 0, q.end ?? Infinity) * 1000;
+  const high = Math.max(q.begin ?? 0, q.end ?? Infinity) * 1000;
+  const kinds = q.event !== null ? kindMask(q.event) : null;
+  const matches = (i: number): boolean => {
+    if (kinds !== null && !kinds[store.eventKind[i]!]) return false;
+    const record = store.messageOf(i);
+    if (record.domain !== q.domain) return false;
+    if (q.recipient !== null && store.recipientAddress[store.eventRecipient[i]!]!.toLowerCase() !== q.recipient) return false;
+    if (q.userVariables) {
+      for (const [k, v] of Object.entries(q.userVariables)) if (record.userVariables[k] !== String(v)) return false;
     }
-    nextCursor = i;
+    return true;
+  };
+  const time = store.eventTime;
+  const items: unknown[] = [];
+  let i: number;
+  if (q.ascending) {
+    for (i = q.cursor ?? store.firstAtOrAfter(low); i < store.eventCount && time[i]! <= high && items.length < q.limit; i++) {
+      if (matches(i)) items.push(eventsItem(store, i));
+    }
   } else {
-    for (let i = events.length - 1; i >= 0; i--) if (events[i]!.timestamp <= high && !visit(events[i]!)) break;
+    for (i = Math.min(q.cursor ?? Infinity, store.lastAtOrBefore(high)); i >= 0 && time[i]! >= low && items.length < q.limit; i--) {
+      if (matches(i)) items.push(eventsItem(store, i));
+    }
   }
-  const link = (skip: number, cursor?: number): string => {
-    const { cursor: _drop, ...rest } = q;
-    return `${baseUrl}/${encodePageToken(cursor === undefined ? { ...rest, skip: Math.max(0, skip) } : { ...rest, skip: 0, cursor })}`;
-  };
-  return {
-    items,
-    paging: {
-      first: link(0),
-      last: link(q.skip + items.length, nextCursor),
-      next: link(q.skip + items.length, nextCursor),
-      previous: link(q.skip - q.limit),
-    },
-  };
-}
-
-function firstAtOrAfter(events: StoredEvent[], t: number): number {
-  let lo = 0;
-  let hi = events.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (events[mid]!.timestamp < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function toItem(e: StoredEvent): unknown {
-  return {
-    event: 'accepted',
-    id: `${e.messageId}:${e.recipient}`.replace(/[^A-Za-z0-9]/g, '').slice(0, 22),
-    timestamp: e.timestamp,
-    recipient: e.recipient,
-    'recipient-domain': e.recipient.split('@')[1] ?? '',
-    message: { headers: { 'message-id': e.messageId } },
-    tags: e.tags,
-    'user-variables': e.userVariables,
-    flags: { 'is-test-mode': false },
-  };
+  const { cursor: _drop, ...first } = q;
+  const link = (query: EventQuery): string => `${baseUrl}/${encodePageToken(query)}`;
+  const next = link({ ...q, cursor: items.length > 0 ? i : (q.cursor ?? i) });
+  return { items, paging: { first: link(first), last: next, next, previous: link(first) } };
 }

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { BodyError, parseMessageBody, type ParsedMessage } from './bodyParser.js';
+import { BodyError, htmlOf, parseMessageBody, type ParsedMessage } from './bodyParser.js';
 import { EventQueryError, decodePageToken, eventsPage, parseEventQuery } from './events.js';
 import { pickFault, type FaultRates } from './faults.js';
+import { FollowUp, type FollowUpRates, linksOf, noFollowUpEvents, Roll, unitRoll } from './followUp.js';
 import { createHttp1Server, type MockRequest, type MockResponse } from './http1.js';
-import { MockStore, type AcceptedMessage, type RecordMode } from './store.js';
+import { LogsQueryError, logsPage, parseLogsQuery } from './logs.js';
+import { Kind, MockStore, type AcceptedMessage, type RecordMode } from './store.js';
 import { WebhookPoster, type MockWebhookOptions } from './webhooks.js';
 
 export interface MockMailgunOptions {
@@ -18,8 +20,14 @@ export interface MockMailgunOptions {
   /** Accepted requests per second before answering 429; null for no limit. */
   rateLimit: number | null;
   record: RecordMode;
-  /** Post signed webhooks for accepted messages. */
+  /** What follows acceptance (needs `record` full or counts). Default: every recipient delivered at once. */
+  followUp: FollowUpRates;
+  /** Post signed webhooks for the events that follow acceptance (needs `record` full or counts). */
   webhooks: MockWebhookOptions | null;
+  /** Serve `POST /v1/analytics/logs`; false answers it 404, as for an account without the Logs API. */
+  logsApi: boolean;
+  /** Faults of the Logs API: shares of requests answered 503 or 429, and of items served malformed. */
+  logsFaults: { failRate: number; throttleRate: number; malformedRate: number };
   /** Share of accepted messages whose connection is closed instead of answered. */
   dropRate: number;
   /** Share of requests answered only after `stallMs` more (accepted at once). */
@@ -42,7 +50,10 @@ const defaultMockOptions: MockMailgunOptions = {
   faults: { failRate: 0, throttleRate: 0, permanentFailRate: 0, stuckRate: 0, seed: null },
   rateLimit: null,
   record: 'full',
+  followUp: noFollowUpEvents,
   webhooks: null,
+  logsApi: true,
+  logsFaults: { failRate: 0, throttleRate: 0, malformedRate: 0 },
   dropRate: 0,
   stallRate: 0,
   stallMs: 0,
@@ -60,22 +71,42 @@ const MAX_RECIPIENTS = 1000;
 const ADDRESS = /^[^\s@<>,]+@[^\s@<>,]+\.[^\s@<>,]+$/;
 
 /**
- * A Mailgun-compatible HTTP server for tests, demos and benchmarks: the messages and
- * events endpoints as Mailgun's API has them, with latency and fault injection.
+ * A Mailgun-compatible HTTP server for tests, demos and benchmarks: the messages endpoint,
+ * the event log (Logs API, Events API, webhooks) with the events that follow acceptance, as
+ * Mailgun's API has them, with latency and fault injection.
  */
 export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = {}): Promise<MockMailgun> {
-  const options: MockMailgunOptions = { ...defaultMockOptions, ...overrides, faults: { ...defaultMockOptions.faults, ...overrides.faults } };
-  const store = new MockStore(options.record);
-  const webhooks = options.webhooks ? new WebhookPoster(options.webhooks) : null;
-  const authorization = `Basic ${Buffer.from(`api:${options.apiKey}`).toString('base64')}`;
-  let window = { second: 0, count: 0 };
+  const options: MockMailgunOptions = {
+    ...defaultMockOptions,
+    ...overrides,
+    faults: { ...defaultMockOptions.faults, ...overrides.faults },
+    followUp: { ...defaultMockOptions.followUp, ...overrides.followUp },
+    logsFaults: { ...defaultMockOptions.logsFaults, ...overrides.logsFaults },
+  };
   // Message ids are unique per server run: a random prefix and a counter (cheaper than
   // random bytes per message).
   const idPrefix = randomBytes(4).toString('hex');
+  const store = new MockStore(options.record, randomBytes(6).toString('base64url'));
+  if (options.webhooks && !store.keepsEvents) throw new Error(`webhooks need the event log: record mode 'full' or 'counts', not '${options.record}'`);
+  /** The seed of every roll: reproducible with `faults.seed`, else new each run. */
+  const seed = options.faults.seed ?? randomBytes(4).readUInt32BE(0);
+  let webhooks: WebhookPoster | null = null;
+  const followUp = store.keepsEvents ? new FollowUp(store, options.followUp, seed, (event) => webhooks?.post(event)) : null;
+  if (options.webhooks && followUp) {
+    webhooks = new WebhookPoster(options.webhooks, store, (event) =>
+      unitRoll(followUp.keyOf(store.eventRecipient[event]!), Roll.webhookDrop + store.eventKind[event]!),
+    );
+  }
+  const authorization = `Basic ${Buffer.from(`api:${options.apiKey}`).toString('base64')}`;
+  let window = { second: 0, count: 0 };
   let sequence = 0;
   let baseUrl = '';
   /** Until then every message request is answered 503 and nothing is accepted (POST /mock/outage). */
   let outageUntil = 0;
+  /** Until then every Logs API request is answered 503 (POST /mock/logs-outage). */
+  let logsOutageUntil = 0;
+  let logsRequests = 0;
+  let eventsRequests = 0;
   const startedAt = Date.now();
   /** When the whole-server stall in force ends, or 0 when none is. */
   const stallEnds = (now: number): number => {
@@ -88,6 +119,11 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
   const send = (res: MockResponse, status: number, body: unknown, headers: string[] = []): void => {
     store.countResponse(status);
     res.respond(status, ['content-type', 'application/json', ...headers], JSON.stringify(body));
+  };
+  /** A body already written as JSON text. */
+  const sendText = (res: MockResponse, status: number, json: string): void => {
+    store.countResponse(status);
+    res.respond(status, ['content-type', 'application/json'], json);
   };
   const later = (fn: () => void): void => {
     // Whole milliseconds: Node keeps one timer list per distinct delay, so fractional delays
@@ -146,9 +182,10 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
 
     const id = `<${now}.${idPrefix}${(++sequence).toString(36)}@${domain}>`;
     // Recorded before the latency: a client that disconnects now still had its mail accepted.
-    const accepted = toAccepted(parsed, checked.to, id, now / 1000, userVariables, headers);
-    store.record(accepted);
-    webhooks?.post(accepted);
+    const accepted = toAccepted(parsed, checked.to, id, now / 1000, domain, userVariables, headers);
+    followUp?.beforeAccept(now);
+    const first = store.record(accepted);
+    if (first >= 0 && followUp) followUp.planMessage(first, checked.to.length, now, () => linksIn(parsed));
     if (options.dropRate > 0 && Math.random() < options.dropRate) return later(() => res.drop());
     if (options.stallRate > 0 && Math.random() < options.stallRate) {
       setTimeout(() => later(() => send(res, 200, { id, message: 'Queued. Thank you.' })), options.stallMs);
@@ -172,13 +209,15 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
       const domain = rawPath.slice(4, -'/messages'.length);
       if (!domain.includes('/')) return handleMessage(req, res, decodeURIComponent(domain));
     }
+    if (req.method === 'POST' && rawPath === '/v1/analytics/logs') return handleLogs(req, res);
     const url = new URL(rawPath, 'http://mock');
     const parts = url.pathname.split('/').filter(Boolean);
     if (req.method === 'GET' && parts[0] === 'v3' && parts[2] === 'events' && parts.length <= 4) {
+      eventsRequests++;
       if (req.headers.authorization !== authorization) return send(res, 401, { message: 'Forbidden' });
       const domain = decodeURIComponent(parts[1]!);
       try {
-        const query = parts.length === 4 ? decodePageToken(parts[3]!) : parseEventQuery(url.searchParams);
+        const query = parts.length === 4 ? decodePageToken(parts[3]!) : parseEventQuery(domain, url.searchParams);
         return send(res, 200, eventsPage(store, query, `${baseUrl}/v3/${encodeURIComponent(domain)}/events`));
       } catch (err) {
         if (err instanceof EventQueryError) return send(res, 400, { message: err.message });
@@ -186,7 +225,17 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
       }
     }
     if (req.method === 'GET' && url.pathname === '/mock/stats') {
-      return send(res, 200, { ...stats(store), webhooksSent: webhooks?.sent ?? 0, webhooksFailed: webhooks?.failed ?? 0 });
+      return send(res, 200, {
+        ...stats(store),
+        eventsPending: followUp?.pending ?? 0,
+        clicksWithoutLinks: followUp?.clicksWithoutLinks ?? 0,
+        logsRequests,
+        eventsRequests,
+        webhooksSent: webhooks?.sent ?? 0,
+        webhooksFailed: webhooks?.failed ?? 0,
+        webhooksDropped: webhooks?.dropped ?? 0,
+        webhooksQueued: webhooks?.queued ?? 0,
+      });
     }
     if (req.method === 'GET' && url.pathname === '/mock/deliveries') return send(res, 200, store.deliveries.toJSON());
     if (req.method === 'GET' && url.pathname === '/mock/duplicates') return send(res, 200, duplicateAcceptances(store));
@@ -198,11 +247,50 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
       outageUntil = Date.now() + ms;
       return send(res, 200, { message: ms > 0 ? `outage for ${ms} ms` : 'outage ended' });
     }
+    if (req.method === 'POST' && url.pathname === '/mock/logs-outage') {
+      // ?ms=N: answer every Logs API request 503 for N ms from now (0 ends it).
+      const ms = Number(url.searchParams.get('ms') ?? '0');
+      if (!Number.isFinite(ms) || ms < 0) return send(res, 400, { message: 'ms must be a number of milliseconds' });
+      logsOutageUntil = Date.now() + ms;
+      return send(res, 200, { message: ms > 0 ? `Logs API outage for ${ms} ms` : 'Logs API outage ended' });
+    }
     if (req.method === 'POST' && url.pathname === '/mock/reset') {
+      followUp?.clear();
+      webhooks?.clear();
       store.reset();
       return send(res, 200, { message: 'reset' });
     }
     send(res, 404, { message: `not found: ${req.method} ${url.pathname}` });
+  };
+
+  /** POST /v1/analytics/logs: the Logs API (fact sheet §4b), with its own faults. */
+  const handleLogs = (req: MockRequest, res: MockResponse): void => {
+    logsRequests++;
+    if (req.headers.authorization !== authorization) return send(res, 401, { message: 'Forbidden' });
+    if (!options.logsApi) return send(res, 404, { message: 'Not Found' });
+    if (Date.now() < logsOutageUntil) return send(res, 503, { message: 'Service Unavailable' });
+    const { failRate, throttleRate, malformedRate } = options.logsFaults;
+    if (failRate > 0 || throttleRate > 0) {
+      const roll = unitRoll(seed, Roll.logsFault + logsRequests);
+      if (roll < failRate) return send(res, 503, { message: 'Service Unavailable' });
+      if (roll < failRate + throttleRate) {
+        const after = new Date(Date.now() + 1000).toUTCString().replace('GMT', 'UTC');
+        return send(res, 429, { message: `Account is not allowed to read logs: request limit exceeded, try again after ${after}` }, ['retry-after', '1']);
+      }
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(req.body.toString('utf8'));
+    } catch {
+      return send(res, 400, { message: 'the body is not valid JSON' });
+    }
+    try {
+      followUp?.beforeAccept(Date.now());
+      return sendText(res, 200, logsPage(store, parseLogsQuery(body, Date.now()), { malformedRate, seed }));
+    } catch (err) {
+      if (err instanceof LogsQueryError) return send(res, 400, { message: err.message });
+      throw err;
+    }
   };
 
   const server = createHttp1Server((req, res) => {
@@ -218,7 +306,11 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
     url: baseUrl,
     port,
     store,
-    close: () => server.close().then(() => webhooks?.close()),
+    close: async () => {
+      followUp?.clear();
+      await server.close();
+      await webhooks?.close();
+    },
   };
 }
 
@@ -279,17 +371,29 @@ function validate(parsed: ParsedMessage): string | { to: string[] } {
   return { to: addresses };
 }
 
+/** The http(s) links of a message's html part (none when it has none or it cannot be read). */
+function linksIn(parsed: ParsedMessage): string[] {
+  try {
+    const html = htmlOf(parsed);
+    return html ? linksOf(html) : [];
+  } catch {
+    return [];
+  }
+}
+
 function toAccepted(
   parsed: ParsedMessage,
   to: string[],
   id: string,
   timestamp: number,
+  domain: string,
   userVariables: Record<string, string>,
   headers: Record<string, string>,
 ): AcceptedMessage {
   return {
     id,
     timestamp,
+    domain,
     to,
     from: parsed.fields.get('from')?.[0] ?? '',
     subject: parsed.fields.get('subject')?.[0] ?? '',
@@ -303,12 +407,14 @@ function toAccepted(
 /** Deliveries accepted more than once, with each acceptance's time (from the event log). */
 function duplicateAcceptances(store: MockStore): Record<string, number[]> {
   const times = new Map<string, number[]>();
-  for (const e of store.events) {
-    const id = e.userVariables['herald-delivery'];
+  for (let i = 0; i < store.eventCount; i++) {
+    if (store.eventKind[i] !== Kind.accepted) continue;
+    const id = store.messageOf(i).deliveryId;
     if (id === undefined) continue;
+    const at = store.eventTime[i]! / 1000;
     const list = times.get(id);
-    if (list) list.push(e.timestamp);
-    else times.set(id, [e.timestamp]);
+    if (list) list.push(at);
+    else times.set(id, [at]);
   }
   const out: Record<string, number[]> = {};
   for (const [id, list] of times) if (list.length > 1) out[id] = list;
@@ -323,5 +429,15 @@ function stats(store: MockStore): Record<string, unknown> {
     peakInFlight: store.peakInFlight,
     responses: Object.fromEntries(store.responses),
     perSecond: Object.fromEntries(store.perSecond),
+    events: {
+      accepted: store.kindCounts[Kind.accepted],
+      delivered: store.kindCounts[Kind.delivered],
+      failedTemporary: store.kindCounts[Kind.temporaryFailure],
+      failedPermanent: store.kindCounts[Kind.permanentFailure],
+      opened: store.kindCounts[Kind.opened],
+      clicked: store.kindCounts[Kind.clicked],
+      complained: store.kindCounts[Kind.complained],
+      unsubscribed: store.kindCounts[Kind.unsubscribed],
+    },
   };
 }

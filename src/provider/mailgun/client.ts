@@ -1,8 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { Client, type Dispatcher } from 'undici';
-import { classifyNetworkError, classifyResponse, type SendOutcome } from '../../domain/retryPolicy.js';
-import type { AcceptedEvent, AcceptedEventQuery, Provider } from '../provider.js';
+import type { Client, Dispatcher } from 'undici';
+import type { Logger } from '../../config/log.js';
+import { classifyNetworkError, classifyResponse, type RetryPolicy, type SendOutcome } from '../../domain/retryPolicy.js';
+import type { AcceptedEvent, AcceptedEventQuery, EventLogPage, EventLogQuery, Provider } from '../provider.js';
 import { Connections, type ConnectionHandler } from './connections.js';
+import { defaultLogRetry, EventLogReader } from './eventLog.js';
 
 export interface MailgunClientOptions {
   baseUrl: string;
@@ -13,24 +15,10 @@ export interface MailgunClientOptions {
   connections: number;
   /** Abort a request that has not been answered in this time. */
   timeoutMs: number;
-}
-
-export interface MailgunEvent {
-  id: string;
-  event: string;
-  timestamp: number;
-  recipient?: string;
-  message?: { headers?: { 'message-id'?: string } };
-  'user-variables'?: Record<string, string>;
-}
-
-export interface EventQuery {
-  begin: Date;
-  end?: Date;
-  event?: string;
-  limit?: number;
-  /** Sent as `user-variables`; the provider may ignore it, so callers still filter. */
-  userVariables?: Record<string, string>;
+  /** Where skipped event-log items and the fall-back to the Events API are logged. */
+  log?: Logger;
+  /** Retries of event-log reads (429, 5xx, network errors); default 8 attempts, 0.5 s doubling to 30 s. */
+  logRetry?: RetryPolicy;
 }
 
 /** Mailgun answers with a small JSON object; anything longer is cut here. */
@@ -91,6 +79,7 @@ export class MailgunClient implements Provider {
   private readonly messagesPaths = new Map<string, string>();
   private readonly origin: string;
   private readonly basePath: string;
+  private readonly logReader: EventLogReader;
 
   constructor(private readonly options: MailgunClientOptions) {
     const base = new URL(options.baseUrl);
@@ -105,6 +94,16 @@ export class MailgunClient implements Provider {
     };
     this.connections = new Connections(this.origin, options.connections, this.connectionOptions);
     this.authorization = `Basic ${Buffer.from(`api:${options.apiKey}`).toString('base64')}`;
+    this.logReader = new EventLogReader({
+      origin: this.origin,
+      basePath: this.basePath,
+      authorization: this.authorization,
+      domain: options.domain,
+      // A page of a hundred events takes longer to answer than a message does.
+      timeoutMs: Math.max(options.timeoutMs, 30_000),
+      retry: options.logRetry ?? defaultLogRetry,
+      log: options.log,
+    });
   }
 
   /** Posts one prebuilt message body through `domain`. Never throws: every failure becomes an outcome. */
@@ -115,51 +114,29 @@ export class MailgunClient implements Provider {
     return new Promise((resolve) => this.connections.dispatch({ path, method: 'POST', headers, body }, new ResponseCollector(this.connections, resolve)));
   }
 
-  /** Pages through GET /v3/{domain}/events in ascending order. */
-  async *events(query: EventQuery, domain: string = this.options.domain): AsyncGenerator<MailgunEvent> {
-    const params = new URLSearchParams({
-      begin: String(query.begin.getTime() / 1000),
-      ascending: 'yes',
-      limit: String(query.limit ?? 300),
-    });
-    if (query.end) params.set('end', String(query.end.getTime() / 1000));
-    if (query.event) params.set('event', query.event);
-    if (query.userVariables) params.set('user-variables', JSON.stringify(query.userVariables));
-    let path: string | null = `${this.basePath}/v3/${encodeURIComponent(domain)}/events?${params}`;
-    // Pages are read one after another, on a connection of their own.
-    const connection = new Client(this.origin, this.connectionOptions);
-    try {
-      while (path) {
-        const res = await connection.request({ path, method: 'GET', headers: { authorization: this.authorization } });
-        const text = await res.body.text();
-        if (res.statusCode !== 200) throw new Error(`events API answered ${res.statusCode}: ${text.slice(0, 200)}`);
-        const page = JSON.parse(text) as { items: MailgunEvent[]; paging?: { next?: string } };
-        if (page.items.length === 0) return;
-        yield* page.items;
-        const next = page.paging?.next ? new URL(page.paging.next) : null;
-        path = next ? `${next.pathname}${next.search}` : null;
-      }
-    } finally {
-      await connection.close();
-    }
+  /** One page of the event log: the Logs API, or the Events API when the account refuses it (see EventLogReader). */
+  eventLog(query: EventLogQuery, signal?: AbortSignal): Promise<EventLogPage> {
+    return this.logReader.page(query, signal);
   }
 
-  /** The campaign's `accepted` events, read from the events API by the user-variable Herald sends with each message. */
+  /**
+   * The campaign's `accepted` events, read from the event log. The Logs API filters by domain
+   * and time only, so the campaign (the `herald-campaign` variable Herald sends with each
+   * message) is matched here.
+   */
   async *acceptedEvents(query: AcceptedEventQuery, domain: string = this.options.domain): AsyncGenerator<AcceptedEvent> {
-    for await (const event of this.events(
-      {
-        begin: query.begin,
-        end: query.end,
-        event: 'accepted',
-        userVariables: { 'herald-campaign': String(query.campaignId) },
-      },
-      domain,
-    )) {
-      yield { deliveryId: event['user-variables']?.['herald-delivery'], messageId: event.message?.headers?.['message-id'] };
-    }
+    let token: string | undefined;
+    do {
+      const page = await this.logReader.page({ domain, start: query.begin, end: query.end, events: ['accepted'], ...(token ? { token } : {}) });
+      for (const event of page.items) {
+        if (event.type !== 'accepted' || (event.campaignId !== undefined && event.campaignId !== query.campaignId)) continue;
+        yield { deliveryId: event.deliveryId, messageId: event.messageId };
+      }
+      token = page.next;
+    } while (token);
   }
 
-  close(): Promise<void> {
-    return this.connections.close();
+  async close(): Promise<void> {
+    await Promise.all([this.connections.close(), this.logReader.close()]);
   }
 }
