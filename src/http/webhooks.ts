@@ -1,22 +1,11 @@
-import { parseDeliveryId } from '../domain/deliveryId.js';
+import { incomingFrom } from '../events/incoming.js';
 import { type EventIngester, IngesterBusyError } from '../events/ingester.js';
-import type { IncomingEvent } from '../events/recordEvents.js';
+import { parseMailgunEvent } from '../provider/mailgun/parseEvent.js';
 import { checkWebhookSignature, type WebhookSignature } from '../provider/mailgun/webhookSignature.js';
 
 export interface WebhookOutcome {
   status: number;
   message: string;
-}
-
-interface EventData {
-  id?: unknown;
-  event?: unknown;
-  severity?: unknown;
-  reason?: unknown;
-  timestamp?: unknown;
-  url?: unknown;
-  'delivery-status'?: { code?: unknown };
-  'user-variables'?: Record<string, unknown>;
 }
 
 /**
@@ -27,7 +16,7 @@ interface EventData {
  * something that will never be accepted; 503 (too many events waiting) asks it to retry later.
  */
 export async function handleMailgunWebhook(ingester: EventIngester, signingKey: string, body: string, nowMs: number): Promise<WebhookOutcome> {
-  let payload: { signature?: Partial<WebhookSignature>; 'event-data'?: EventData };
+  let payload: { signature?: Partial<WebhookSignature>; 'event-data'?: unknown };
   try {
     payload = JSON.parse(body) as typeof payload;
   } catch {
@@ -41,25 +30,10 @@ export async function handleMailgunWebhook(ingester: EventIngester, signingKey: 
   if (!check.ok) return { status: check.status, message: check.reason };
 
   const data = payload['event-data'];
-  if (!data || typeof data.event !== 'string' || typeof data.id !== 'string') return { status: 400, message: 'missing event-data.event or event-data.id' };
-  const deliveryValue = data['user-variables']?.['herald-delivery'];
-  const deliveryText = typeof deliveryValue === 'string' ? deliveryValue : null;
-  const severity = data.severity === 'permanent' || data.severity === 'temporary' ? data.severity : undefined;
-  const code = data['delivery-status']?.code;
-  const event: IncomingEvent = {
-    id: data.id,
-    type: data.event,
-    at: typeof data.timestamp === 'number' && Number.isFinite(data.timestamp) ? new Date(data.timestamp * 1000) : new Date(nowMs),
-    severity,
-    reason: typeof data.reason === 'string' ? data.reason : undefined,
-    code: typeof code === 'number' && Number.isInteger(code) ? code : undefined,
-    url: typeof data.url === 'string' ? data.url : undefined,
-    delivery: deliveryText ? parseDeliveryId(deliveryText) : null,
-    deliveryText,
-    payload: JSON.stringify(data),
-    source: 'webhook',
-    token: signature.token,
-  };
+  const parsed = parseMailgunEvent(data, 'webhook');
+  if ('error' in parsed) return { status: 400, message: `event-data${parsed.id ? ` ${parsed.id}` : ''}: ${parsed.error}` };
+  const deliveryText = parsed.deliveryId ?? null;
+  const event = incomingFrom(parsed, 'webhook', JSON.stringify(data), signature.token);
   let status: Awaited<ReturnType<EventIngester['submit']>>;
   try {
     status = await ingester.submit(event);
@@ -70,6 +44,6 @@ export async function handleMailgunWebhook(ingester: EventIngester, signingKey: 
   if (status === 'recorded') return { status: 200, message: 'recorded' };
   if (status === 'duplicate') return { status: 200, message: 'already recorded' };
   if (status === 'replayed') return { status: 406, message: 'replayed token' };
-  if (!deliveryText) return { status: 406, message: `event ${data.id} carries no herald-delivery variable (kept aside)` };
+  if (!deliveryText) return { status: 406, message: `event ${parsed.id} carries no herald-delivery variable (kept aside)` };
   return { status: 406, message: `unknown delivery ${deliveryText} (kept aside)` };
 }
