@@ -4,6 +4,7 @@ import { registerCampaignCommands } from './campaign.js';
 import { withContext } from './context.js';
 import { registerDemoCommand } from './demo.js';
 import { registerDoctorCommand } from './doctor.js';
+import { registerEventCommands } from './events.js';
 import { registerDomainCommands } from './domains.js';
 import { registerListCommands } from './lists.js';
 import { registerMockMailgunCommand } from './mockMailgun.js';
@@ -45,6 +46,7 @@ registerDomainCommands(program);
 registerWorkerCommand(program);
 registerDemoCommand(program);
 registerDoctorCommand(program);
+registerEventCommands(program);
 registerMockMailgunCommand(program);
 registerServeCommand(program);
 

@@ -7,6 +7,7 @@ import { intArg } from './args.js';
 import { addSendingOptions } from './campaign.js';
 import { withContext } from './context.js';
 import { openSendingStack, type SendingOptions } from '../app/sendingStack.js';
+import { startEventSync } from '../app/eventSync.js';
 
 export function registerServeCommand(program: Command): void {
   addSendingOptions(
@@ -31,8 +32,13 @@ export function registerServeCommand(program: Command): void {
         metrics,
       });
       console.log(`herald serve listening on ${server.url}${o.worker ? ' (sending campaigns too)' : ''}`);
+      // Webhooks that never arrived are read from the provider's log (docs/operations.md, "Outcomes").
+      const stopSync = startEventSync(config, db, log, metrics);
       if (!o.worker) {
-        await closeOnSignal(() => server.close());
+        await closeOnSignal(async () => {
+          await stopSync?.();
+          await server.close();
+        });
         return;
       }
       const stack = await openSendingStack(config, db, log, { ...o, metrics });
@@ -40,6 +46,7 @@ export function registerServeCommand(program: Command): void {
       try {
         await stack.worker.runCampaigns(() => true, true);
       } finally {
+        await stopSync?.();
         await stack.close();
         await server.close();
         detach();

@@ -8,6 +8,7 @@ import { intArg } from './args.js';
 import { addSendingOptions } from './campaign.js';
 import { withContext } from './context.js';
 import { openSendingStack, type SendingOptions } from '../app/sendingStack.js';
+import { startEventSync } from '../app/eventSync.js';
 
 export function registerWorkerCommand(program: Command): void {
   addSendingOptions(
@@ -31,9 +32,11 @@ export function registerWorkerCommand(program: Command): void {
       // may stop the worker at once.
       const metricsServer = o.metricsPort !== undefined ? await startMetricsServer(metrics, o.metricsHost, o.metricsPort, config.apiToken) : null;
       if (metricsServer) log.info({ url: `${metricsServer.url}/metrics` }, 'serving metrics');
+      const stopSync = o.watch ? startEventSync(config, db, log, metrics) : null;
       try {
         await stack.worker.runCampaigns(() => true, Boolean(o.watch));
       } finally {
+        await stopSync?.();
         await stack.close();
         await metricsServer?.close();
         detach();

@@ -25,6 +25,10 @@ export interface Config {
    * clients poll (a campaign, the campaign list), in milliseconds; 0 turns the cache off.
    */
   apiCacheMs: number;
+  /** How often serve and worker --watch read the provider's event log for missed events (0: never). */
+  eventSyncMs: number;
+  /** How far back the event log is read: campaigns that sent within this many days. */
+  eventSyncDays: number;
 }
 
 /** 512 MiB: several million recipients' rows, far below what fills a disk or a day. */
@@ -58,6 +62,10 @@ const httpUrlString = (name: string) =>
     .transform((v) => (v === '' ? undefined : v))
     .optional();
 
+/** Missed webhooks are filled in from the provider's log this often, for campaigns of the last week. */
+const DEFAULT_EVENT_SYNC_MS = 5 * 60_000;
+const DEFAULT_EVENT_SYNC_DAYS = 7;
+
 const envSchema = z.object({
   DATABASE_URL: urlString('DATABASE_URL'),
   HERALD_DATA_DIR: optionalString,
@@ -81,6 +89,22 @@ const envSchema = z.object({
     .trim()
     .refine((v) => v === '' || (/^[0-9]{1,6}$/.test(v) && Number(v) <= MAX_API_CACHE_MS), {
       message: `HERALD_API_CACHE_MS must be a whole number of milliseconds from 0 (off) to ${MAX_API_CACHE_MS}`,
+    })
+    .transform((v) => (v === '' ? undefined : Number(v)))
+    .optional(),
+  HERALD_EVENT_SYNC_MS: z
+    .string()
+    .trim()
+    .refine((v) => v === '' || (/^[0-9]{1,9}$/.test(v) && (Number(v) === 0 || Number(v) >= 1000)), {
+      message: 'HERALD_EVENT_SYNC_MS must be 0 (no sync loop) or a whole number of milliseconds of at least 1000',
+    })
+    .transform((v) => (v === '' ? undefined : Number(v)))
+    .optional(),
+  HERALD_EVENT_SYNC_DAYS: z
+    .string()
+    .trim()
+    .refine((v) => v === '' || (/^[0-9]{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= 90), {
+      message: 'HERALD_EVENT_SYNC_DAYS must be a whole number of days from 1 to 90',
     })
     .transform((v) => (v === '' ? undefined : Number(v)))
     .optional(),
@@ -113,6 +137,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiToken: e.HERALD_API_TOKEN,
     maxUploadBytes: e.HERALD_MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES,
     apiCacheMs: e.HERALD_API_CACHE_MS ?? DEFAULT_API_CACHE_MS,
+    eventSyncMs: e.HERALD_EVENT_SYNC_MS ?? DEFAULT_EVENT_SYNC_MS,
+    eventSyncDays: e.HERALD_EVENT_SYNC_DAYS ?? DEFAULT_EVENT_SYNC_DAYS,
   };
 }
 
