@@ -5,7 +5,11 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { request } from 'undici';
 import { createCampaign } from '../campaigns/create.js';
-import { controlCampaign } from '../campaigns/control.js';
+import { controlCampaign, getCampaignOrThrow } from '../campaigns/control.js';
+import { campaignStatusReport } from '../campaigns/status.js';
+import { EventIngester } from '../events/ingester.js';
+import { syncEventLog } from '../events/logSync.js';
+import { MailgunClient } from '../provider/mailgun/client.js';
 import { intArg } from './args.js';
 import { sendAndWait } from './campaign.js';
 import { withContext } from './context.js';
@@ -44,13 +48,38 @@ export function registerDemoCommand(program: Command): void {
           await controlCampaign(db, demoConfig, id, 'start');
           console.log(`campaign ${id} started\n`);
           await sendAndWait(db, demoConfig, log, id, { shutdownTimeout: 30_000 });
-          const stats = (await (await request(`${mock.url}/mock/stats`)).body.json()) as { accepted: number; duplicates: number };
+          const mockStats = async () =>
+            (await (await request(`${mock.url}/mock/stats`)).body.json()) as { accepted: number; duplicates: number; eventsPending: number };
+          const stats = await mockStats();
           console.log(`mock accepted ${stats.accepted} messages, ${stats.duplicates} duplicate deliveries`);
+          // No `herald serve` receives webhooks here: what happened next is read from the
+          // provider's event log, as the sync loop does for webhooks that never arrive.
+          for (let i = 0; i < 100 && (await mockStats()).eventsPending > 0; i++) await new Promise((r) => setTimeout(r, 100));
+          const provider = new MailgunClient({ apiKey: DEMO_KEY, domain: DEMO_DOMAIN, baseUrl: mock.url, connections: 2, timeoutMs: 30_000, log });
+          const ingester = new EventIngester(db.kysely, log);
+          try {
+            const synced = await syncEventLog({ db: db.kysely, provider, ingester, log }, { days: 1, campaignId: id });
+            console.log(`read ${synced.read} events from the provider's log (delivered, bounced, opened, clicked, …)`);
+          } finally {
+            await ingester.close();
+            await provider.close();
+          }
+          const report = await campaignStatusReport(db, await getCampaignOrThrow(db, id));
+          const f = report.funnel;
+          console.log(
+            [
+              '',
+              `What happened after the provider accepted them:`,
+              `  accepted ${f.accepted} → delivered ${f.delivered} → opened ${f.opened} (${f.openRate ?? 0}%) → clicked ${f.clicked} (${f.clickRate ?? 0}%)`,
+              `  bounced ${f.bouncedHard} hard, ${f.bouncedSoft} soft; ${f.complained} complained; ${f.unsubscribed} unsubscribed`,
+            ].join('\n'),
+          );
           console.log(
             [
               '',
               'Audit who got what:',
               `  herald campaign status ${id}`,
+              `  herald recipients show ADDRESS            # one person's history`,
               `  herald campaign report ${id} --format csv > report.csv`,
               `  select status, error_code, count(*) from deliveries where campaign_id = ${id} group by 1, 2 order by 3 desc;`,
             ].join('\n'),
@@ -86,6 +115,23 @@ async function startMockProcess(latency: number): Promise<{ url: string; process
       DEMO_DOMAIN,
       '--record',
       'counts',
+      // What happens after acceptance, as the provider reports it (docs/operations.md, "Outcomes").
+      '--seed',
+      '7',
+      '--bounce-rate',
+      '0.02',
+      '--temp-fail-rate',
+      '0.03',
+      '--open-rate',
+      '0.45',
+      '--click-rate',
+      '0.3',
+      '--complaint-rate',
+      '0.002',
+      '--unsubscribe-rate',
+      '0.005',
+      '--event-delay-ms',
+      '200',
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
