@@ -61,6 +61,17 @@ describe(`one-click unsubscribe and Mailgun webhooks (${dbLabel})`, () => {
     const res = await post(`/u/${token}`, 'List-Unsubscribe=One-Click', 'application/x-www-form-urlencoded');
     assert.equal(res.status, 200);
     assert.equal((await suppressed('hooks-user1@example.test'))?.reason, 'unsubscribed');
+    // The delivery's outcome says so too, once however often the link is used.
+    assert.equal((await post(`/u/${token}`, 'List-Unsubscribe=One-Click', 'application/x-www-form-urlencoded')).status, 200);
+    const outcome = await db.kysely
+      .selectFrom('delivery_outcomes')
+      .select(['unsubscribed_at'])
+      .where('campaign_id', '=', campaignId)
+      .where('recipient_id', '=', recipientIds[0]!)
+      .executeTakeFirst();
+    assert.ok(outcome?.unsubscribed_at, 'the outcome records the unsubscribe');
+    const events = await db.kysely.selectFrom('delivery_events').select('id').where('recipient_id', '=', recipientIds[0]!).execute();
+    assert.equal(events.length, 1);
   });
 
   it('answers 400 to a tampered token and suppresses nobody', async () => {

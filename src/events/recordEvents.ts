@@ -26,7 +26,8 @@ export interface IncomingEvent {
   deliveryText: string | null;
   /** The event as received, stored with it (JSON). */
   payload: string;
-  source: 'webhook' | 'log';
+  /** Where it came from: a provider webhook, the provider's log, or Herald's own unsubscribe link. */
+  source: 'webhook' | 'log' | 'link';
   /** A webhook's replay token: remembered in the same transaction as its event. */
   token?: string | undefined;
 }

@@ -42,6 +42,8 @@ export interface ServerOptions {
   apiToken: string | undefined;
   config: Config;
   metrics: Metrics;
+  /** How often this server folds the kept counts' changes (sender/countFolding.ts); 0: never (tests that count queries). */
+  foldCountsEveryMs?: number;
 }
 
 export interface RunningServer {
@@ -250,7 +252,7 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
   });
 
   // Webhooks and API writes change deliveries too; their count changes are folded here as well.
-  const stopFolding = startCountFolding(db.kysely, log);
+  const stopFolding = options.foldCountsEveryMs === 0 ? async () => undefined : startCountFolding(db.kysely, log, options.foldCountsEveryMs);
   options.metrics.watchFunnels(() => recentFunnels(db.kysely, 7));
   app.addHook('onClose', async () => {
     await ctx.ingester.close();

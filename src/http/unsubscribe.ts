@@ -2,6 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { verifyUnsubscribeToken, type UnsubscribeClaim } from '../domain/unsubscribeToken.js';
 import { addSuppressions } from '../sql/addSuppressions.js';
+import { formatDeliveryId } from '../domain/deliveryId.js';
+import { recordEvents } from '../events/recordEvents.js';
 
 /** An HTML answer. */
 export interface Page {
@@ -39,5 +41,19 @@ export async function unsubscribe(db: Kysely<Database>, token: string, secret: s
   const claim = claimOf(token, secret);
   if (!claim) return page(400, 'Invalid link', '<p>This unsubscribe link is not valid.</p>');
   await addSuppressions(db, [claim.email], 'unsubscribed', 'one-click', claim.campaignId);
+  // The delivery's outcome learns it too, once however often the link is used (one event id
+  // per delivery), so the funnel counts unsubscribes through Herald's own link as well.
+  const delivery = formatDeliveryId(claim.campaignId, claim.recipientId);
+  await recordEvents(db, [
+    {
+      id: `herald-one-click:${delivery}`,
+      type: 'unsubscribed',
+      at: new Date(),
+      delivery: { campaignId: claim.campaignId, recipientId: claim.recipientId },
+      deliveryText: delivery,
+      payload: JSON.stringify({ event: 'unsubscribed', via: 'one-click link' }),
+      source: 'link',
+    },
+  ]);
   return page(200, 'Unsubscribed', `<p><strong>${escapeHtml(claim.email)}</strong> will get no more email from us.</p>`);
 }

@@ -4,7 +4,7 @@
 'use strict';
 
 // What the API answers (see /openapi.json); only the fields the page reads.
-/** @typedef {{ id: number, name: string, status: string, listName: string, listSize: number, sent: number, failed: number }} CampaignRow */
+/** @typedef {{ id: number, name: string, status: string, listName: string, listSize: number, sent: number, failed: number, delivered: number, opened: number, clicked: number, bounced: number }} CampaignRow */
 /** @typedef {{ reason: string, until: string, detail?: string | null }} Waiting */
 /**
  * @typedef {{ name: string, status: string, domain?: string | null, listSize: number, rate: number, etaSeconds: number | null,
@@ -313,6 +313,14 @@ function num(n) {
   return Number(n).toLocaleString('en');
 }
 
+/**
+ * " (12.5%)": a part as a share of delivered, or nothing before anything was delivered.
+ * @param {number} part @param {number} whole
+ */
+function share(part, whole) {
+  return whole > 0 ? ' (' + (Math.round((part / whole) * 1000) / 10).toLocaleString('en') + '%)' : '';
+}
+
 function campaignsView() {
   document.title = 'Campaigns · Herald';
   var body = el('tbody');
@@ -324,7 +332,7 @@ function campaignsView() {
         el(
           'tr',
           {},
-          ['#', 'Name', 'Status', 'List', 'Progress', 'Sent', 'Failed'].map((h) => el('th', { text: h })),
+          ['#', 'Name', 'Status', 'List', 'Progress', 'Sent', 'Failed', 'Delivered', 'Bounced', 'Opened', 'Clicked'].map((h) => el('th', { text: h })),
         ),
       ]),
       body,
@@ -358,11 +366,15 @@ function campaignsView() {
               el('td', {}, [bar(c.sent + c.failed, c.listSize)]),
               el('td', { text: num(c.sent) }),
               el('td', { text: num(c.failed) }),
+              el('td', { text: num(c.delivered) }),
+              el('td', { text: num(c.bounced) }),
+              el('td', { text: num(c.opened) + share(c.opened, c.delivered) }),
+              el('td', { text: num(c.clicked) + share(c.clicked, c.delivered) }),
             ],
           ),
         ),
       );
-      if (data.items.length === 0) body.appendChild(el('tr', {}, [el('td', { colspan: '7', class: 'muted', text: 'No campaigns yet.' })]));
+      if (data.items.length === 0) body.appendChild(el('tr', {}, [el('td', { colspan: '11', class: 'muted', text: 'No campaigns yet.' })]));
     },
   });
 }
