@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Migrator, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
+import { Migrator, sql, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
 import type { Db } from './connect.js';
 
 // Compiled migrations live in dist/migrations, two levels up from dist/src/db.
@@ -23,8 +23,26 @@ export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
+/**
+ * True when every migration file has been applied: one read of Kysely's migration table and a
+ * directory listing, no module imports and no lock. Every command checks the schema first, and
+ * the full migrator (lock table, imports of every migration) costs more than a status read.
+ */
+async function upToDate(db: Db): Promise<boolean> {
+  const files = (await fs.readdir(migrationsDir)).filter((f) => f.endsWith('.js')).map((f) => f.replace(/\.js$/, ''));
+  try {
+    const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(db.kysely);
+    const names = new Set(applied.rows.map((r) => r.name));
+    return files.every((f) => names.has(f));
+  } catch {
+    // No migration table yet: a new database.
+    return false;
+  }
+}
+
 /** Brings the schema up to date; safe to call from every command and every process at once. */
 export async function migrateToLatest(db: Db): Promise<MigrationResult[]> {
+  if (await upToDate(db)) return [];
   const migrator = new Migrator({ db: db.kysely, provider: new CompiledMigrationProvider() });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
