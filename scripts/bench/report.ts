@@ -224,7 +224,7 @@ Linear means rows/s stays the same from one size to the next, and peak RSS too.
 
 Command: \`DATABASE_URL=postgres://… npm run bench:report -- --recipients ${values.recipients} --runs ${runs}\`
 
-The fixture is generated in SQL (generate_series): N recipients and one campaign with a delivery for each, 1% of them failed with an error message that needs quoting. "stale": the tables were never analysed after the insert (autovacuum off on them); "analysed": after VACUUM ANALYZE. CLI: \`herald campaign report ID --format ${format} > /dev/null\`, timed from spawn to exit, start-up included; peak RSS from GNU time. API: a fresh \`herald serve\` per run, \`GET /api/v1/campaigns/ID/report?format=${format}\` timed from request to the last byte (the benchmark counts the lines); peak RSS is the server's VmHWM.
+The fixture is generated in SQL (generate_series): N recipients and one campaign with a delivery for each, 1% of them failed with an error message that needs quoting. "stale": the tables were never analysed after the insert (autovacuum off on them); "analysed": after VACUUM ANALYZE. CLI: \`herald campaign report ID --format ${format} > /dev/null\`, timed from spawn to exit, start-up included (about a second: a larger share of a smaller report); peak RSS from GNU time. API: a fresh \`herald serve\` per run, \`GET /api/v1/campaigns/ID/report?format=${format}\` timed from request to the last byte (the benchmark counts the lines); peak RSS is the server's VmHWM.
 
 ${table}`,
   );
