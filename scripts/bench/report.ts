@@ -139,6 +139,9 @@ async function viaApi(url: string, id: number, rows: number): Promise<Measure> {
   }
 }
 
+/** The machine's 1-minute load average before each run: other work on the box shows here. */
+const loads: number[] = [];
+
 interface Row {
   rows: number;
   mode: 'stale' | 'analysed';
@@ -184,6 +187,7 @@ async function benchSize(rows: number): Promise<Row[]> {
       const apiRow: Row = { rows, mode, interface: 'API', measures: [] };
       for (let r = 0; r < runs; r++) {
         // Alternated so both see the same state of the machine.
+        loads.push(os.loadavg()[0]!);
         const c = await viaCli(fresh.url, id, rows);
         cliRow.measures.push(c);
         console.log(`${rows} ${mode} run ${r + 1}: CLI ${c.rowsPerSecond} rows/s, peak RSS ${c.peakRssMb} MB`);
@@ -214,11 +218,13 @@ console.log(table);
 if (!values['no-write']) {
   writeBenchmarkSection(
     'Campaign report',
-    `${machineLine()}; real Postgres on the same machine; median of ${runs} runs; format ${format}.
+    `${machineLine()}; real Postgres on the same machine; median of ${runs} runs; format ${format}; 1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at the start of the runs (other work on the machine counts).
+
+Linear means rows/s stays the same from one size to the next, and peak RSS too.
 
 Command: \`DATABASE_URL=postgres://… npm run bench:report -- --recipients ${values.recipients} --runs ${runs}\`
 
-The fixture is generated in SQL (generate_series): N recipients and one campaign with a delivery for each, 1% of them failed with an error message that needs quoting. "stale": the tables were never analysed after the insert (autovacuum off on them); "analysed": after VACUUM ANALYZE. CLI: \`herald campaign report ID --format ${format} > /dev/null\`, timed from spawn to exit, start-up included; peak RSS from GNU time. API: a fresh \`herald serve\` per run, \`GET /api/v1/campaigns/ID/report?format=${format}\` timed from request to the last byte (the benchmark counts the lines); peak RSS is the server's VmHWM.
+The fixture is generated in SQL (generate_series): N recipients and one campaign with a delivery for each, 1% of them failed with an error message that needs quoting. "stale": the tables were never analysed after the insert (autovacuum off on them); "analysed": after VACUUM ANALYZE. CLI: \`herald campaign report ID --format ${format} > /dev/null\`, timed from spawn to exit, start-up included (about a second: a larger share of a smaller report); peak RSS from GNU time. API: a fresh \`herald serve\` per run, \`GET /api/v1/campaigns/ID/report?format=${format}\` timed from request to the last byte (the benchmark counts the lines); peak RSS is the server's VmHWM.
 
 ${table}`,
   );

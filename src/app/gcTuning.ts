@@ -7,7 +7,8 @@ function given(option: RegExp): boolean {
 }
 
 /**
- * Garbage-collector settings for a process that sends. Both flags are read at every collection,
+ * Garbage-collector settings for a process that sends, and for `campaign report` (a page of rows
+ * lives while it is written, the same pattern). Both flags are read at every collection,
  * so setting them now takes effect, and both are process-wide (main and render threads).
  *
  * Heap growth: each V8 heap may grow to twice what survived its last full collection before

@@ -18,6 +18,7 @@ import { RunStats } from './runStats.js';
 import { openSendingStack, type SendingOptions } from '../app/sendingStack.js';
 import { openRendering } from '../sender/render/openRendering.js';
 import { capYoungGenerationBeforeAction } from '../app/youngGeneration.js';
+import { tuneGarbageCollection } from '../app/gcTuning.js';
 import { dryRun } from '../campaigns/dryRun.js';
 import { sendTestMessage } from '../campaigns/testSend.js';
 import { checkTemplatesOrThrow } from '../campaigns/create.js';
@@ -183,6 +184,9 @@ export function registerCampaignCommands(program: Command): void {
       withContext(async ({ db }) => {
         const id = campaignIdArg(idArg);
         assertDetailsKept(await getCampaignOrThrow(db, id), 'report');
+        // Each page outlives a few young-generation collections while it is written, so the old
+        // generation fills with dead pages: collect it before it doubles, as a sending process does.
+        tuneGarbageCollection();
         await writeReport(db, id, o.format, process.stdout);
       }),
     );
