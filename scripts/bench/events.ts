@@ -56,7 +56,7 @@ const { values } = parseArgs({
   options: {
     deliveries: { type: 'string', default: '1000000' },
     webhooks: { type: 'string', default: '200000' },
-    concurrency: { type: 'string', default: '256' },
+    concurrency: { type: 'string', default: '500' },
     runs: { type: 'string', default: '3' },
     'backfill-messages': { type: 'string', default: '100000' },
     'send-recipients': { type: 'string', default: '50000' },
@@ -66,6 +66,8 @@ const { values } = parseArgs({
     'skip-send': { type: 'boolean', default: false },
     'skip-backfill': { type: 'boolean', default: false },
     'skip-stream': { type: 'boolean', default: false },
+    /** Writes V8 CPU profiles of serve, the CLI's events sync and the stream's process into this folder. */
+    profile: { type: 'string', default: '' },
   },
 });
 const deliveries = Number(values.deliveries);
@@ -81,6 +83,7 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const SIGNING_KEY = 'bench-webhook-signing-key';
 const API_KEY = 'key-bench-events';
 const DOMAIN = 'bench.herald.test';
+const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 /** The environment of a Herald child process: the caller's, without Herald's or Mailgun's settings, plus `env`. */
@@ -115,7 +118,7 @@ const startMock = (flags: string[]) => startChild([cli, 'mock-mailgun', '--port'
 /** Runs a CLI command to its end: its stdout, wall time (s) and peak RSS (MB). */
 async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ out: string; seconds: number; peakRssMb: number | null }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const child = spawn(process.execPath, [...(args[0] === 'events' ? profileArgs : []), cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
   const peak = watchPeakRss(child.pid!);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -214,6 +217,8 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-bench-events-'));
 const stops: Array<() => Promise<void>> = [];
 
 interface WebhookResult {
+  /** The machine's 1-minute load average at the end of the phase (other work on a shared box shows here). */
+  load: number;
   events: number;
   seconds: number;
   eventsPerSecond: number;
@@ -225,7 +230,10 @@ interface WebhookResult {
   posterCpuSeconds: number;
 }
 interface BackfillResult {
+  load: number;
   read: number;
+  /** Postgres CPU of the CLI's sync (this database's backends), µs per event. */
+  postgresMicrosPerEvent: number;
   cliSeconds: number;
   startupSeconds: number;
   cliEventsPerSecond: number;
@@ -235,6 +243,7 @@ interface BackfillResult {
   pages: number;
 }
 interface SendResult {
+  load: number;
   alone: number;
   ingesting: number;
   ratio: number;
@@ -295,7 +304,7 @@ async function generate(): Promise<{ webhookCampaign: number; streamCampaign: nu
 
 async function startServe(): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   return startChild(
-    [cli, 'serve', '--port', '0'],
+    [...profileArgs, cli, 'serve', '--port', '0'],
     childEnv({ DATABASE_URL: fresh.url, MAILGUN_WEBHOOK_SIGNING_KEY: SIGNING_KEY, HERALD_EVENT_SYNC_MS: '0', HERALD_API_CACHE_MS: '0' }),
     /listening on (http:\/\/\S+)/,
   );
@@ -346,6 +355,7 @@ async function webhookPhase(serve: { url: string; pid: number }, campaignId: num
   const pgCpu = pg.stop();
   await pool.close();
   return {
+    load: os.loadavg()[0]!,
     events: bodies.length,
     seconds,
     eventsPerSecond: bodies.length / seconds,
@@ -503,7 +513,7 @@ try {
       const w = await webhookPhase(serve, webhookCampaign, from, recipientsPerRun);
       webhookResults.push(w);
       console.log(
-        `run ${run} · webhooks: ${fmt(w.events)} events (${fmt(planned)} planned) in ${w.seconds.toFixed(1)} s, ${fmt(w.eventsPerSecond)}/s; serve RSS ${w.rss.startMb} → peak ${w.rss.peakMb} → ${w.rss.endMb} MB (quarters ${w.rss.firstQuarterMb} / ${w.rss.lastQuarterMb}); serve CPU ${w.serveCpuSeconds.toFixed(1)} s, Postgres ${w.postgresCpuSeconds.toFixed(1)} s (server ${w.serverCpuSeconds?.toFixed(1) ?? 'n/a'} s), poster ${w.posterCpuSeconds.toFixed(1)} s; not 200: ${JSON.stringify(w.non200)}`,
+        `run ${run} · load ${w.load.toFixed(1)} · webhooks: ${fmt(w.events)} events (${fmt(planned)} planned) in ${w.seconds.toFixed(1)} s, ${fmt(w.eventsPerSecond)}/s; serve RSS ${w.rss.startMb} → peak ${w.rss.peakMb} → ${w.rss.endMb} MB (quarters ${w.rss.firstQuarterMb} / ${w.rss.lastQuarterMb}); serve CPU ${w.serveCpuSeconds.toFixed(1)} s, Postgres ${w.postgresCpuSeconds.toFixed(1)} s (server ${w.serverCpuSeconds?.toFixed(1) ?? 'n/a'} s), poster ${w.posterCpuSeconds.toFixed(1)} s; not 200: ${JSON.stringify(w.non200)}`,
       );
 
       // 2. Backfill.
@@ -511,7 +521,9 @@ try {
         const env = childEnv({ DATABASE_URL: fresh.url, MAILGUN_API_KEY: API_KEY, MAILGUN_DOMAIN: DOMAIN, MAILGUN_BASE_URL: backfill.mockUrl });
         const startup = await runCli(['events', 'sync', '--campaign', '999999999'], env);
         await clearEvents(backfill.campaignId);
+        const pg = postgresCpu(dbName);
         const viaCli = await runCli(['events', 'sync', '--campaign', String(backfill.campaignId)], env);
+        const pgCpu = pg.stop();
         const read = eventsRead(viaCli.out);
         if (read !== backfill.expected || !viaCli.out.includes(`${read} recorded`)) throw new Error(`the sync did not record every event: ${viaCli.out}`);
         await clearEvents(backfill.campaignId);
@@ -526,7 +538,9 @@ try {
         if (s.recorded !== backfill.expected) throw new Error(`in-process sync recorded ${s.recorded} of ${backfill.expected}`);
         const cliSeconds = viaCli.seconds - startup.seconds;
         const b: BackfillResult = {
+          load: os.loadavg()[0]!,
           read,
+          postgresMicrosPerEvent: (pgCpu.database / read) * 1e6,
           cliSeconds: viaCli.seconds,
           startupSeconds: startup.seconds,
           cliEventsPerSecond: read / cliSeconds,
@@ -537,7 +551,7 @@ try {
         };
         backfillResults.push(b);
         console.log(
-          `run ${run} · backfill: ${fmt(read)} events; CLI ${b.cliSeconds.toFixed(2)} s wall (start-up ${b.startupSeconds.toFixed(2)} s) → ${fmt(b.cliEventsPerSecond)}/s, peak RSS ${b.cliPeakRssMb} MB; in process ${b.inProcessSeconds.toFixed(2)} s → ${fmt(b.inProcessEventsPerSecond)}/s (${b.pages} pages)`,
+          `run ${run} · load ${b.load.toFixed(1)} · backfill: ${fmt(read)} events; CLI ${b.cliSeconds.toFixed(2)} s wall (start-up ${b.startupSeconds.toFixed(2)} s) → ${fmt(b.cliEventsPerSecond)}/s, peak RSS ${b.cliPeakRssMb} MB, Postgres ${fmt(b.postgresMicrosPerEvent)} µs/event; in process ${b.inProcessSeconds.toFixed(2)} s → ${fmt(b.inProcessEventsPerSecond)}/s (${b.pages} pages)`,
         );
       }
 
@@ -562,10 +576,17 @@ try {
           i = await ingesting();
           a = await alone();
         }
-        const r: SendResult = { alone: a, ingesting: i, ratio: i / a, backgroundEventsPerSecond: bg.events / bg.seconds, backgroundNon200: bg.non200 };
+        const r: SendResult = {
+          load: os.loadavg()[0]!,
+          alone: a,
+          ingesting: i,
+          ratio: i / a,
+          backgroundEventsPerSecond: bg.events / bg.seconds,
+          backgroundNon200: bg.non200,
+        };
         sendResults.push(r);
         console.log(
-          `run ${run} · sending ${fmt(sendRecipients)}: alone ${fmt(a)} msgs/s, while ingesting ${fmt(i)} msgs/s (${(r.ratio * 100).toFixed(0)}%); background ${fmt(r.backgroundEventsPerSecond)} webhooks/s, ${r.backgroundNon200} not 200`,
+          `run ${run} · load ${r.load.toFixed(1)} · sending ${fmt(sendRecipients)}: alone ${fmt(a)} msgs/s, while ingesting ${fmt(i)} msgs/s (${(r.ratio * 100).toFixed(0)}%); background ${fmt(r.backgroundEventsPerSecond)} webhooks/s, ${r.backgroundNon200} not 200`,
         );
       }
     } finally {
@@ -588,7 +609,7 @@ try {
     try {
       const expected = streamSize(1, deliveries);
       const pg = postgresCpu(dbName);
-      const child = spawn(process.execPath, [path.join(here, 'eventStream.js'), fresh.url, String(streamCampaign), '1', String(deliveries)], {
+      const child = spawn(process.execPath, [...profileArgs, path.join(here, 'eventStream.js'), fresh.url, String(streamCampaign), '1', String(deliveries)], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
@@ -658,6 +679,8 @@ try {
     `| serve RSS MB: start → peak → end | ${w((r) => r.rss.startMb)} → ${w((r) => r.rss.peakMb)} → ${w((r) => r.rss.endMb)} | ${webhookResults.map((r) => `${r.rss.startMb}→${r.rss.peakMb}→${r.rss.endMb}`).join(', ')} | flat |`,
     `| serve CPU µs / event | ${fmt(w((r) => r.serveCpuSeconds / r.events) * 1e6)} | ${webhookResults.map((r) => fmt((r.serveCpuSeconds / r.events) * 1e6)).join(', ')} | |`,
     `| Postgres CPU µs / event (this database's backends) | ${fmt(w((r) => r.postgresCpuSeconds / r.events) * 1e6)} | ${webhookResults.map((r) => fmt((r.postgresCpuSeconds / r.events) * 1e6)).join(', ')} | |`,
+    `| the poster's CPU µs / event (this benchmark's process) | ${fmt(w((r) => r.posterCpuSeconds / r.events) * 1e6)} | ${webhookResults.map((r) => fmt((r.posterCpuSeconds / r.events) * 1e6)).join(', ')} | |`,
+    `| the machine's load average (1 min) after the webhooks | ${w((r) => r.load).toFixed(1)} | ${webhookResults.map((r) => r.load.toFixed(1)).join(', ')} | |`,
   );
   if (backfillResults.length > 0) {
     const b = (pick: (r: BackfillResult) => number): number => median(backfillResults.map(pick));
@@ -665,6 +688,7 @@ try {
       `| backfill, \`events sync --campaign\` (CLI, less start-up), events/s | ${fmt(b((r) => r.cliEventsPerSecond))} | ${backfillResults.map((r) => fmt(r.cliEventsPerSecond)).join(', ')} | ≥ 20,000 |`,
       `| backfill, syncEventLog in process, events/s | ${fmt(b((r) => r.inProcessEventsPerSecond))} | ${backfillResults.map((r) => fmt(r.inProcessEventsPerSecond)).join(', ')} | ≥ 20,000 |`,
       `| backfill CLI peak RSS MB | ${b((r) => r.cliPeakRssMb ?? 0)} | ${backfillResults.map((r) => r.cliPeakRssMb).join(', ')} | |`,
+      `| backfill, Postgres CPU µs / event (CLI sync) | ${fmt(b((r) => r.postgresMicrosPerEvent))} | ${backfillResults.map((r) => fmt(r.postgresMicrosPerEvent)).join(', ')} | |`,
     );
   }
   if (sendResults.length > 0) {
@@ -672,12 +696,14 @@ try {
     lines.push(
       `| sending ${fmt(sendRecipients)}, msgs/s: alone | ${fmt(s((r) => r.alone))} | ${sendResults.map((r) => fmt(r.alone)).join(', ')} | |`,
       `| sending, msgs/s: while serve ingests ${fmt(backgroundRate)} webhooks/s | ${fmt(s((r) => r.ingesting))} | ${sendResults.map((r) => fmt(r.ingesting)).join(', ')} | |`,
+      `| background webhooks achieved while sending, events/s | ${fmt(s((r) => r.backgroundEventsPerSecond))} | ${sendResults.map((r) => fmt(r.backgroundEventsPerSecond)).join(', ')} | |`,
       `| sending while ingesting ÷ alone (per run) | ${(s((r) => r.ratio) * 100).toFixed(0)}% | ${sendResults.map((r) => `${(r.ratio * 100).toFixed(0)}%`).join(', ')} | no drop |`,
     );
   }
   if (stream && status) {
     lines.push(
       `| a ${fmt(deliveries)}-delivery campaign's stream: ${fmt(stream.events)} events through the ingester, events/s | ${fmt(stream.eventsPerSecond)} | 1 run | |`,
+      `| its Postgres CPU µs / event | ${fmt((stream.postgresCpuSeconds / stream.events) * 1e6)} | 1 run | |`,
       `| its ingesting process's RSS MB: start → peak → end (first / last quarter) | ${stream.rss.startMb} → ${stream.rss.peakMb} → ${stream.rss.endMb} (${stream.rss.firstQuarterMb} / ${stream.rss.lastQuarterMb}) | 1 run | flat |`,
       `| \`campaign status\` with the funnel on it, in process, ms (median / p95 of ${statusSamples}) | ${median(status.inProcess).toFixed(1)} / ${p95(status.inProcess).toFixed(1)} | | < 200 |`,
       `| \`GET /api/v1/campaigns/{id}\` on it, read cache off, ms (median / p95 of ${statusSamples}) | ${median(status.api).toFixed(1)} / ${p95(status.api).toFixed(1)} | | < 200 |`,
