@@ -40,6 +40,11 @@ export class EventIngester {
     private readonly onRecorded: (events: ReadonlyArray<{ source: string; type: string; result: string }>) => void = () => undefined,
   ) {}
 
+  /** Events per transaction at most (record() cuts a longer list into batches of it). */
+  get batchSize(): number {
+    return this.options.maxBatch;
+  }
+
   submit(event: IncomingEvent): Promise<RecordStatus> {
     if (this.closed) return Promise.reject(new Error('event ingestion is closed'));
     if (this.queue.length >= this.options.maxQueued) return Promise.reject(new IngesterBusyError('too many events waiting to be written'));

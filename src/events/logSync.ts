@@ -6,6 +6,7 @@ import { advanceLogPosition } from '../sql/outcomes/advanceLogPosition.js';
 import { syncTargets } from '../sql/outcomes/syncTargets.js';
 import { incomingFrom } from './incoming.js';
 import type { EventIngester } from './ingester.js';
+import type { IncomingEvent } from './recordEvents.js';
 
 /** The events that say what happened after acceptance. */
 export const SYNCED_EVENTS: readonly ProviderEventType[] = ['delivered', 'failed', 'opened', 'clicked', 'complained', 'unsubscribed'];
@@ -65,24 +66,43 @@ export async function syncEventLog(deps: SyncDeps, options: SyncOptions): Promis
     const from =
       options.since?.getTime() ??
       Math.max(floor, target.firstSendAt.getTime() - START_SLACK_MS, target.syncedUntil ? target.syncedUntil.getTime() : Number.NEGATIVE_INFINITY);
+    // Pages are gathered into batches of the ingester's size, and the next batch is read
+    // while the previous one is being written: the provider's log and the database work side
+    // by side, one batch in writing and one in reading at most.
     let token: string | undefined;
-    do {
-      const page = await deps.provider.eventLog(
-        { ...(target.domain ? { domain: target.domain } : {}), start: new Date(from), end: passStart, events: SYNCED_EVENTS, ...(token ? { token } : {}) },
-        options.signal,
-      );
-      summary.pages++;
-      summary.skipped += page.skipped.length;
-      const wanted = options.campaignId === undefined ? page.items : page.items.filter((e) => e.deliveryId?.startsWith(`${options.campaignId}.`));
-      summary.read += wanted.length;
-      const statuses = await deps.ingester.record(wanted.map((e) => incomingFrom(e, 'log', JSON.stringify(e))));
-      for (const s of statuses) {
+    const batch: IncomingEvent[] = [];
+    let writing: Promise<void> = Promise.resolve();
+    const write = async (events: IncomingEvent[]): Promise<void> => {
+      for (const s of await deps.ingester.record(events)) {
         if (s === 'recorded') summary.recorded++;
         else if (s === 'unmatched') summary.unmatched++;
         else summary.duplicate++;
       }
-      token = page.next;
-    } while (token && !options.signal?.aborted);
+    };
+    try {
+      do {
+        const page = await deps.provider.eventLog(
+          { ...(target.domain ? { domain: target.domain } : {}), start: new Date(from), end: passStart, events: SYNCED_EVENTS, ...(token ? { token } : {}) },
+          options.signal,
+        );
+        summary.pages++;
+        summary.skipped += page.skipped.length;
+        const wanted = options.campaignId === undefined ? page.items : page.items.filter((e) => e.deliveryId?.startsWith(`${options.campaignId}.`));
+        summary.read += wanted.length;
+        for (const e of wanted) batch.push(incomingFrom(e, 'log', JSON.stringify(e)));
+        token = page.next;
+        const last = !token || options.signal?.aborted;
+        while (batch.length >= deps.ingester.batchSize || (last && batch.length > 0)) {
+          await writing;
+          writing = write(batch.splice(0, deps.ingester.batchSize));
+          // A failed write is thrown by the next await of it, not left unhandled meanwhile.
+          writing.catch(() => undefined);
+        }
+      } while (token && !options.signal?.aborted);
+    } finally {
+      // Whatever was read is written (or its failure thrown) before the pass moves on or ends.
+      await writing;
+    }
     if (options.campaignId === undefined && !options.signal?.aborted) {
       await advanceLogPosition(deps.db, target.domain, new Date(passStart.getTime() - LOG_SETTLE_MS));
     }
