@@ -35,6 +35,28 @@ export interface ImportOptions {
 
 export class ImportError extends Error {}
 
+/**
+ * HERALD_IMPORT_TIMINGS=1: every 100 batches, the milliseconds each stage spent on them
+ * (to stderr), for finding where an import's time goes as the tables grow.
+ */
+const stageTimings = process.env.HERALD_IMPORT_TIMINGS === '1' ? new Map<string, number>() : null;
+let timedBatches = 0;
+async function timed<T>(stage: string, work: Promise<T>): Promise<T> {
+  if (!stageTimings) return work;
+  const t = performance.now();
+  try {
+    return await work;
+  } finally {
+    stageTimings.set(stage, (stageTimings.get(stage) ?? 0) + performance.now() - t);
+  }
+}
+function batchTimed(rowsRead: number): void {
+  if (!stageTimings || ++timedBatches % 100 !== 0) return;
+  const parts = [...stageTimings].map(([k, v]) => `${k} ${Math.round(v)}`);
+  process.stderr.write(`import timings at ${rowsRead} rows (ms over the last 100 batches): ${parts.join(', ')}\n`);
+  stageTimings.clear();
+}
+
 interface Header {
   email: number;
   name: number;
@@ -61,6 +83,12 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
   // A crash mid-import loses at most the last batches, and re-importing is idempotent:
   // not waiting for each commit to reach the disk is the right trade for bulk loads.
   for (const run of new Set([stager, upserter, memberAdder])) if (db.pool) await run(sql`set synchronous_commit = off`);
+  // Every row probes and inserts into import_seen's index at a random place (real lists are in
+  // no address order): with the default temp_buffers (8MB) each probe soon reads and writes a
+  // temporary file page. Local buffers are taken as the tables grow, up to this; the setting
+  // only takes before the session's first temporary table, so a session that had one keeps
+  // its own, and the stager's connection is closed at the end, not returned to the pool.
+  if (db.pool) await stager(sql`set temp_buffers = '1GB'`).catch(() => undefined);
   await createImportTables(stager);
 
   const rawByLine = new Map<number, string>();
@@ -76,23 +104,24 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
     summary.updated += u.updated;
     summary.unchanged += u.unchanged;
     await previous;
-    summary.addedToList += await addMembers(memberAdder, u.ids, options.listId);
+    summary.addedToList += await timed('add members', addMembers(memberAdder, u.ids, options.listId));
   };
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    if (clients[0]) await copyBatch(clients[0], batch);
+    if (clients[0]) await timed('copy', copyBatch(clients[0], batch));
     else await insertBatch(stager, batch);
-    const { firsts, duplicates } = await markFirstOccurrences(stager);
+    const { firsts, duplicates } = await timed('mark', markFirstOccurrences(stager));
     for (const d of duplicates) {
       await rejects.add(d.line, `duplicate email in file (first seen on line ${d.firstLine})`, rawByLine.get(d.line) ?? '');
     }
     batch = [];
     rawByLine.clear();
     // At most one batch per stage in flight: memory stays flat and order is kept.
-    if (upserting) await upserting;
-    await addingBefore;
+    await timed<unknown>('wait for upsert', upserting ?? Promise.resolve());
+    await timed('wait for add', addingBefore);
+    batchTimed(summary.rowsRead);
     addingBefore = adding;
-    const next = upsertRecipients(upserter, firsts);
+    const next = timed('upsert', upsertRecipients(upserter, firsts));
     upserting = next;
     adding = addAfterUpsert(next, adding);
     // Handled here so a failure while the next batch is read is not an unhandled rejection;
@@ -145,7 +174,8 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
     await dropImportTables(stager).catch(() => undefined);
     for (const client of clients) {
       await pgSessionRunner(client, db.kysely)(sql`reset synchronous_commit`).catch(() => undefined);
-      client.release();
+      // The stager's session holds its local buffers until it ends.
+      client.release(client === clients[0]);
     }
     await rejects.close();
   }
