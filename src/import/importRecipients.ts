@@ -83,12 +83,6 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
   // A crash mid-import loses at most the last batches, and re-importing is idempotent:
   // not waiting for each commit to reach the disk is the right trade for bulk loads.
   for (const run of new Set([stager, upserter, memberAdder])) if (db.pool) await run(sql`set synchronous_commit = off`);
-  // Every row probes and inserts into import_seen's index at a random place (real lists are in
-  // no address order): with the default temp_buffers (8MB) each probe soon reads and writes a
-  // temporary file page. Local buffers are taken as the tables grow, up to this; the setting
-  // only takes before the session's first temporary table, so a session that had one keeps
-  // its own, and the stager's connection is closed at the end, not returned to the pool.
-  if (db.pool) await stager(sql`set temp_buffers = '1GB'`).catch(() => undefined);
   await createImportTables(stager);
 
   const rawByLine = new Map<number, string>();
@@ -174,8 +168,7 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
     await dropImportTables(stager).catch(() => undefined);
     for (const client of clients) {
       await pgSessionRunner(client, db.kysely)(sql`reset synchronous_commit`).catch(() => undefined);
-      // The stager's session holds its local buffers until it ends.
-      client.release(client === clients[0]);
+      client.release();
     }
     await rejects.close();
   }
