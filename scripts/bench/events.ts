@@ -239,6 +239,8 @@ interface BackfillResult {
   cliEventsPerSecond: number;
   cliPeakRssMb: number | null;
   inProcessSeconds: number;
+  /** CPU µs per event of the in-process sync: this process (reading, parsing, recording), the mock (serving the log), Postgres. */
+  inProcessMicrosPerEvent: { sync: number; mock: number; postgres: number };
   inProcessEventsPerSecond: number;
   pages: number;
 }
@@ -466,7 +468,7 @@ try {
   let backgroundFrom = runs * recipientsPerRun + 1;
 
   // The backfill's campaign, sent once through a mock that logs what followed each message.
-  let backfill: { campaignId: number; mockUrl: string; expected: number } | null = null;
+  let backfill: { campaignId: number; mockUrl: string; mockPid: number; expected: number } | null = null;
   if (!values['skip-backfill']) {
     const mock = await startMock(['--record', 'counts', '--open-rate', '0.4', '--click-rate', '0.25', '--event-delay-ms', '0', '--seed', '28']);
     stops.push(mock.stop);
@@ -494,7 +496,7 @@ try {
       await new Promise((r) => setTimeout(r, 200));
     }
     console.log(`backfill campaign ${id}: ${fmt(backfillMessages)} messages sent; the mock logged ${fmt(expected)} events after acceptance`);
-    backfill = { campaignId: id, mockUrl: mock.url, expected };
+    backfill = { campaignId: id, mockUrl: mock.url, mockPid: mock.pid, expected };
   }
   const sendMock = values['skip-send']
     ? null
@@ -530,9 +532,15 @@ try {
         const log = createLogger('warn');
         const provider = new MailgunClient({ apiKey: API_KEY, domain: DOMAIN, baseUrl: backfill.mockUrl, connections: 2, timeoutMs: 30_000, log });
         const ingester = new EventIngester(db.kysely, log);
+        const pgInProcess = postgresCpu(dbName);
+        const mockTicks0 = processTicks(backfill.mockPid) ?? 0;
+        const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         const s = await syncEventLog({ db: db.kysely, provider, ingester, log }, { days: 7, campaignId: backfill.campaignId });
         const inProcessSeconds = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const mockSeconds = ((processTicks(backfill.mockPid) ?? 0) - mockTicks0) / clockTicksPerSecond;
+        const pgInProcessCpu = pgInProcess.stop();
         await ingester.close();
         await provider.close();
         if (s.recorded !== backfill.expected) throw new Error(`in-process sync recorded ${s.recorded} of ${backfill.expected}`);
@@ -547,11 +555,16 @@ try {
           cliPeakRssMb: viaCli.peakRssMb,
           inProcessSeconds,
           inProcessEventsPerSecond: s.recorded / inProcessSeconds,
+          inProcessMicrosPerEvent: {
+            sync: (cpu.user + cpu.system) / s.recorded,
+            mock: (mockSeconds / s.recorded) * 1e6,
+            postgres: (pgInProcessCpu.database / s.recorded) * 1e6,
+          },
           pages: s.pages,
         };
         backfillResults.push(b);
         console.log(
-          `run ${run} · load ${b.load.toFixed(1)} · backfill: ${fmt(read)} events; CLI ${b.cliSeconds.toFixed(2)} s wall (start-up ${b.startupSeconds.toFixed(2)} s) → ${fmt(b.cliEventsPerSecond)}/s, peak RSS ${b.cliPeakRssMb} MB, Postgres ${fmt(b.postgresMicrosPerEvent)} µs/event; in process ${b.inProcessSeconds.toFixed(2)} s → ${fmt(b.inProcessEventsPerSecond)}/s (${b.pages} pages)`,
+          `run ${run} · load ${b.load.toFixed(1)} · backfill: ${fmt(read)} events; CLI ${b.cliSeconds.toFixed(2)} s wall (start-up ${b.startupSeconds.toFixed(2)} s) → ${fmt(b.cliEventsPerSecond)}/s, peak RSS ${b.cliPeakRssMb} MB, Postgres ${fmt(b.postgresMicrosPerEvent)} µs/event; in process ${b.inProcessSeconds.toFixed(2)} s → ${fmt(b.inProcessEventsPerSecond)}/s (${b.pages} pages; CPU µs/event: sync ${fmt(b.inProcessMicrosPerEvent.sync)}, mock ${fmt(b.inProcessMicrosPerEvent.mock)}, Postgres ${fmt(b.inProcessMicrosPerEvent.postgres)})`,
         );
       }
 
@@ -688,6 +701,7 @@ try {
       `| backfill, \`events sync --campaign\` (CLI, less start-up), events/s | ${fmt(b((r) => r.cliEventsPerSecond))} | ${backfillResults.map((r) => fmt(r.cliEventsPerSecond)).join(', ')} | ≥ 20,000 |`,
       `| backfill, syncEventLog in process, events/s | ${fmt(b((r) => r.inProcessEventsPerSecond))} | ${backfillResults.map((r) => fmt(r.inProcessEventsPerSecond)).join(', ')} | ≥ 20,000 |`,
       `| backfill CLI peak RSS MB | ${b((r) => r.cliPeakRssMb ?? 0)} | ${backfillResults.map((r) => r.cliPeakRssMb).join(', ')} | |`,
+      `| backfill in process, CPU µs / event: the syncing process / the mock serving its log / Postgres | ${fmt(b((r) => r.inProcessMicrosPerEvent.sync))} / ${fmt(b((r) => r.inProcessMicrosPerEvent.mock))} / ${fmt(b((r) => r.inProcessMicrosPerEvent.postgres))} | ${backfillResults.map((r) => `${fmt(r.inProcessMicrosPerEvent.sync)} / ${fmt(r.inProcessMicrosPerEvent.mock)} / ${fmt(r.inProcessMicrosPerEvent.postgres)}`).join(', ')} | |`,
       `| backfill, Postgres CPU µs / event (CLI sync) | ${fmt(b((r) => r.postgresMicrosPerEvent))} | ${backfillResults.map((r) => fmt(r.postgresMicrosPerEvent)).join(', ')} | |`,
     );
   }
@@ -716,7 +730,7 @@ try {
 
   if (!values['no-write']) {
     const timeline = stream
-      ? `\n\nThe stream's ingesting process over time (every ~${Math.max(1, Math.round(stream.timeline.length / 12))}th sample of 2 s: seconds, events recorded, RSS MB): ${stream.timeline
+      ? `\nThe stream's ingesting process over time (every ~${Math.max(1, Math.round(stream.timeline.length / 12))}th sample of 2 s: seconds, events recorded, RSS MB): ${stream.timeline
           .filter((_, i, all) => i % Math.max(1, Math.round(all.length / 12)) === 0)
           .map((t) => `${t.s} s: ${fmt(t.events)}, ${t.rssMb}`)
           .join('; ')}. \`delivery_events\` holds ${fmt(status?.tableMb ?? 0)} MB after it.`
