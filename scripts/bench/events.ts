@@ -66,6 +66,8 @@ const { values } = parseArgs({
     'skip-send': { type: 'boolean', default: false },
     'skip-backfill': { type: 'boolean', default: false },
     'skip-stream': { type: 'boolean', default: false },
+    /** Also sends while serve refuses the background webhooks (a wrong signature): their HTTP and JSON work without the database's. */
+    'send-diagnose': { type: 'boolean', default: false },
     /** Writes V8 CPU profiles of serve, the CLI's events sync and the stream's process into this folder. */
     profile: { type: 'string', default: '' },
   },
@@ -247,6 +249,8 @@ interface BackfillResult {
 interface SendResult {
   load: number;
   alone: number;
+  /** With --send-diagnose: msgs/s while serve refuses the background webhooks (bad signature). */
+  refused?: number;
   ingesting: number;
   ratio: number;
   backgroundEventsPerSecond: number;
@@ -375,6 +379,7 @@ async function webhookPhase(serve: { url: string; pid: number }, campaignId: num
  * cycling over its recipients from `from`; at most `inFlight` at a time.
  */
 function backgroundWebhooks(
+  signingKey: string,
   serveUrl: string,
   campaignId: number,
   from: number,
@@ -396,7 +401,7 @@ function backgroundWebhooks(
       path: '/webhooks/mailgun',
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: webhookBody(SIGNING_KEY, eventData(kind, campaignId, r, Date.now() - 60_000)),
+      body: webhookBody(signingKey, eventData(kind, campaignId, r, Date.now() - 60_000)),
     });
     await res.body.dump();
     if (res.statusCode !== 200) non200++;
@@ -572,23 +577,31 @@ try {
       if (sendMock) {
         const alone = async (): Promise<number> => sendCampaign(sendMock.url, `send-${run}-alone`);
         let bg = { events: 0, seconds: 1, non200: 0, next: backgroundFrom };
-        const ingesting = async (): Promise<number> => {
-          const background = backgroundWebhooks(serve.url, webhookCampaign, backgroundFrom, backgroundRate);
+        const withBackground = async (key: string, name: string): Promise<{ rate: number; bg: typeof bg }> => {
+          const background = backgroundWebhooks(key, serve.url, webhookCampaign, backgroundFrom, backgroundRate);
           await new Promise((r) => setTimeout(r, 2000));
-          const rate = await sendCampaign(sendMock.url, `send-${run}-ingesting`);
-          bg = await background.stop();
-          backgroundFrom = bg.next;
-          return rate;
+          const rate = await sendCampaign(sendMock.url, `send-${run}-${name}`);
+          const result = await background.stop();
+          backgroundFrom = result.next;
+          return { rate, bg: result };
         };
-        let a: number;
-        let i: number;
-        if (run % 2 === 1) {
-          a = await alone();
-          i = await ingesting();
-        } else {
-          i = await ingesting();
-          a = await alone();
-        }
+        const ingesting = async (): Promise<number> => {
+          const out = await withBackground(SIGNING_KEY, 'ingesting');
+          bg = out.bg;
+          return out.rate;
+        };
+        let refusedRate: number | null = null;
+        const refused = async (): Promise<number> => {
+          refusedRate = (await withBackground('not-the-signing-key', 'refused')).rate;
+          return refusedRate;
+        };
+        // The order turns between runs, so that neither measurement always goes first.
+        const steps: Array<() => Promise<number>> = values['send-diagnose'] ? [alone, ingesting, refused] : [alone, ingesting];
+        const order = steps.map((_, k) => steps[(k + run - 1) % steps.length]!);
+        const rates = new Map<() => Promise<number>, number>();
+        for (const step of order) rates.set(step, await step());
+        const a = rates.get(alone)!;
+        const i = rates.get(ingesting)!;
         const r: SendResult = {
           load: os.loadavg()[0]!,
           alone: a,
@@ -596,10 +609,11 @@ try {
           ratio: i / a,
           backgroundEventsPerSecond: bg.events / bg.seconds,
           backgroundNon200: bg.non200,
+          ...(refusedRate === null ? {} : { refused: refusedRate }),
         };
         sendResults.push(r);
         console.log(
-          `run ${run} · load ${r.load.toFixed(1)} · sending ${fmt(sendRecipients)}: alone ${fmt(a)} msgs/s, while ingesting ${fmt(i)} msgs/s (${(r.ratio * 100).toFixed(0)}%); background ${fmt(r.backgroundEventsPerSecond)} webhooks/s, ${r.backgroundNon200} not 200`,
+          `run ${run} · load ${r.load.toFixed(1)} · sending ${fmt(sendRecipients)}: alone ${fmt(a)} msgs/s, while ingesting ${fmt(i)} msgs/s (${(r.ratio * 100).toFixed(0)}%)${r.refused === undefined ? '' : `, while serve refuses them ${fmt(r.refused)} msgs/s (${((r.refused / a) * 100).toFixed(0)}%)`}; background ${fmt(r.backgroundEventsPerSecond)} webhooks/s, ${r.backgroundNon200} not 200`,
         );
       }
     } finally {
@@ -711,6 +725,12 @@ try {
       `| sending ${fmt(sendRecipients)}, msgs/s: alone | ${fmt(s((r) => r.alone))} | ${sendResults.map((r) => fmt(r.alone)).join(', ')} | |`,
       `| sending, msgs/s: while serve ingests ${fmt(backgroundRate)} webhooks/s | ${fmt(s((r) => r.ingesting))} | ${sendResults.map((r) => fmt(r.ingesting)).join(', ')} | |`,
       `| background webhooks achieved while sending, events/s | ${fmt(s((r) => r.backgroundEventsPerSecond))} | ${sendResults.map((r) => fmt(r.backgroundEventsPerSecond)).join(', ')} | |`,
+      ...(sendResults.every((r) => r.refused !== undefined)
+        ? [
+            `| sending, msgs/s: while serve refuses as many webhooks (bad signature: HTTP and JSON, no database) | ${fmt(s((r) => r.refused!))} | ${sendResults.map((r) => fmt(r.refused!)).join(', ')} | |`,
+            `| sending while refusing ÷ alone (per run) | ${(s((r) => r.refused! / r.alone) * 100).toFixed(0)}% | ${sendResults.map((r) => `${((r.refused! / r.alone) * 100).toFixed(0)}%`).join(', ')} | |`,
+          ]
+        : []),
       `| sending while ingesting ÷ alone (per run) | ${(s((r) => r.ratio) * 100).toFixed(0)}% | ${sendResults.map((r) => `${(r.ratio * 100).toFixed(0)}%`).join(', ')} | no drop |`,
     );
   }
