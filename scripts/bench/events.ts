@@ -66,6 +66,8 @@ const { values } = parseArgs({
     'skip-send': { type: 'boolean', default: false },
     'skip-backfill': { type: 'boolean', default: false },
     'skip-stream': { type: 'boolean', default: false },
+    /** Also sends while serve refuses the background webhooks (a wrong signature): their HTTP and JSON work without the database's. */
+    'send-diagnose': { type: 'boolean', default: false },
     /** Writes V8 CPU profiles of serve, the CLI's events sync and the stream's process into this folder. */
     profile: { type: 'string', default: '' },
   },
@@ -239,12 +241,16 @@ interface BackfillResult {
   cliEventsPerSecond: number;
   cliPeakRssMb: number | null;
   inProcessSeconds: number;
+  /** CPU µs per event of the in-process sync: this process (reading, parsing, recording), the mock (serving the log), Postgres. */
+  inProcessMicrosPerEvent: { sync: number; mock: number; postgres: number };
   inProcessEventsPerSecond: number;
   pages: number;
 }
 interface SendResult {
   load: number;
   alone: number;
+  /** With --send-diagnose: msgs/s while serve refuses the background webhooks (bad signature). */
+  refused?: number;
   ingesting: number;
   ratio: number;
   backgroundEventsPerSecond: number;
@@ -373,6 +379,7 @@ async function webhookPhase(serve: { url: string; pid: number }, campaignId: num
  * cycling over its recipients from `from`; at most `inFlight` at a time.
  */
 function backgroundWebhooks(
+  signingKey: string,
   serveUrl: string,
   campaignId: number,
   from: number,
@@ -394,7 +401,7 @@ function backgroundWebhooks(
       path: '/webhooks/mailgun',
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: webhookBody(SIGNING_KEY, eventData(kind, campaignId, r, Date.now() - 60_000)),
+      body: webhookBody(signingKey, eventData(kind, campaignId, r, Date.now() - 60_000)),
     });
     await res.body.dump();
     if (res.statusCode !== 200) non200++;
@@ -466,7 +473,7 @@ try {
   let backgroundFrom = runs * recipientsPerRun + 1;
 
   // The backfill's campaign, sent once through a mock that logs what followed each message.
-  let backfill: { campaignId: number; mockUrl: string; expected: number } | null = null;
+  let backfill: { campaignId: number; mockUrl: string; mockPid: number; expected: number } | null = null;
   if (!values['skip-backfill']) {
     const mock = await startMock(['--record', 'counts', '--open-rate', '0.4', '--click-rate', '0.25', '--event-delay-ms', '0', '--seed', '28']);
     stops.push(mock.stop);
@@ -494,7 +501,7 @@ try {
       await new Promise((r) => setTimeout(r, 200));
     }
     console.log(`backfill campaign ${id}: ${fmt(backfillMessages)} messages sent; the mock logged ${fmt(expected)} events after acceptance`);
-    backfill = { campaignId: id, mockUrl: mock.url, expected };
+    backfill = { campaignId: id, mockUrl: mock.url, mockPid: mock.pid, expected };
   }
   const sendMock = values['skip-send']
     ? null
@@ -530,9 +537,15 @@ try {
         const log = createLogger('warn');
         const provider = new MailgunClient({ apiKey: API_KEY, domain: DOMAIN, baseUrl: backfill.mockUrl, connections: 2, timeoutMs: 30_000, log });
         const ingester = new EventIngester(db.kysely, log);
+        const pgInProcess = postgresCpu(dbName);
+        const mockTicks0 = processTicks(backfill.mockPid) ?? 0;
+        const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         const s = await syncEventLog({ db: db.kysely, provider, ingester, log }, { days: 7, campaignId: backfill.campaignId });
         const inProcessSeconds = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const mockSeconds = ((processTicks(backfill.mockPid) ?? 0) - mockTicks0) / clockTicksPerSecond;
+        const pgInProcessCpu = pgInProcess.stop();
         await ingester.close();
         await provider.close();
         if (s.recorded !== backfill.expected) throw new Error(`in-process sync recorded ${s.recorded} of ${backfill.expected}`);
@@ -547,11 +560,16 @@ try {
           cliPeakRssMb: viaCli.peakRssMb,
           inProcessSeconds,
           inProcessEventsPerSecond: s.recorded / inProcessSeconds,
+          inProcessMicrosPerEvent: {
+            sync: (cpu.user + cpu.system) / s.recorded,
+            mock: (mockSeconds / s.recorded) * 1e6,
+            postgres: (pgInProcessCpu.database / s.recorded) * 1e6,
+          },
           pages: s.pages,
         };
         backfillResults.push(b);
         console.log(
-          `run ${run} · load ${b.load.toFixed(1)} · backfill: ${fmt(read)} events; CLI ${b.cliSeconds.toFixed(2)} s wall (start-up ${b.startupSeconds.toFixed(2)} s) → ${fmt(b.cliEventsPerSecond)}/s, peak RSS ${b.cliPeakRssMb} MB, Postgres ${fmt(b.postgresMicrosPerEvent)} µs/event; in process ${b.inProcessSeconds.toFixed(2)} s → ${fmt(b.inProcessEventsPerSecond)}/s (${b.pages} pages)`,
+          `run ${run} · load ${b.load.toFixed(1)} · backfill: ${fmt(read)} events; CLI ${b.cliSeconds.toFixed(2)} s wall (start-up ${b.startupSeconds.toFixed(2)} s) → ${fmt(b.cliEventsPerSecond)}/s, peak RSS ${b.cliPeakRssMb} MB, Postgres ${fmt(b.postgresMicrosPerEvent)} µs/event; in process ${b.inProcessSeconds.toFixed(2)} s → ${fmt(b.inProcessEventsPerSecond)}/s (${b.pages} pages; CPU µs/event: sync ${fmt(b.inProcessMicrosPerEvent.sync)}, mock ${fmt(b.inProcessMicrosPerEvent.mock)}, Postgres ${fmt(b.inProcessMicrosPerEvent.postgres)})`,
         );
       }
 
@@ -559,23 +577,31 @@ try {
       if (sendMock) {
         const alone = async (): Promise<number> => sendCampaign(sendMock.url, `send-${run}-alone`);
         let bg = { events: 0, seconds: 1, non200: 0, next: backgroundFrom };
-        const ingesting = async (): Promise<number> => {
-          const background = backgroundWebhooks(serve.url, webhookCampaign, backgroundFrom, backgroundRate);
+        const withBackground = async (key: string, name: string): Promise<{ rate: number; bg: typeof bg }> => {
+          const background = backgroundWebhooks(key, serve.url, webhookCampaign, backgroundFrom, backgroundRate);
           await new Promise((r) => setTimeout(r, 2000));
-          const rate = await sendCampaign(sendMock.url, `send-${run}-ingesting`);
-          bg = await background.stop();
-          backgroundFrom = bg.next;
-          return rate;
+          const rate = await sendCampaign(sendMock.url, `send-${run}-${name}`);
+          const result = await background.stop();
+          backgroundFrom = result.next;
+          return { rate, bg: result };
         };
-        let a: number;
-        let i: number;
-        if (run % 2 === 1) {
-          a = await alone();
-          i = await ingesting();
-        } else {
-          i = await ingesting();
-          a = await alone();
-        }
+        const ingesting = async (): Promise<number> => {
+          const out = await withBackground(SIGNING_KEY, 'ingesting');
+          bg = out.bg;
+          return out.rate;
+        };
+        let refusedRate: number | null = null;
+        const refused = async (): Promise<number> => {
+          refusedRate = (await withBackground('not-the-signing-key', 'refused')).rate;
+          return refusedRate;
+        };
+        // The order turns between runs, so that neither measurement always goes first.
+        const steps: Array<() => Promise<number>> = values['send-diagnose'] ? [alone, ingesting, refused] : [alone, ingesting];
+        const order = steps.map((_, k) => steps[(k + run - 1) % steps.length]!);
+        const rates = new Map<() => Promise<number>, number>();
+        for (const step of order) rates.set(step, await step());
+        const a = rates.get(alone)!;
+        const i = rates.get(ingesting)!;
         const r: SendResult = {
           load: os.loadavg()[0]!,
           alone: a,
@@ -583,10 +609,11 @@ try {
           ratio: i / a,
           backgroundEventsPerSecond: bg.events / bg.seconds,
           backgroundNon200: bg.non200,
+          ...(refusedRate === null ? {} : { refused: refusedRate }),
         };
         sendResults.push(r);
         console.log(
-          `run ${run} · load ${r.load.toFixed(1)} · sending ${fmt(sendRecipients)}: alone ${fmt(a)} msgs/s, while ingesting ${fmt(i)} msgs/s (${(r.ratio * 100).toFixed(0)}%); background ${fmt(r.backgroundEventsPerSecond)} webhooks/s, ${r.backgroundNon200} not 200`,
+          `run ${run} · load ${r.load.toFixed(1)} · sending ${fmt(sendRecipients)}: alone ${fmt(a)} msgs/s, while ingesting ${fmt(i)} msgs/s (${(r.ratio * 100).toFixed(0)}%)${r.refused === undefined ? '' : `, while serve refuses them ${fmt(r.refused)} msgs/s (${((r.refused / a) * 100).toFixed(0)}%)`}; background ${fmt(r.backgroundEventsPerSecond)} webhooks/s, ${r.backgroundNon200} not 200`,
         );
       }
     } finally {
@@ -688,6 +715,7 @@ try {
       `| backfill, \`events sync --campaign\` (CLI, less start-up), events/s | ${fmt(b((r) => r.cliEventsPerSecond))} | ${backfillResults.map((r) => fmt(r.cliEventsPerSecond)).join(', ')} | ≥ 20,000 |`,
       `| backfill, syncEventLog in process, events/s | ${fmt(b((r) => r.inProcessEventsPerSecond))} | ${backfillResults.map((r) => fmt(r.inProcessEventsPerSecond)).join(', ')} | ≥ 20,000 |`,
       `| backfill CLI peak RSS MB | ${b((r) => r.cliPeakRssMb ?? 0)} | ${backfillResults.map((r) => r.cliPeakRssMb).join(', ')} | |`,
+      `| backfill in process, CPU µs / event: the syncing process / the mock serving its log / Postgres | ${fmt(b((r) => r.inProcessMicrosPerEvent.sync))} / ${fmt(b((r) => r.inProcessMicrosPerEvent.mock))} / ${fmt(b((r) => r.inProcessMicrosPerEvent.postgres))} | ${backfillResults.map((r) => `${fmt(r.inProcessMicrosPerEvent.sync)} / ${fmt(r.inProcessMicrosPerEvent.mock)} / ${fmt(r.inProcessMicrosPerEvent.postgres)}`).join(', ')} | |`,
       `| backfill, Postgres CPU µs / event (CLI sync) | ${fmt(b((r) => r.postgresMicrosPerEvent))} | ${backfillResults.map((r) => fmt(r.postgresMicrosPerEvent)).join(', ')} | |`,
     );
   }
@@ -697,6 +725,12 @@ try {
       `| sending ${fmt(sendRecipients)}, msgs/s: alone | ${fmt(s((r) => r.alone))} | ${sendResults.map((r) => fmt(r.alone)).join(', ')} | |`,
       `| sending, msgs/s: while serve ingests ${fmt(backgroundRate)} webhooks/s | ${fmt(s((r) => r.ingesting))} | ${sendResults.map((r) => fmt(r.ingesting)).join(', ')} | |`,
       `| background webhooks achieved while sending, events/s | ${fmt(s((r) => r.backgroundEventsPerSecond))} | ${sendResults.map((r) => fmt(r.backgroundEventsPerSecond)).join(', ')} | |`,
+      ...(sendResults.every((r) => r.refused !== undefined)
+        ? [
+            `| sending, msgs/s: while serve refuses as many webhooks (bad signature: HTTP and JSON, no database) | ${fmt(s((r) => r.refused!))} | ${sendResults.map((r) => fmt(r.refused!)).join(', ')} | |`,
+            `| sending while refusing ÷ alone (per run) | ${(s((r) => r.refused! / r.alone) * 100).toFixed(0)}% | ${sendResults.map((r) => `${((r.refused! / r.alone) * 100).toFixed(0)}%`).join(', ')} | |`,
+          ]
+        : []),
       `| sending while ingesting ÷ alone (per run) | ${(s((r) => r.ratio) * 100).toFixed(0)}% | ${sendResults.map((r) => `${(r.ratio * 100).toFixed(0)}%`).join(', ')} | no drop |`,
     );
   }
@@ -716,7 +750,7 @@ try {
 
   if (!values['no-write']) {
     const timeline = stream
-      ? `\n\nThe stream's ingesting process over time (every ~${Math.max(1, Math.round(stream.timeline.length / 12))}th sample of 2 s: seconds, events recorded, RSS MB): ${stream.timeline
+      ? `\nThe stream's ingesting process over time (every ~${Math.max(1, Math.round(stream.timeline.length / 12))}th sample of 2 s: seconds, events recorded, RSS MB): ${stream.timeline
           .filter((_, i, all) => i % Math.max(1, Math.round(all.length / 12)) === 0)
           .map((t) => `${t.s} s: ${fmt(t.events)}, ${t.rssMb}`)
           .join('; ')}. \`delivery_events\` holds ${fmt(status?.tableMb ?? 0)} MB after it.`

@@ -17,6 +17,12 @@ export const SYNCED_EVENTS: readonly ProviderEventType[] = ['delivered', 'failed
  * recorded once whatever the overlap.
  */
 export const LOG_SETTLE_MS = 30 * 60_000;
+/**
+ * Batches of the log being written at once. Two transactions keep the database busy while
+ * the next batch is read and prepared; their deliveries' outcome rows are locked in key order,
+ * so they wait for each other where they share a delivery and never deadlock.
+ */
+const WRITES_IN_FLIGHT = 2;
 /** Slack before a campaign's first send (clocks differ). */
 const START_SLACK_MS = 5 * 60_000;
 
@@ -66,12 +72,13 @@ export async function syncEventLog(deps: SyncDeps, options: SyncOptions): Promis
     const from =
       options.since?.getTime() ??
       Math.max(floor, target.firstSendAt.getTime() - START_SLACK_MS, target.syncedUntil ? target.syncedUntil.getTime() : Number.NEGATIVE_INFINITY);
-    // Pages are gathered into batches of the ingester's size, and the next batch is read
-    // while the previous one is being written: the provider's log and the database work side
-    // by side, one batch in writing and one in reading at most.
+    // Pages are gathered into batches of the ingester's size, and reading goes on while
+    // earlier batches are being written (WRITES_IN_FLIGHT transactions at most, on connections
+    // of their own): the provider's log, this process and the database work side by side.
     let token: string | undefined;
     const batch: IncomingEvent[] = [];
-    let writing: Promise<void> = Promise.resolve();
+    const writing: Array<Promise<void>> = [];
+    let batches = 0;
     const write = async (events: IncomingEvent[]): Promise<void> => {
       for (const s of await deps.ingester.record(events)) {
         if (s === 'recorded') summary.recorded++;
@@ -79,6 +86,7 @@ export async function syncEventLog(deps: SyncDeps, options: SyncOptions): Promis
         else summary.duplicate++;
       }
     };
+    let failure: { error: unknown } | null = null;
     try {
       do {
         const page = await deps.provider.eventLog(
@@ -93,16 +101,21 @@ export async function syncEventLog(deps: SyncDeps, options: SyncOptions): Promis
         token = page.next;
         const last = !token || options.signal?.aborted;
         while (batch.length >= deps.ingester.batchSize || (last && batch.length > 0)) {
-          await writing;
-          writing = write(batch.splice(0, deps.ingester.batchSize));
-          // A failed write is thrown by the next await of it, not left unhandled meanwhile.
-          writing.catch(() => undefined);
+          const slot = batches++ % WRITES_IN_FLIGHT;
+          await writing[slot];
+          const written = write(batch.splice(0, deps.ingester.batchSize));
+          // A failed write is thrown when it is awaited, not left unhandled meanwhile.
+          written.catch(() => undefined);
+          writing[slot] = written;
         }
       } while (token && !options.signal?.aborted);
-    } finally {
-      // Whatever was read is written (or its failure thrown) before the pass moves on or ends.
-      await writing;
+    } catch (error) {
+      failure = { error };
     }
+    // Whatever was read is written (or the first failure thrown) before the pass moves on or ends.
+    const failed = (await Promise.allSettled(writing)).find((r) => r.status === 'rejected');
+    if (failure) throw failure.error;
+    if (failed) throw failed.reason;
     if (options.campaignId === undefined && !options.signal?.aborted) {
       await advanceLogPosition(deps.db, target.domain, new Date(passStart.getTime() - LOG_SETTLE_MS));
     }
