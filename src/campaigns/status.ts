@@ -36,7 +36,7 @@ export interface CampaignStatusReport {
 /**
  * The funnel: deliveries the provider accepted, then those with each later fact. Shares are
  * of delivered (opens are inflated by mail privacy proxies that fetch every image; clicks are
- * the reliable signal), rounded to 0.1%; null before anything was delivered.
+ * the reliable signal), to one decimal place; null before anything was delivered.
  */
 export interface Funnel {
   accepted: number;

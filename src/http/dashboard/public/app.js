@@ -314,7 +314,7 @@ function num(n) {
 }
 
 /**
- * " (12.5%)": a part as a share of delivered, or nothing before anything was delivered.
+ * A part as a share of delivered, in parentheses with one decimal, or nothing before anything was delivered.
  * @param {number} part @param {number} whole
  */
 function share(part, whole) {
