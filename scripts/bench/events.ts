@@ -68,6 +68,11 @@ const { values } = parseArgs({
     'skip-stream': { type: 'boolean', default: false },
     /** Also sends while serve refuses the background webhooks (a wrong signature): their HTTP and JSON work without the database's. */
     'send-diagnose': { type: 'boolean', default: false },
+    /**
+     * Sends at this many messages a second (the campaign's rate) instead of as fast as the box
+     * allows: a provider's rate limit leaves the CPU headroom a full-speed send does not.
+     */
+    'send-rate': { type: 'string', default: '' },
     /** Writes V8 CPU profiles of serve, the CLI's events sync and the stream's process into this folder. */
     profile: { type: 'string', default: '' },
   },
@@ -441,6 +446,7 @@ async function sendCampaign(mockUrl: string, name: string): Promise<number> {
     subject: 'Spring sale for {{ name }}',
     from: `Shop <news@${DOMAIN}>`,
     tags: ['bench'],
+    ...(values['send-rate'] ? { ratePerSecond: Number(values['send-rate']) } : {}),
   });
   await transitionCampaign(db.kysely, id, 'start');
   const statsFile = path.join(work, `${name}.json`);
@@ -762,7 +768,7 @@ try {
         '',
         `Command: \`DATABASE_URL=postgres://… npm run bench:events -- --deliveries ${deliveries} --webhooks ${webhooksPerRun} --concurrency ${concurrency} --runs ${runs}\``,
         '',
-        `Workload: real Postgres 15, one database: ${fmt(deliveries)} recipients and two finished campaigns of ${fmt(deliveries)} \`sent\` deliveries each, generated in SQL. Webhooks: ${fmt(webhooksPerRun)} signed Mailgun webhooks a run (a delivery for each recipient of a fresh range, an open for ~40%, a click for ~10%; ~1 KB bodies built before the clock starts) posted to \`herald serve\` (a child process) through an undici pool at ${concurrency} in flight, from the benchmark's own process on the same 2 cores. Backfill: ${fmt(backfillMessages)} messages sent once through the mock, which logs a delivery for each, an open for 40% and a click for 10%; each run clears the recorded events and reads them back from the mock's Logs API. Sending: the send benchmark's Herald contender (${fmt(sendRecipients)} recipients, mock at 50 ms ± 20 ms) alone and while serve ingests ${fmt(backgroundRate)} webhooks/s for the first campaign, order alternating by run. Stream: the second campaign's ${fmt(stream?.events ?? 0)} events (a delivery each, half open 1–6 times, a fifth click 1–4 times) recorded through the ingester in a child process. Postgres CPU is the benchmark database's backends (process titles, /proc).`,
+        `Workload: real Postgres 15, one database: ${fmt(deliveries)} recipients and two finished campaigns of ${fmt(deliveries)} \`sent\` deliveries each, generated in SQL. Webhooks: ${fmt(webhooksPerRun)} signed Mailgun webhooks a run (a delivery for each recipient of a fresh range, an open for ~40%, a click for ~10%; ~1 KB bodies built before the clock starts) posted to \`herald serve\` (a child process) through an undici pool at ${concurrency} in flight, from the benchmark's own process on the same 2 cores. Backfill: ${fmt(backfillMessages)} messages sent once through the mock, which logs a delivery for each, an open for 40% and a click for 10%; each run clears the recorded events and reads them back from the mock's Logs API. Sending: the send benchmark's Herald contender (${fmt(sendRecipients)} recipients, mock at 50 ms ± 20 ms${values['send-rate'] ? `, the campaign's rate set to ${fmt(Number(values['send-rate']))} messages/s` : ', as fast as it goes'}) alone and while serve ingests ${fmt(backgroundRate)} webhooks/s for the first campaign, order alternating by run. Stream: the second campaign's ${fmt(stream?.events ?? 0)} events (a delivery each, half open 1–6 times, a fifth click 1–4 times) recorded through the ingester in a child process. Postgres CPU is the benchmark database's backends (process titles, /proc).`,
         '',
         table,
         timeline,
