@@ -153,7 +153,9 @@ async function measure(text: string, mode: 'stale' | 'analysed'): Promise<Row> {
       row.countMs.push(performance.now() - t);
       row.count = counted.rows[0]!.n;
       t = performance.now();
-      const sample = await sql<{ id: number }>`select r.id, r.email, r.name, r.attributes from recipients r where ${predicate} order by r.id limit 10`.execute(c);
+      const sample = await sql<{ id: number }>`select r.id, r.email, r.name, r.attributes from recipients r where ${predicate} order by r.id limit 10`.execute(
+        c,
+      );
       row.sampleMs.push(performance.now() - t);
       if (sample.rows.length !== Math.min(10, row.count)) throw new Error(`${text}: ${sample.rows.length} samples for ${row.count} recipients`);
     }

@@ -36,7 +36,7 @@ const SQL_COMPARE: Record<CompareOp, string> = { '=': '=', '!=': '<>', '<': '<',
  */
 const NUMERIC_TEXT = `'^ *[-+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]{1,3})? *$'`;
 
-function valueOf(field: Field): RawBuilder<string | null> {
+function fieldValue(field: Field): RawBuilder<string | null> {
   switch (field.kind) {
     case 'email':
       return sql<string>`r.email`;
@@ -127,7 +127,7 @@ function compile(node: SegmentAst, ctx: Context): RawBuilder<boolean> {
       }
       return sql`(not ${compile(node.item, ctx)})`;
     case 'compare': {
-      const v = valueOf(node.field);
+      const v = fieldValue(node.field);
       const op = sql.raw(SQL_COMPARE[node.op]);
       if (node.value.type === 'number') return sql`coalesce(${numberOf(v)} ${op} ${node.value.value}::numeric, false)`;
       // Orderings of strings are by code point, so ISO dates and times compare as they read.
@@ -135,20 +135,20 @@ function compile(node: SegmentAst, ctx: Context): RawBuilder<boolean> {
       return sql`coalesce(${lowerIf(node.ignoreCase, v)}${collate} ${op} ${lowerIf(node.ignoreCase, sql`${node.value.value}::text`)}, false)`;
     }
     case 'in': {
-      const v = valueOf(node.field);
+      const v = fieldValue(node.field);
       const any = sql.raw(node.negated ? '<> all' : '= any');
       if (node.valueType === 'number') return sql`coalesce(${numberOf(v)} ${any} (${node.values}::numeric[]), false)`;
       if (node.ignoreCase) return sql`coalesce(lower(${v}) ${any} (array(select lower(seg_v.v) from unnest(${node.values}::text[]) as seg_v(v))), false)`;
       return sql`coalesce(${v} ${any} (${node.values}::text[]), false)`;
     }
     case 'text': {
-      const v = lowerIf(node.ignoreCase, valueOf(node.field));
+      const v = lowerIf(node.ignoreCase, fieldValue(node.field));
       const needle = lowerIf(node.ignoreCase, sql`${node.value}::text`);
       const test = textTest(node.op, v, needle);
       return node.negated ? sql`coalesce(not ${test}, false)` : sql`coalesce(${test}, false)`;
     }
     case 'present':
-      return node.present ? sql`(coalesce(${valueOf(node.field)}, '') <> '')` : sql`(coalesce(${valueOf(node.field)}, '') = '')`;
+      return node.present ? sql`(coalesce(${fieldValue(node.field)}, '') <> '')` : sql`(coalesce(${fieldValue(node.field)}, '') = '')`;
     case 'activity':
       return activity(node.event, node.window, ctx);
     case 'bounced':
