@@ -29,6 +29,10 @@ const { values } = parseArgs({
     only: { type: 'string' },
     /** Records the table in BENCHMARKS.md ("Segments"). */
     write: { type: 'boolean', default: false },
+    /** Keeps the generated database (its URL is printed) instead of dropping it. */
+    keep: { type: 'boolean', default: false },
+    /** Measures on a database kept by an earlier --keep run instead of generating one. */
+    reuse: { type: 'string' },
   },
 });
 const n = Number(values.recipients.replaceAll('_', ''));
@@ -53,7 +57,7 @@ const SEGMENTS = [
 
 const now = new Date();
 
-const fresh = await freshDatabase('herald_bench_segments');
+const fresh = values.reuse ? { url: values.reuse, drop: async () => undefined } : await freshDatabase('herald_bench_segments');
 const db = await connect({ databaseUrl: fresh.url, poolSize: 2 });
 
 async function generate(): Promise<void> {
@@ -169,7 +173,7 @@ const ms = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `$
 const rows: Row[] = [];
 const loads: number[] = [];
 try {
-  await generate();
+  if (!values.reuse) await generate();
   for (const mode of ['stale', 'analysed'] as const) {
     if (mode === 'analysed') await sql`vacuum analyze recipients, deliveries, delivery_outcomes, suppressions, campaigns`.execute(db.kysely);
     for (const text of SEGMENTS) {
@@ -179,7 +183,8 @@ try {
   }
 } finally {
   await db.close();
-  await fresh.drop();
+  if (values.keep) console.log(`kept: ${fresh.url}`);
+  else await fresh.drop();
 }
 
 const table = [

@@ -47,9 +47,16 @@ function fieldValue(field: Field): RawBuilder<string | null> {
   }
 }
 
-/** The field as a number, or null when its value is missing or not a number (never a cast error). */
+/**
+ * The field as a number, or null when its value is missing or not a number (never a cast
+ * error). Plain digits, the common case, are recognised by btrim, which costs a fraction of
+ * the regular expression that everything else goes through.
+ */
 function numberOf(v: RawBuilder<unknown>): RawBuilder<string | null> {
-  return sql<string | null>`(case when length(${v}) <= 1000 and ${v} ~ ${sql.raw(NUMERIC_TEXT)} then (${v})::numeric end)`;
+  return sql<string | null>`(case
+    when length(${v}) <= 1000 and ${v} <> '' and btrim(${v}, '0123456789') = '' then (${v})::numeric
+    when length(${v}) <= 1000 and ${v} ~ ${sql.raw(NUMERIC_TEXT)} then (${v})::numeric
+  end)`;
 }
 
 function lowerIf(ignoreCase: boolean, v: RawBuilder<unknown>): RawBuilder<string | null> {
@@ -87,12 +94,22 @@ function lastCampaigns(count: number, ctx: Context): RawBuilder<number> {
   `;
 }
 
-function bouncedOrComplained(kind: 'bounced' | 'complained'): [RawBuilder<boolean>, RawBuilder<boolean>] {
+/**
+ * The recipients who bounced (or complained): from their deliveries' outcomes, and from the
+ * suppression list. A suppression is matched to its recipient once, through the index on
+ * lower(email), rather than by lower-casing every recipient's address; the two sources are one
+ * set of ids, so each recipient costs one lookup.
+ */
+function bouncedOrComplained(kind: 'bounced' | 'complained'): RawBuilder<boolean> {
   const outcome = sql.raw(kind === 'bounced' ? `seg_o.failure_severity = 'permanent'` : 'seg_o.complained_at is not null');
-  return [
-    sql`exists (select 1 from delivery_outcomes seg_o where seg_o.recipient_id = r.id and ${outcome})`,
-    sql`exists (select 1 from suppressions seg_s where seg_s.email = lower(r.email) and seg_s.reason = ${sql.lit(kind)})`,
-  ];
+  return sql<boolean>`exists (
+    select 1 from (
+      select seg_o.recipient_id from delivery_outcomes seg_o where ${outcome}
+      union all
+      select seg_r.id from suppressions seg_s join recipients seg_r on lower(seg_r.email) = seg_s.email where seg_s.reason = ${sql.lit(kind)}
+    ) seg_b (recipient_id)
+    where seg_b.recipient_id = r.id
+  )`;
 }
 
 function textTest(op: TextOp, v: RawBuilder<unknown>, needle: RawBuilder<unknown>): RawBuilder<boolean | null> {
@@ -119,12 +136,6 @@ function compile(node: SegmentAst, ctx: Context): RawBuilder<boolean> {
         sql` or `,
       )})`;
     case 'not':
-      // "not bounced" as two anti-joins rather than the negation of an `or`, which Postgres
-      // can only run as subplans.
-      if (node.item.kind === 'bounced' || node.item.kind === 'complained') {
-        const [outcome, suppression] = bouncedOrComplained(node.item.kind);
-        return sql`(not ${outcome} and not ${suppression})`;
-      }
       return sql`(not ${compile(node.item, ctx)})`;
     case 'compare': {
       const v = fieldValue(node.field);
@@ -152,10 +163,8 @@ function compile(node: SegmentAst, ctx: Context): RawBuilder<boolean> {
     case 'activity':
       return activity(node.event, node.window, ctx);
     case 'bounced':
-    case 'complained': {
-      const [outcome, suppression] = bouncedOrComplained(node.kind);
-      return sql`(${outcome} or ${suppression})`;
-    }
+    case 'complained':
+      return bouncedOrComplained(node.kind);
     case 'neverSent':
       return sql`not exists (select 1 from deliveries seg_d where seg_d.recipient_id = r.id and seg_d.status = 'sent')`;
   }
