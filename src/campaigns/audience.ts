@@ -162,5 +162,5 @@ export async function campaignSource(db: Db, campaign: Campaign, now = new Date(
   if (!row) throw new NotFoundError(`campaign ${campaign.id} does not exist`);
   const text = row.whereText ?? row.segment?.expression ?? null;
   const ast = text === null ? null : parseSegmentOrThrow(text, row.whereText !== null ? '--where' : `segment '${row.segment!.name}'`, 'where');
-  return { definition: { include: row.include.map((l) => l.id), exclude: row.exclude.map((l) => l.id), segment: ast }, now };
+  return { definition: { include: row.include.map((l) => l.id), exclude: row.exclude.map((l) => l.id), segment: ast, campaignId: campaign.id }, now };
 }

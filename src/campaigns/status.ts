@@ -171,7 +171,7 @@ export function describeAudience(a: AudienceView): string {
   else if (a.where !== null) parts.push(`where ${a.where}`);
   const size =
     a.size === null
-      ? 'size fixed at start (preview: herald segments count --list … )'
+      ? 'counted when it starts (herald segments count shows it now)'
       : `${a.size} recipient${a.size === 1 ? '' : 's'}${a.fixed ? ', fixed at start' : ''}`;
   return `${parts.join('; ')} — ${size}`;
 }

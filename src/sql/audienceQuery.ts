@@ -11,6 +11,8 @@ export interface AudienceDefinition {
   include: readonly number[] | null;
   exclude: readonly number[];
   segment: SegmentAst | null;
+  /** The campaign whose audience this is, if any: it does not count among its own segment's "last K campaigns". */
+  campaignId?: number | undefined;
 }
 
 /**
@@ -26,7 +28,7 @@ export function audienceCondition(def: AudienceDefinition, now: Date): RawBuilde
   if (def.exclude.length > 0) {
     parts.push(sql`not exists (select 1 from list_members x where x.recipient_id = r.id and x.list_id = any(${[...def.exclude]}::bigint[]))`);
   }
-  if (def.segment) parts.push(sql`(${segmentPredicate(def.segment, now)})`);
+  if (def.segment) parts.push(sql`(${segmentPredicate(def.segment, now, { campaignId: def.campaignId })})`);
   return parts.length === 0 ? sql<boolean>`true` : sql<boolean>`${sql.join(parts, sql` and `)}`;
 }
 

@@ -25,7 +25,7 @@ export async function snapshotAudience(trx: Kysely<Database>, campaignId: number
   const text = def.whereText ?? def.segment?.expression ?? null;
   const label = def.whereText !== null ? `campaign ${campaignId}'s --where` : `segment '${def.segment?.name}'`;
   const segment = text === null ? null : parseSegmentOrThrow(text, label, 'where');
-  const ids = audienceIds({ include: def.include.map((l) => l.id), exclude: def.exclude.map((l) => l.id), segment }, now);
+  const ids = audienceIds({ include: def.include.map((l) => l.id), exclude: def.exclude.map((l) => l.id), segment, campaignId }, now);
   const inserted = await sql`
     insert into campaign_audience (campaign_id, recipient_id)
     select ${campaignId}::bigint, a.recipient_id from (${ids}) a

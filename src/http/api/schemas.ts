@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { domainNameSchema, hasLineBreak, LINE_BREAK_MESSAGE, senderAddressSchema, tagsSchema, templateNameSchema } from '../../domain/validation.js';
 import { emailKey, normalizeEmail } from '../../domain/email.js';
 import { DEFAULT_RETRY_REASONS } from '../../campaigns/retryFailed.js';
-import { MAX_SEGMENT_TEXT, SEGMENT_NAME_RULE } from '../../domain/audience.js';
+import { SEGMENT_NAME_RULE } from '../../domain/audience.js';
+import { SEGMENT_LIMITS } from '../../domain/segment/index.js';
 import { HttpError } from '../errors.js';
 
 const oneLine = { message: LINE_BREAK_MESSAGE, abort: true };
@@ -17,7 +18,7 @@ export const createListBody = z.object({ name: z.string().trim().min(1).max(200)
 
 const listName = z.string().min(1).max(200);
 const listNames = z.array(listName).max(100);
-const segmentText = z.string().min(1).max(MAX_SEGMENT_TEXT).describe('segment text (docs/segments.md), e.g. plan = "pro" and clicked within 90 days');
+const segmentText = z.string().min(1).max(SEGMENT_LIMITS.maxLength).describe('segment text (docs/segments.md), e.g. plan = "pro" and clicked within 90 days');
 const segmentName = z.string().min(1).max(100).describe('a saved segment');
 
 export const createCampaignBody = z
