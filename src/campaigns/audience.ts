@@ -14,7 +14,7 @@ import { missingAttributes } from '../sql/missingAttributes.js';
 
 /** An audience as a person or client asks for it: list names, a segment name or text. */
 export interface AudienceInput {
-  /** Lists to send to; none means every recipient (previews only: a campaign needs one). */
+  /** Lists to send to; none (or an empty array) means every recipient (previews only: a campaign needs one). */
   lists?: readonly string[] | undefined;
   excludeLists?: readonly string[] | undefined;
   /** A saved segment's name; exclusive with `where`. */
@@ -46,7 +46,7 @@ const NAMES = {
  * where text parses (its error gives the position).
  */
 export async function resolveAudience(db: Db, input: AudienceInput): Promise<ResolvedAudience> {
-  const include = input.lists === undefined ? null : [...new Set(input.lists)];
+  const include = input.lists === undefined || input.lists.length === 0 ? null : [...new Set(input.lists)];
   const exclude = [...new Set(input.excludeLists ?? [])];
   if (input.segment !== undefined && input.where !== undefined) {
     throw new UserError(`${NAMES.segment.label} and ${NAMES.where.label} cannot be used together: name a saved segment, or give the text`, [

@@ -33,10 +33,12 @@ export function audienceCondition(def: AudienceDefinition, now: Date): RawBuilde
 }
 
 /**
- * The audience's recipient ids in id order, as `select … as recipient_id`. A plain audience
- * (lists only, no segment) reads list_members alone; one with a segment reads recipients.
+ * The audience's recipient ids, as `select … as recipient_id`, in id order unless `ordered` is
+ * false (a count). A plain audience (lists only, no segment) reads list_members alone; one with
+ * a segment reads recipients.
  */
-export function audienceIds(def: AudienceDefinition, now: Date): RawBuilder<{ recipient_id: number }> {
+export function audienceIds(def: AudienceDefinition, now: Date, { ordered = true }: { ordered?: boolean } = {}): RawBuilder<{ recipient_id: number }> {
+  const order = (column: string): RawBuilder<unknown> => (ordered ? sql`order by ${sql.ref(column)}` : sql``);
   if (def.segment === null && def.include !== null) {
     const excluded =
       def.exclude.length > 0
@@ -47,18 +49,18 @@ export function audienceIds(def: AudienceDefinition, now: Date): RawBuilder<{ re
       return sql<{ recipient_id: number }>`
         select m.recipient_id from list_members m
         where m.list_id = ${def.include[0]!} ${excluded}
-        order by m.recipient_id
+        ${order('m.recipient_id')}
       `;
     }
     return sql<{ recipient_id: number }>`
       select distinct m.recipient_id from list_members m
       where m.list_id = any(${[...def.include]}::bigint[]) ${excluded}
-      order by m.recipient_id
+      ${order('m.recipient_id')}
     `;
   }
   return sql<{ recipient_id: number }>`
     select r.id as recipient_id from recipients r
     where ${audienceCondition(def, now)}
-    order by r.id
+    ${order('r.id')}
   `;
 }
