@@ -51,6 +51,8 @@ describe('the outcome fold (pure)', () => {
     }
     assert.equal(expected.deliveredAt?.getTime(), at(10).getTime());
     assert.equal(expected.firstOpenAt?.getTime(), at(20).getTime());
+    assert.equal(expected.lastOpenAt?.getTime(), at(30).getTime());
+    assert.equal(expected.lastClickAt?.getTime(), at(40).getTime());
     assert.equal(expected.opens, 2);
     assert.equal(expected.clicks, 1);
     // Two permanent failures at the same moment: the larger event id decides, in any order.
@@ -145,7 +147,9 @@ describe(`recording provider events (${dbLabel})`, () => {
     assert.equal(first?.standing, 'delivered');
     assert.equal(first?.opens, 2);
     assert.equal(first?.first_open_at?.getTime(), at(30).getTime());
+    assert.equal(first?.last_open_at?.getTime(), at(40).getTime());
     assert.equal(first?.clicks, 2);
+    assert.equal(first?.last_click_at?.getTime(), at(55).getTime());
     const second = await outcomeRow(recipientIds[1]!);
     assert.equal(second?.standing, 'bounced_hard', 'a late delivered does not undo a permanent failure');
     assert.equal(second?.failure_code, 550);

@@ -192,8 +192,11 @@ export interface DeliveryOutcomesTable {
   failure_code: number | null;
   failure_event: string | null;
   first_open_at: Timestamp | null;
+  /** The latest open and click (migration 0011), for segments' "within N days". */
+  last_open_at: Timestamp | null;
   opens: Generated<number>;
   first_click_at: Timestamp | null;
+  last_click_at: Timestamp | null;
   clicks: Generated<number>;
   complained_at: Timestamp | null;
   unsubscribed_at: Timestamp | null;

@@ -40,8 +40,11 @@ export interface Outcome {
   /** The failure that decides: a permanent one over any temporary one; the latest among equals. */
   failure: Failure | null;
   firstOpenAt: Date | null;
+  /** The latest open: "opened within N days" in segments (docs/segments.md). */
+  lastOpenAt: Date | null;
   opens: number;
   firstClickAt: Date | null;
+  lastClickAt: Date | null;
   clicks: number;
   complainedAt: Date | null;
   unsubscribedAt: Date | null;
@@ -51,8 +54,10 @@ export const NO_OUTCOME: Outcome = {
   deliveredAt: null,
   failure: null,
   firstOpenAt: null,
+  lastOpenAt: null,
   opens: 0,
   firstClickAt: null,
+  lastClickAt: null,
   clicks: 0,
   complainedAt: null,
   unsubscribedAt: null,
@@ -62,6 +67,12 @@ function earliest(a: Date | null, b: Date | null): Date | null {
   if (a === null) return b;
   if (b === null) return a;
   return b.getTime() < a.getTime() ? b : a;
+}
+
+function latest(a: Date | null, b: Date | null): Date | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return b.getTime() > a.getTime() ? b : a;
 }
 
 const SEVERITY_RANK = { temporary: 0, permanent: 1 } as const;
@@ -83,8 +94,10 @@ export function mergeOutcomes(a: Outcome, b: Outcome): Outcome {
     deliveredAt: earliest(a.deliveredAt, b.deliveredAt),
     failure: decidingFailure(a.failure, b.failure),
     firstOpenAt: earliest(a.firstOpenAt, b.firstOpenAt),
+    lastOpenAt: latest(a.lastOpenAt, b.lastOpenAt),
     opens: a.opens + b.opens,
     firstClickAt: earliest(a.firstClickAt, b.firstClickAt),
+    lastClickAt: latest(a.lastClickAt, b.lastClickAt),
     clicks: a.clicks + b.clicks,
     complainedAt: earliest(a.complainedAt, b.complainedAt),
     unsubscribedAt: earliest(a.unsubscribedAt, b.unsubscribedAt),
@@ -102,9 +115,9 @@ export function outcomeOf(event: OutcomeEvent): Outcome {
         failure: { severity: event.severity ?? 'temporary', at: event.at, reason: event.reason ?? null, code: event.code ?? null, eventId: event.id },
       };
     case 'opened':
-      return { ...NO_OUTCOME, firstOpenAt: event.at, opens: 1 };
+      return { ...NO_OUTCOME, firstOpenAt: event.at, lastOpenAt: event.at, opens: 1 };
     case 'clicked':
-      return { ...NO_OUTCOME, firstClickAt: event.at, clicks: 1 };
+      return { ...NO_OUTCOME, firstClickAt: event.at, lastClickAt: event.at, clicks: 1 };
     case 'complained':
       return { ...NO_OUTCOME, complainedAt: event.at };
     case 'unsubscribed':

@@ -37,7 +37,7 @@ export function describe(token: Token): string {
     case 'eof':
       return 'end of input';
     case 'word':
-      return `'${token.text}'`;
+      return token.text.length > 40 ? `'${token.text.slice(0, 36)}…'` : `'${token.text}'`;
     case 'symbol':
       return `'${token.text}'`;
     case 'number':

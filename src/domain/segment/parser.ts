@@ -217,7 +217,7 @@ class Parser {
   private notAnAttribute(word: Token & { type: 'word' }): void {
     const t = this.lex.peek();
     const looksLikeTest =
-      (t.type === 'symbol' && COMPARE_OPS.has(t.text)) || isWord(t, 'contains', 'starts', 'ends', 'exists', 'is') || (isWord(t, 'in') && !isWord(this.lex.peek(1), 'the'));
+      (t.type === 'symbol' && COMPARE_OPS.has(t.text)) || isWord(t, 'contains', 'starts', 'ends', 'exists', 'is') || (isWord(t, 'in') && this.lex.peek(1).type === 'symbol');
     if (looksLikeTest) {
       this.fail(t, `'${word.text}' is an engagement condition, not an attribute (an attribute called ${word.text} is written attr("${word.text}"))`, [
         "'and'",

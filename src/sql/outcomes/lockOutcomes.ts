@@ -17,8 +17,10 @@ interface Row {
   failure_code: number | null;
   failure_event: string | null;
   first_open_at: Date | null;
+  last_open_at: Date | null;
   opens: number;
   first_click_at: Date | null;
+  last_click_at: Date | null;
   clicks: number;
   complained_at: Date | null;
   unsubscribed_at: Date | null;
@@ -63,8 +65,10 @@ export async function lockOutcomes(trx: Transaction<Database>, keys: readonly De
             ? { severity: r.failure_severity, at: r.failed_at, reason: r.failure_reason, code: r.failure_code, eventId: r.failure_event ?? '' }
             : null,
         firstOpenAt: r.first_open_at,
+        lastOpenAt: r.last_open_at,
         opens: r.opens,
         firstClickAt: r.first_click_at,
+        lastClickAt: r.last_click_at,
         clicks: r.clicks,
         complainedAt: r.complained_at,
         unsubscribedAt: r.unsubscribed_at,
