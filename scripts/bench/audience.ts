@@ -141,7 +141,7 @@ try {
     select 'reader' || g || '@example' || (g % 97) || '.com', 'Reader ' || g,
       jsonb_build_object(
         'plan', case when g % 10 < 3 then 'pro' when g % 10 < 5 then 'team' else 'free' end,
-        'score', (g * 7919) % 100,
+        'score', (g::bigint * 7919) % 100,
         'city', 'City ' || (g % 500),
         'products', case when g % 3 = 0 then 'tent,lantern,boots,pack,stove,jacket' else '' end)
     from generate_series(1, ${recipients}) g
