@@ -7,12 +7,21 @@ import { UserError } from '../domain/errors.js';
 import { templatesDir } from '../config/paths.js';
 import { checkCampaignTemplates } from '../sender/render/compile.js';
 import { renderSpecFor } from '../sender/render/spec.js';
-import { findListId } from '../sql/findListId.js';
 import { insertCampaign } from '../sql/insertCampaign.js';
+import { resolveAudience } from './audience.js';
 
 export interface CreateCampaignInput {
   name: string;
-  list: string;
+  /** The list to send to (the API's original field); joins `lists`. */
+  list?: string | undefined;
+  /** Lists to send to: their union, each recipient once (docs/audience.md). */
+  lists?: readonly string[] | undefined;
+  /** Lists whose members are left out. */
+  excludeLists?: readonly string[] | undefined;
+  /** A saved segment filtering the audience; exclusive with `where`. */
+  segment?: string | undefined;
+  /** Segment text filtering the audience (docs/segments.md); exclusive with `segment`. */
+  where?: string | undefined;
   template: string;
   subject: string;
   from: string;
@@ -26,10 +35,15 @@ export interface CreateCampaignInput {
   unknownPolicy?: UnknownPolicy | undefined;
 }
 
-/** Validates and stores a draft campaign. Templates are compiled now so errors surface early. */
+/**
+ * Validates and stores a draft campaign. Templates are compiled now so errors surface early;
+ * so is the audience: every list and segment name must exist and the --where text must parse.
+ */
 export async function createCampaign(db: Db, config: Config, input: CreateCampaignInput): Promise<number> {
-  const listId = await findListId(db.kysely, input.list);
-  if (listId === undefined) throw new UserError(`list '${input.list}' does not exist (create it with: herald lists create ${input.list})`);
+  const lists = [...(input.list === undefined ? [] : [input.list]), ...(input.lists ?? [])];
+  if (lists.length === 0) throw new UserError('name at least one list to send to (--list)', [{ field: 'lists', message: 'at least one list is required' }]);
+  const audience = await resolveAudience(db, { lists, excludeLists: input.excludeLists, segment: input.segment, where: input.where });
+  const listId = audience.include![0]!.id;
   checkOneLine('--subject', input.subject);
   checkOneLine('--from', input.from);
   if (input.replyTo) checkOneLine('--reply-to', input.replyTo);
@@ -56,6 +70,8 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     max_concurrency: input.maxConcurrency ?? null,
     priority: input.priority ?? 0,
     unknown_policy: input.unknownPolicy ?? 'reconcile',
+    segment_id: audience.segment?.id ?? null,
+    where_text: audience.where,
     scheduled_at: null,
     started_at: null,
     finished_at: null,
@@ -73,9 +89,20 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     waiting_detail: null,
     paused_reason: null,
     details_purged_at: null,
+    audience_size: null,
   };
   await checkTemplatesOrThrow(renderSpecFor(probe, config, templatesDir(), 'check'));
-  return insertCampaign(db.kysely, values);
+  try {
+    return await insertCampaign(db.kysely, values, {
+      include: audience.include!.map((l) => l.id),
+      exclude: audience.exclude.map((l) => l.id),
+    });
+  } catch (err) {
+    // The segment was removed (or a list deleted) between the check above and the insert.
+    if ((err as { code?: string }).code === '23503')
+      throw new UserError(`the audience changed while the campaign was created (a list or segment went away); try again`);
+    throw err;
+  }
 }
 
 export async function checkTemplatesOrThrow(spec: Parameters<typeof checkCampaignTemplates>[0]): Promise<void> {

@@ -2,7 +2,8 @@ import type { Campaign } from '../db/schema.js';
 import type { Db } from '../db/connect.js';
 import type { Renderer } from '../sender/campaignRun.js';
 import type { CampaignRenderSpec } from '../sender/render/types.js';
-import { listPage } from '../sql/listPage.js';
+import { audiencePage } from '../sql/audiencePage.js';
+import { campaignSource } from './audience.js';
 
 export interface DryRunReport {
   rendered: number;
@@ -18,7 +19,8 @@ export interface RenderFailureLine {
 }
 
 /**
- * Renders every recipient of the campaign's list exactly as a real run would, and sends
+ * Renders every recipient of the campaign's audience (fixed at its start, or as defined now
+ * before it) exactly as a real run would, and sends
  * nothing: no claim, no delivery row, no status change. Each render failure is reported.
  */
 export async function dryRun(
@@ -30,8 +32,9 @@ export async function dryRun(
 ): Promise<DryRunReport> {
   const report: DryRunReport = { rendered: 0, failed: 0, bytes: 0 };
   let after = 0;
+  const source = await campaignSource(db, campaign);
   for (;;) {
-    const page = await listPage(db.kysely, campaign.list_id, after, 500);
+    const page = await audiencePage(db.kysely, source, after, 500);
     if (page.length === 0) return report;
     after = page[page.length - 1]!.recipientId;
     const chunks = [];

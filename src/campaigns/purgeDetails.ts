@@ -1,6 +1,7 @@
 import type { Db } from '../db/connect.js';
 import { ConflictError } from '../domain/errors.js';
 import { markDetailsPurged } from '../sql/markDetailsPurged.js';
+import { purgeAudienceBatch } from '../sql/purgeAudienceBatch.js';
 import { purgeDeliveriesBatch } from '../sql/purgeDeliveriesBatch.js';
 import { getCampaignOrThrow } from './control.js';
 
@@ -15,7 +16,7 @@ export interface PurgeOutcome {
 
 /**
  * Drops a finished or cancelled campaign's per-recipient rows (deliveries, their events and
- * earlier attempts) while its counts stay: `status`, the campaign list and the dashboard show
+ * earlier attempts, its fixed audience) while its counts stay: `status`, the campaign list and the dashboard show
  * the same numbers afterwards; the report and retry-failed refuse it. Nothing is purged unless
  * an operator asks (docs/operations.md, "Retention"). Safe to run again after an interruption.
  */
@@ -32,6 +33,9 @@ export async function purgeCampaignDetails(db: Db, id: number, onProgress: (dele
     if (n > 0) onProgress(deleted);
     if (n < PURGE_BATCH) break;
   }
+  // Its fixed audience (docs/audience.md) is only read while it claims: a finished or
+  // cancelled campaign never claims again.
+  while ((await purgeAudienceBatch(db.kysely, id, PURGE_BATCH)) === PURGE_BATCH);
   return { campaignId: id, deleted, purgedAt: purgedAt.toISOString() };
 }
 

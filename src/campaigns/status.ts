@@ -4,6 +4,7 @@ import { campaignProgress } from '../sql/campaignProgress.js';
 import { countDeliveries, type StatusCounts } from '../sql/countDeliveries.js';
 import { notSentBreakdown } from '../sql/notSentBreakdown.js';
 import { campaignFunnel, type FunnelCounts } from '../sql/campaignFunnel.js';
+import { audienceView, type AudienceView } from './audience.js';
 
 export interface CampaignStatusReport {
   id: number;
@@ -15,7 +16,13 @@ export interface CampaignStatusReport {
   waiting: { reason: string; until: string | null; detail?: string } | null;
   /** Why the campaign paused itself (the provider refused the account); null otherwise. */
   pausedReason: string | null;
+  /**
+   * Recipients in its audience (suppressed ones included), the total its progress and ETA are
+   * measured against; 0 before the start when only a count would tell (audience.size is null).
+   */
   listSize: number;
+  /** Who it is for: lists, excluded lists, segment or where text, size (docs/audience.md). */
+  audience: AudienceView;
   counts: StatusCounts;
   /** Recipients not yet claimed by any worker. */
   unclaimed: number;
@@ -72,14 +79,16 @@ export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<
   // One connection, one read after another: each is a few rows of kept counts, and reading
   // them at once would make a command that just started open a connection per read, each new
   // Postgres backend paying its start-up and catalog look-ups, which costs more than the reads.
-  const { counts, progress, notSent, funnel } = await db.kysely.connection().execute(async (conn) => ({
+  const { counts, progress, notSent, funnel, audience } = await db.kysely.connection().execute(async (conn) => ({
     counts: await countDeliveries(conn, id),
-    progress: await campaignProgress(conn, id, campaign.list_id),
+    progress: await campaignProgress(conn, id),
     notSent: await notSentBreakdown(conn, id),
     funnel: await campaignFunnel(conn, id),
+    audience: await audienceView({ ...db, kysely: conn }, campaign),
   }));
+  const size = audience.size ?? 0;
   const recorded = Object.values(counts).reduce((a, b) => a + b, 0);
-  const unclaimed = campaign.list_exhausted ? 0 : Math.max(0, progress.listSize - recorded);
+  const unclaimed = campaign.list_exhausted ? 0 : Math.max(0, size - recorded);
   const open = unclaimed + counts.pending + counts.queued + counts.unknown;
   const rate = sendingRate(counts.sent, progress.sentBefore);
   return {
@@ -96,7 +105,8 @@ export async function campaignStatusReport(db: Db, campaign: Campaign): Promise<
           }
         : null,
     pausedReason: campaign.status === 'paused' ? campaign.paused_reason : null,
-    listSize: progress.listSize,
+    listSize: size,
+    audience,
     counts,
     unclaimed,
     rate,
@@ -124,7 +134,7 @@ export function formatStatus(r: CampaignStatusReport): string {
   const c = r.counts;
   const lines = [
     `campaign ${r.id} "${r.name}": ${r.status}${r.waiting ? ` — ${describeWaiting(r.waiting, r.domain)}` : ''}${r.pausedReason ? ` — paused itself: ${r.pausedReason}` : ''}`,
-    `  list size   ${r.listSize}`,
+    `  audience    ${describeAudience(r.audience)}`,
     `  sent        ${c.sent}`,
     `  failed      ${c.failed}`,
     `  suppressed  ${c.suppressed}`,
@@ -154,6 +164,19 @@ export function formatStatus(r: CampaignStatusReport): string {
     for (const n of r.notSent) lines.push(`    ${String(n.count).padStart(8)}  ${n.status}${n.reason ? ` (${n.reason})` : ''}`);
   }
   return lines.join('\n');
+}
+
+/** One line: whom the campaign is for, and how many they are. */
+export function describeAudience(a: AudienceView): string {
+  const parts = [`list${a.lists.length === 1 ? '' : 's'} ${a.lists.join(', ')}`];
+  if (a.excludeLists.length > 0) parts.push(`minus ${a.excludeLists.join(', ')}`);
+  if (a.segment !== null) parts.push(`segment ${a.segment}${a.where !== null ? ` (${a.where})` : ''}`);
+  else if (a.where !== null) parts.push(`where ${a.where}`);
+  const size =
+    a.size === null
+      ? 'counted when it starts (herald segments count shows it now)'
+      : `${a.size} recipient${a.size === 1 ? '' : 's'}${a.fixed ? ', fixed at start' : ''}`;
+  return `${parts.join('; ')} — ${size}`;
 }
 
 function describeWaiting(waiting: { reason: string; until: string | null; detail?: string }, domain: string | null): string {

@@ -9,12 +9,13 @@ import type { Renderer } from '../sender/campaignRun.js';
 import { openRendering } from '../sender/render/openRendering.js';
 import type { CampaignRenderSpec } from '../sender/render/types.js';
 import { findRecipientByEmail } from '../sql/findRecipientByEmail.js';
-import { listPage } from '../sql/listPage.js';
+import { audiencePage } from '../sql/audiencePage.js';
+import { campaignSource } from './audience.js';
 import type { ClaimedRecipient } from '../sql/claimBatch.js';
 
 /**
- * Renders the campaign for one real recipient (`as`, else the list's first member, else a
- * sample) and sends that single message to `to`. The campaign's delivery records are not
+ * Renders the campaign for one real recipient (`as`, else the first recipient of its
+ * audience, else a sample) and sends that single message to `to`. The campaign's delivery records are not
  * touched.
  */
 export async function testSend(
@@ -31,7 +32,8 @@ export async function testSend(
     recipient = await findRecipientByEmail(db.kysely, as);
     if (!recipient) throw new UserError(`no recipient with address '${as}'`);
   } else {
-    recipient = (await listPage(db.kysely, campaign.list_id, 0, 1))[0] ?? { recipientId: 0, email: to, name: 'Sample Recipient', attributes: {} };
+    const first = await audiencePage(db.kysely, await campaignSource(db, campaign), 0, 1);
+    recipient = first[0] ?? { recipientId: 0, email: to, name: 'Sample Recipient', attributes: {} };
   }
   const result = await renderer.render({ spec, recipients: [recipient], testSendTo: to }, { timeoutMs: 30_000 });
   const failure = result.failures[0];

@@ -6,7 +6,6 @@ import { controlCampaign, getCampaignOrThrow } from '../campaigns/control.js';
 import { campaignStatusReport, formatStatus } from '../campaigns/status.js';
 import type { Logger } from '../config/log.js';
 import { onShutdownSignal } from '../app/signals.js';
-import { countListMembers } from '../sql/countListMembers.js';
 import { countDeliveries } from '../sql/countDeliveries.js';
 import { DEFAULT_RETRY_REASONS, retryFailedDeliveries, retryFailedSummary } from '../campaigns/retryFailed.js';
 import { writeReport } from '../campaigns/report.js';
@@ -35,7 +34,10 @@ export function registerCampaignCommands(program: Command): void {
     .command('create')
     .description('create a draft campaign and print its id')
     .requiredOption('--name <name>', 'campaign name')
-    .requiredOption('--list <list>', 'list to send to')
+    .option('--list <list>', 'list to send to (repeatable: their union, each recipient once)', collect)
+    .option('--exclude-list <list>', 'leave out the members of this list (repeatable)', collect)
+    .option('--segment <name>', 'only recipients matching this saved segment (herald segments ls)')
+    .option('--where <expression>', 'only recipients matching this segment text, e.g. \'plan = "pro" and clicked within 90 days\' (docs/segments.md)')
     .requiredOption('--template <name>', 'template folder under templates/')
     .requiredOption('--subject <subject>', 'subject line (Nunjucks, e.g. "Hi {{ name }}")')
     .requiredOption('--from <address>', 'sender, "Name <addr@domain>" or addr@domain')
@@ -51,7 +53,10 @@ export function registerCampaignCommands(program: Command): void {
     .action(
       (o: {
         name: string;
-        list: string;
+        list?: string[];
+        excludeList?: string[];
+        segment?: string;
+        where?: string;
         template: string;
         subject: string;
         from: string;
@@ -66,7 +71,10 @@ export function registerCampaignCommands(program: Command): void {
         withContext(async ({ db, config }) => {
           const id = await createCampaign(db, config, {
             name: o.name,
-            list: o.list,
+            lists: o.list,
+            excludeLists: o.excludeList,
+            segment: o.segment,
+            where: o.where,
             template: o.template,
             subject: o.subject,
             from: o.from,
@@ -141,7 +149,7 @@ export function registerCampaignCommands(program: Command): void {
     .command('test-send <id>')
     .description('render for one recipient and send just that message to ADDRESS; delivery records are untouched')
     .requiredOption('--to <address>', 'where to send the test')
-    .option('--as <email>', 'render as this recipient (default: the first member of the list)')
+    .option('--as <email>', 'render as this recipient (default: the first recipient of its audience)')
     .action((idArg: string, o: { to: string; as?: string }) =>
       withContext(async ({ db, config }) => {
         const campaignRow = await getCampaignOrThrow(db, campaignIdArg(idArg));
@@ -249,7 +257,8 @@ export async function sendAndWait(
   const detach = onShutdownSignal(log, o.shutdownTimeout, () => stack.close());
   const campaign = await getCampaignOrThrow(db, id);
   const base = await countDeliveries(db.kysely, id);
-  const total = await countListMembers(db.kysely, campaign.list_id);
+  // Fixed when the campaign started (docs/audience.md).
+  const total = campaign.audience_size ?? 0;
   const baseDone = base.sent + base.failed + base.suppressed + base.skipped;
   const started = Date.now();
   const stopProgress = showProgress(() => {

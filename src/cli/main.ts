@@ -9,6 +9,7 @@ import { registerDomainCommands } from './domains.js';
 import { registerListCommands } from './lists.js';
 import { registerMockMailgunCommand } from './mockMailgun.js';
 import { registerRecipientCommands } from './recipients.js';
+import { registerSegmentCommands } from './segments.js';
 import { registerServeCommand } from './serve.js';
 import { registerSuppressionCommands } from './suppressions.js';
 import { registerWorkerCommand } from './worker.js';
@@ -40,6 +41,7 @@ program
 
 registerListCommands(program);
 registerRecipientCommands(program);
+registerSegmentCommands(program);
 registerSuppressionCommands(program);
 registerCampaignCommands(program);
 registerDomainCommands(program);

@@ -78,6 +78,37 @@ export interface CampaignsTable {
   paused_reason: string | null;
   /** When `campaign purge-details` dropped its per-recipient rows; its counts remain. */
   details_purged_at: Timestamp | null;
+  /** The saved segment its audience is filtered by (migration 0012); exclusive with where_text until it starts. */
+  segment_id: ColumnType<number | null, number | null | undefined, number | null>;
+  /**
+   * The segment expression its audience is filtered by: the ad-hoc --where text, or, from its
+   * first start on, the saved segment's expression as it was then.
+   */
+  where_text: ColumnType<string | null, string | null | undefined, string | null>;
+  /** How many recipients its audience holds; null until the first start fixes it (docs/audience.md). */
+  audience_size: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
+/** A saved segment: a named filter expression (docs/segments.md). */
+export interface SegmentsTable {
+  id: Generated<number>;
+  name: string;
+  expression: string;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+/** The lists a campaign sends to (include) and those whose members it leaves out (exclude). */
+export interface CampaignListsTable {
+  campaign_id: number;
+  list_id: number;
+  role: 'include' | 'exclude';
+}
+
+/** The recipients of a campaign, fixed at its first start; the claim walks it by keyset. */
+export interface CampaignAudienceTable {
+  campaign_id: number;
+  recipient_id: number;
 }
 
 export interface SendingDomainsTable {
@@ -209,6 +240,9 @@ export interface Database {
   delivery_outcomes: DeliveryOutcomesTable;
   unmatched_events: UnmatchedEventsTable;
   event_log_positions: EventLogPositionsTable;
+  segments: SegmentsTable;
+  campaign_lists: CampaignListsTable;
+  campaign_audience: CampaignAudienceTable;
 }
 
 /** Deliveries per campaign, status and reason (error_code, '' for none): folded, or changes since. */

@@ -176,9 +176,10 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
       if (e.headers) void reply.headers(e.headers);
       return reply.code(e.status).send({ error: e.message, ...(e.fields ? { fields: e.fields } : {}) });
     }
-    if (e instanceof NotFoundError) return reply.code(404).send({ error: e.message });
-    if (e instanceof ConflictError) return reply.code(409).send({ error: e.message });
-    if (e instanceof UserError) return reply.code(400).send({ error: e.message });
+    if (err instanceof UserError) {
+      const status = err instanceof NotFoundError ? 404 : err instanceof ConflictError ? 409 : 400;
+      return reply.code(status).send({ error: err.message, ...(err.fields ? { fields: err.fields } : {}) });
+    }
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: `request body larger than ${MAX_BODY} bytes` });
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return reply.code(e.statusCode).send({ error: e.message });
     log.error({ err: e.message, path: req.url.split('?')[0] }, 'request failed');

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { controlCampaign, scheduleCampaign } from '../campaigns/control.js';
 import { createCampaign } from '../campaigns/create.js';
+import { previewAudience } from '../campaigns/audience.js';
+import { createSegment, deleteSegment, listSavedSegments, showSegment } from '../campaigns/segments.js';
 import { writeReport } from '../campaigns/report.js';
 import { retryFailedDeliveries } from '../campaigns/retryFailed.js';
 import { assertDetailsKept, purgeCampaignDetails } from '../campaigns/purgeDetails.js';
@@ -20,9 +22,11 @@ import { deliveries } from './api/deliveries.js';
 import { importUpload } from './api/lists.js';
 import {
   addSuppressionsBody,
+  audiencePreviewBody,
   campaignIdParams,
   createCampaignBody,
   createListBody,
+  createSegmentBody,
   deliveriesQuery,
   emailParams,
   recipientEmailParams,
@@ -31,6 +35,7 @@ import {
   reportQuery,
   retryFailedBody,
   scheduleBody,
+  segmentNameParams,
   suppressionsQuery,
   testSendBody,
 } from './api/schemas.js';
@@ -183,6 +188,54 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
         response: { 200: ok('counts, and the first 1,000 rejected rows with line number and reason'), ...errors },
       }),
       handler: async (req) => importUpload(ctx, req.raw, req.params.name),
+    }),
+
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/segments',
+      schema: api('Saved segments with their expressions', {
+        response: { 200: ok('{ items: [{ name, expression, createdAt, pendingCampaigns }] }'), ...errors },
+      }),
+      handler: async () => ({ items: await listSavedSegments(db) }),
+    }),
+    route('token', 'json', {
+      method: 'POST',
+      url: '/api/v1/segments',
+      schema: api('Save a segment under a name (a syntax error answers 400 with its position in fields)', {
+        body: createSegmentBody,
+        response: { 201: ok('{ id, name, expression }'), ...errors },
+      }),
+      handler: async (req, reply) => reply.code(201).send(await createSegment(db, req.body.name, req.body.where)),
+    }),
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/segments/:name',
+      schema: api('A saved segment and the campaigns that use it', {
+        params: segmentNameParams,
+        response: { 200: ok('{ name, expression, createdAt, campaigns }'), ...errors },
+      }),
+      handler: async (req) => showSegment(db, req.params.name),
+    }),
+    route('token', 'none', {
+      method: 'DELETE',
+      url: '/api/v1/segments/:name',
+      schema: api('Remove a saved segment (409 while a campaign that has not started uses it)', {
+        params: segmentNameParams,
+        response: { 200: ok('{ removed }'), ...errors },
+      }),
+      handler: async (req) => {
+        await deleteSegment(db, req.params.name);
+        return { removed: req.params.name };
+      },
+    }),
+    route('token', 'json', {
+      method: 'POST',
+      url: '/api/v1/audience/preview',
+      schema: api('How many recipients an audience holds now (after exclusions and suppressions), 10 of them, and warnings', {
+        body: audiencePreviewBody,
+        response: { 200: ok('{ count, suppressed, samples, warnings }'), ...errors },
+      }),
+      handler: async (req) => previewAudience(db, req.body),
     }),
 
     route('token', 'none', {

@@ -177,11 +177,16 @@ export class SenderProcess {
       let campaigns: Campaign[] = [];
       try {
         await expireDeadWorkers(this.deps.db.kysely, this.options.leaseMs);
-        const { missed } = await promoteDueCampaigns(this.deps.db.kysely, this.options.scheduleGraceMs);
+        const { missed, failed } = await promoteDueCampaigns(this.deps.db.kysely, this.options.scheduleGraceMs);
         for (const id of missed) {
           if (this.warnedMissed.has(id)) continue;
           this.warnedMissed.add(id);
           this.deps.log.warn({ campaignId: id }, 'schedule missed by more than the grace period: not starting it; use campaign start');
+        }
+        for (const { id, message } of failed) {
+          if (this.warnedMissed.has(id)) continue;
+          this.warnedMissed.add(id);
+          this.deps.log.warn({ campaignId: id, err: message }, 'scheduled campaign could not start: its audience could not be fixed; it stays scheduled');
         }
         const running = (await runningCampaigns(this.deps.db.kysely)).filter(wanted);
         for (const c of running) this.limitsFor(this.domainOf(c));

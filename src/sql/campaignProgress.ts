@@ -1,9 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { countListMembers } from './countListMembers.js';
 
 export interface CampaignProgressRow {
-  listSize: number;
   /**
    * The campaign's sent count a minute ago (or as long ago as its samples go), and how many
    * seconds ago that was; null before the first sample (sql/foldDeliveryCounts.ts).
@@ -14,9 +12,8 @@ export interface CampaignProgressRow {
 }
 
 /** The parts of `campaign status` that are not plain counts. */
-export async function campaignProgress(db: Kysely<Database>, campaignId: number, listId: number): Promise<CampaignProgressRow> {
-  const [size, sample, holders] = await Promise.all([
-    countListMembers(db, listId),
+export async function campaignProgress(db: Kysely<Database>, campaignId: number): Promise<CampaignProgressRow> {
+  const [sample, holders] = await Promise.all([
     sql<{ sent: number; seconds_ago: number }>`
       select sent, extract(epoch from now() - at)::float8 as seconds_ago from (
         (select sent, at from campaign_samples where campaign_id = ${campaignId} and at <= now() - interval '60 seconds' order by at desc limit 1)
@@ -36,7 +33,6 @@ export async function campaignProgress(db: Kysely<Database>, campaignId: number,
   ]);
   const s = sample.rows[0];
   return {
-    listSize: size,
     sentBefore: s ? { sent: Number(s.sent), secondsAgo: Number(s.seconds_ago) } : null,
     holders: holders.rows.map((h) => ({ workerId: h.worker_id, open: h.open, heartbeatAt: h.heartbeat_at })),
   };

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { reserveDailyQuota } from './reserveDailyQuota.js';
 import { planKeyLookups } from './planKeyLookups.js';
+import { snapshotAudience } from './snapshotAudience.js';
 
 export interface ClaimedRecipient {
   recipientId: number;
@@ -15,7 +16,7 @@ export type ClaimResult =
   | { state: 'claimed'; recipients: ClaimedRecipient[]; suppressed: number }
   /** The campaign is no longer running (paused, cancelled, finished): claim nothing. */
   | { state: 'stopped' }
-  /** Nothing left to claim: the list is exhausted and no delivery is pending. */
+  /** Nothing left to claim: the audience is exhausted and no delivery is pending. */
   | { state: 'exhausted' }
   /** The sending domain's daily cap is used up until `until`. */
   | { state: 'capped'; domain: string; until: Date };
@@ -30,7 +31,8 @@ interface ClaimRow {
 
 /**
  * Claims up to `limit` recipients of a running campaign for one worker. Released (pending)
- * deliveries go first, then the next keyset page of the list. The campaign row lock
+ * deliveries go first, then the next keyset page of its audience, fixed at its start
+ * (campaign_audience; docs/audience.md). The campaign row lock
  * serialises claimers, and the (campaign, recipient) primary key makes a double claim
  * impossible even without it. Suppressed addresses are recorded as such, never queued.
  *
@@ -52,11 +54,20 @@ export async function claimBatch(
   { domain, now = new Date() }: ClaimContext = {},
 ): Promise<ClaimResult> {
   return db.transaction().execute(async (trx) => {
-    const campaign = await sql<{ status: string; list_id: number; claim_cursor: number; list_exhausted: boolean; waiting_reason: string | null }>`
-      select status, list_id, claim_cursor, list_exhausted, waiting_reason from campaigns where id = ${campaignId} for update
+    const campaign = await sql<{
+      status: string;
+      claim_cursor: number;
+      list_exhausted: boolean;
+      waiting_reason: string | null;
+      audience_size: number | null;
+    }>`
+      select status, claim_cursor, list_exhausted, waiting_reason, audience_size from campaigns where id = ${campaignId} for update
     `.execute(trx);
     const row = campaign.rows[0];
     if (row?.status !== 'running') return { state: 'stopped' };
+    // Every way to running fixes the audience (transitionCampaign, promoteDueCampaigns); a
+    // campaign row written as running by other means gets its audience at its first claim.
+    if (row.audience_size === null && !row.list_exhausted) await snapshotAudience(trx, campaignId, now);
     // The claim reads a few hundred recipients by key; left to itself, Postgres hashed the
     // whole recipients table twice per claim.
     await planKeyLookups(trx);
@@ -105,8 +116,8 @@ export async function claimBatch(
     const room = limit - rows.length;
     if (room > 0 && !row.list_exhausted) {
       const page = await sql<{ recipient_id: number }>`
-        select recipient_id from list_members
-        where list_id = ${row.list_id} and recipient_id > ${row.claim_cursor}
+        select recipient_id from campaign_audience
+        where campaign_id = ${campaignId} and recipient_id > ${row.claim_cursor}
         order by recipient_id
         limit ${room}
       `.execute(trx);

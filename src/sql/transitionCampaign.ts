@@ -2,10 +2,16 @@ import { sql, type Kysely } from 'kysely';
 import type { Campaign, Database } from '../db/schema.js';
 import { transitionFor, type CampaignAction } from '../domain/campaignState.js';
 import { notifyCampaignChanged } from './notifyCampaignChanged.js';
+import { snapshotAudience } from './snapshotAudience.js';
 
 /**
  * Moves a campaign along the state machine in one statement, so two operators racing
  * cannot both win. Returns the new row, or undefined when the move is not allowed now.
+ *
+ * A move to running fixes the audience in the same transaction when it is not fixed yet
+ * (the first start; a campaign paused while scheduled starts later): workers see the
+ * campaign running only with its audience in place, and a second start that lost the race
+ * for the row finds nothing to do (docs/audience.md).
  */
 export async function transitionCampaign(
   db: Kysely<Database>,
@@ -14,21 +20,29 @@ export async function transitionCampaign(
   extra: { scheduledAt?: Date | null } = {},
 ): Promise<Campaign | undefined> {
   const { from, to } = transitionFor(action);
-  const row = await db
-    .updateTable('campaigns')
-    .set((eb) => ({
-      status: to,
-      updated_at: sql<Date>`now()`,
-      ...(action === 'start' || action === 'resume' ? { started_at: eb.fn.coalesce('started_at', sql<Date>`now()`) } : {}),
-      ...(action === 'finish' ? { finished_at: sql<Date>`now()` } : {}),
-      ...(action === 'schedule' ? { scheduled_at: extra.scheduledAt ?? null } : {}),
-      // Whatever held the campaign is the operator's to judge again once they act on it.
-      ...(action !== 'pause' ? { paused_reason: null, waiting_reason: null, waiting_until: null, waiting_detail: null } : {}),
-    }))
-    .where('id', '=', id)
-    .where('status', 'in', from)
-    .returningAll()
-    .executeTakeFirst();
-  if (row) await notifyCampaignChanged(db, id);
-  return row;
+  const move = async (trx: Kysely<Database>): Promise<Campaign | undefined> => {
+    let row = await trx
+      .updateTable('campaigns')
+      .set((eb) => ({
+        status: to,
+        updated_at: sql<Date>`now()`,
+        ...(action === 'start' || action === 'resume' ? { started_at: eb.fn.coalesce('started_at', sql<Date>`now()`) } : {}),
+        ...(action === 'finish' ? { finished_at: sql<Date>`now()` } : {}),
+        ...(action === 'schedule' ? { scheduled_at: extra.scheduledAt ?? null } : {}),
+        // Whatever held the campaign is the operator's to judge again once they act on it.
+        ...(action !== 'pause' ? { paused_reason: null, waiting_reason: null, waiting_until: null, waiting_detail: null } : {}),
+      }))
+      .where('id', '=', id)
+      .where('status', 'in', from)
+      .returningAll()
+      .executeTakeFirst();
+    if (row && to === 'running' && row.audience_size === null) {
+      await snapshotAudience(trx, id, new Date());
+      row = await trx.selectFrom('campaigns').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    }
+    if (row) await notifyCampaignChanged(trx, id);
+    return row;
+  };
+  if (to !== 'running' || db.isTransaction) return move(db);
+  return db.transaction().execute(move);
 }

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { domainNameSchema, hasLineBreak, LINE_BREAK_MESSAGE, senderAddressSchema, tagsSchema, templateNameSchema } from '../../domain/validation.js';
 import { emailKey, normalizeEmail } from '../../domain/email.js';
 import { DEFAULT_RETRY_REASONS } from '../../campaigns/retryFailed.js';
+import { SEGMENT_NAME_RULE } from '../../domain/audience.js';
+import { SEGMENT_LIMITS } from '../../domain/segment/index.js';
 import { HttpError } from '../errors.js';
 
 const oneLine = { message: LINE_BREAK_MESSAGE, abort: true };
@@ -14,10 +16,19 @@ const positiveInt = z.number().int().positive();
 
 export const createListBody = z.object({ name: z.string().trim().min(1).max(200) }).strict();
 
+const listName = z.string().min(1).max(200);
+const listNames = z.array(listName).max(100);
+const segmentText = z.string().min(1).max(SEGMENT_LIMITS.maxLength).describe('segment text (docs/segments.md), e.g. plan = "pro" and clicked within 90 days');
+const segmentName = z.string().min(1).max(100).describe('a saved segment');
+
 export const createCampaignBody = z
   .object({
     name: z.string().trim().min(1).max(200),
-    list: z.string().min(1).describe('name of the list to send to'),
+    list: listName.optional().describe('name of the list to send to (or use lists)'),
+    lists: listNames.optional().describe('lists to send to: their union, each recipient once'),
+    excludeLists: listNames.optional().describe('lists whose members are left out'),
+    segment: segmentName.optional(),
+    where: segmentText.optional(),
     template: templateNameSchema,
     subject: z
       .string()
@@ -34,7 +45,33 @@ export const createCampaignBody = z
     priority: z.number().int().min(-1000).optional(),
     unknownPolicy: z.enum(['reconcile', 'resend', 'skip']).optional(),
   })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.list === undefined && (body.lists ?? []).length === 0)
+      ctx.addIssue({ code: 'custom', path: ['lists'], message: 'name at least one list (list or lists)' });
+    if (body.segment !== undefined && body.where !== undefined) ctx.addIssue({ code: 'custom', path: ['where'], message: 'give segment or where, not both' });
+  });
+
+export const createSegmentBody = z
+  .object({
+    name: z.string().min(1).max(100).describe(`the segment's name: ${SEGMENT_NAME_RULE}`),
+    where: segmentText,
+  })
   .strict();
+
+export const audiencePreviewBody = z
+  .object({
+    lists: listNames.optional().describe('lists whose members are counted (default: every recipient)'),
+    excludeLists: listNames.optional(),
+    segment: segmentName.optional(),
+    where: segmentText.optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.segment !== undefined && body.where !== undefined) ctx.addIssue({ code: 'custom', path: ['where'], message: 'give segment or where, not both' });
+  });
+
+export const segmentNameParams = z.object({ name: z.string().describe('segment name') });
 
 export const testSendBody = z.object({ to: email, as: email.optional() }).strict();
 
@@ -113,7 +150,17 @@ export const reportQuery = z.object({ format: z.enum(['csv', 'jsonl']).default('
 
 export const errorBody = z.object({
   error: z.string(),
-  fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  fields: z
+    .array(
+      z.object({
+        field: z.string(),
+        message: z.string(),
+        position: z.number().int().optional().describe("a segment's syntax error: 0-based character offset into the text"),
+        line: z.number().int().optional(),
+        column: z.number().int().optional(),
+      }),
+    )
+    .optional(),
 });
 
 /** What a validation failure says: every wrong field (`from`, `tags.3`, `limit`…). */
