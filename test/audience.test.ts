@@ -22,19 +22,9 @@ import { claimBatch } from '../src/sql/claimBatch.js';
 import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { finishIfComplete } from '../src/sql/finishIfComplete.js';
 import { promoteDueCampaigns } from '../src/sql/scheduledCampaigns.js';
-import { transitionCampaign } from '../src/sql/transitionCampaign.js';
 import { writeResults } from '../src/sql/writeResults.js';
 import { dbLabel, onRealPostgres, openTestDb, type TestDb } from './support/db.js';
-import {
-  cliDatabaseEnv,
-  MOCK_DOMAIN,
-  MOCK_KEY,
-  runHerald,
-  spawnHerald,
-  startMockProcess,
-  type HeraldProcess,
-  type MockProcess,
-} from './support/processes.js';
+import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type HeraldProcess, type MockProcess } from './support/processes.js';
 import { serverOptions } from './support/server.js';
 
 const TOKEN = 'audience-test-token';
@@ -136,7 +126,11 @@ describe(`a campaign's audience: lists, exclusions, segments, fixed at start (${
     const ids = await people(db.kysely, 100, (i) => ({ plan: i % 2 === 0 ? 'pro' : 'free', score: i }));
     await makeList(db.kysely, 'u-customers', ids.slice(0, 60));
     await makeList(db.kysely, 'u-trial', ids.slice(40));
-    await makeList(db.kysely, 'u-press', ids.filter((_, i) => i % 10 === 0));
+    await makeList(
+      db.kysely,
+      'u-press',
+      ids.filter((_, i) => i % 10 === 0),
+    );
     const expected = ids.filter((_, i) => i % 10 !== 0 && i % 2 === 0);
 
     const preview = await previewAudience(db, { lists: ['u-customers', 'u-trial'], excludeLists: ['u-press'], where: 'plan = "pro"' });
@@ -149,7 +143,14 @@ describe(`a campaign's audience: lists, exclusions, segments, fixed at start (${
 
     const id = await createCampaign(db, config, campaignInput({ lists: ['u-customers', 'u-trial'], excludeLists: ['u-press'], where: 'plan = "pro"' }));
     const draft = await campaignStatusReport(db, await getCampaignOrThrow(db, id));
-    assert.deepEqual(draft.audience, { lists: ['u-customers', 'u-trial'], excludeLists: ['u-press'], segment: null, where: 'plan = "pro"', size: null, fixed: false });
+    assert.deepEqual(draft.audience, {
+      lists: ['u-customers', 'u-trial'],
+      excludeLists: ['u-press'],
+      segment: null,
+      where: 'plan = "pro"',
+      size: null,
+      fixed: false,
+    });
 
     const started = await controlCampaign(db, config, id, 'start');
     assert.equal(started.audience_size, expected.length);
@@ -554,20 +555,36 @@ describe(`segments and audiences from the command line, with retry-failed (${dbL
     const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
     await runHerald(['recipients', 'import', csv('one', range(0, 500)), '--list', 'one', '--create-list'], env);
     await runHerald(['recipients', 'import', csv('two', range(300, 800)), '--list', 'two', '--create-list'], env);
-    await runHerald(['recipients', 'import', csv('press', range(0, 800).filter((i) => i % 10 === 0)), '--list', 'press', '--create-list'], env);
+    await runHerald(
+      [
+        'recipients',
+        'import',
+        csv(
+          'press',
+          range(0, 800).filter((i) => i % 10 === 0),
+        ),
+        '--list',
+        'press',
+        '--create-list',
+      ],
+      env,
+    );
     const audience = range(0, 800).filter((i) => i % 10 !== 0 && i % 2 === 0 && i >= 100);
 
-    const count = await runHerald(['segments', 'count', '--where', 'plan = "pro" and score >= 100', '--list', 'one', '--list', 'two', '--exclude-list', 'press'], env);
+    const count = await runHerald(
+      ['segments', 'count', '--where', 'plan = "pro" and score >= 100', '--list', 'one', '--list', 'two', '--exclude-list', 'press'],
+      env,
+    );
     assert.match(count, new RegExp(`^${audience.length} recipients \\(after exclusions and suppressions\\)`));
     assert.equal(count.split('\n').filter((l) => /^ {2}c\d+@example\.org/.test(l)).length, 10);
-    assert.match(
-      await runHerald(['segments', 'count', '--where', 'plann = "pro"'], env),
-      /^0 recipients[\s\S]*warning: no recipient has an attribute 'plann'/,
-    );
+    assert.match(await runHerald(['segments', 'count', '--where', 'plann = "pro"'], env), /^0 recipients[\s\S]*warning: no recipient has an attribute 'plann'/);
 
     await runHerald(['segments', 'create', 'active-pro', '--where', 'plan = "pro" and score >= 100'], env);
     assert.match(await runHerald(['segments', 'ls'], env), /^active-pro {2}plan = "pro" and score >= 100$/m);
-    assert.match(await runHerald(['segments', 'count', 'active-pro', '--list', 'one', '--list', 'two', '--exclude-list', 'press'], env), new RegExp(`^${audience.length} `));
+    assert.match(
+      await runHerald(['segments', 'count', 'active-pro', '--list', 'one', '--list', 'two', '--exclude-list', 'press'], env),
+      new RegExp(`^${audience.length} `),
+    );
     const badWhere = spawnHerald(['segments', 'create', 'broken', '--where', 'plan = "pro" and'], env);
     assert.equal(await badWhere.exited, 1);
     assert.match(badWhere.output(), /^herald: --where: at 1:17: .*expected/m);
@@ -658,7 +675,20 @@ describe('a segmented audience through crashes and pause/resume (postgres)', { s
   let env: Record<string, string>;
   before(async () => {
     db = await openTestDb();
-    mock = await startMockProcess(['--latency', '20', '--jitter', '15', '--fail-rate', '0.02', '--throttle-rate', '0.01', '--seed', '11', '--record', 'counts']);
+    mock = await startMockProcess([
+      '--latency',
+      '20',
+      '--jitter',
+      '15',
+      '--fail-rate',
+      '0.02',
+      '--throttle-rate',
+      '0.01',
+      '--seed',
+      '11',
+      '--record',
+      'counts',
+    ]);
     env = { DATABASE_URL: db.url!, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url };
   });
   after(async () => {
@@ -682,10 +712,18 @@ describe('a segmented audience through crashes and pause/resume (postgres)', { s
     const ids = await people(db.kysely, 12_000, (i) => ({ score: String(i % 100) }));
     await makeList(db.kysely, 'k-a', ids.slice(0, 8000));
     await makeList(db.kysely, 'k-b', ids.slice(4000));
-    await makeList(db.kysely, 'k-press', ids.filter((_, i) => i % 7 === 0));
+    await makeList(
+      db.kysely,
+      'k-press',
+      ids.filter((_, i) => i % 7 === 0),
+    );
     const audience = new Set(ids.filter((_, i) => i % 7 !== 0 && i % 100 >= 20));
     const config = serverOptions().config;
-    const id = await createCampaign(db, config, campaignInput({ lists: ['k-a', 'k-b'], excludeLists: ['k-press'], where: 'score >= 20', unknownPolicy: 'reconcile' }));
+    const id = await createCampaign(
+      db,
+      config,
+      campaignInput({ lists: ['k-a', 'k-b'], excludeLists: ['k-press'], where: 'score >= 20', unknownPolicy: 'reconcile' }),
+    );
     await runHerald(['campaign', 'start', String(id)], env);
     // Someone joins after the start: not part of it.
     const [late] = await people(db.kysely, 1, () => ({ score: '99' }));

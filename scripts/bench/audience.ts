@@ -71,7 +71,14 @@ const resetMock = async (): Promise<void> => {
   await fetch(`${mock.url}/mock/reset`, { method: 'POST' });
 };
 const newCampaign = (name: string, input: AudienceInput): Promise<number> =>
-  createCampaign(db, config, { name, ...input, template: 'spring-sale', subject: 'Spring sale for {{ name }}', from: `Shop <news@${MOCK_DOMAIN}>`, tags: ['bench'] });
+  createCampaign(db, config, {
+    name,
+    ...input,
+    template: 'spring-sale',
+    subject: 'Spring sale for {{ name }}',
+    from: `Shop <news@${MOCK_DOMAIN}>`,
+    tags: ['bench'],
+  });
 
 /** `campaign start ID --wait` after the audience was fixed: the send rate alone. */
 async function sendRate(id: number): Promise<number> {
@@ -157,7 +164,15 @@ try {
     // (c) Count previews.
     const countAllMs = await timedCount({ where: SEGMENT });
     const countListsMs = await timedCount(audienceInput);
-    const r: RunResult = { startMs, firstAcceptedMs, segmentRate, plainRate, order: segmentFirst ? 'segment, plain' : 'plain, segment', countAllMs, countListsMs };
+    const r: RunResult = {
+      startMs,
+      firstAcceptedMs,
+      segmentRate,
+      plainRate,
+      order: segmentFirst ? 'segment, plain' : 'plain, segment',
+      countAllMs,
+      countListsMs,
+    };
     results.push(r);
     console.log(
       `run ${run}: start ${startMs.toFixed(0)} ms, first accepted ${firstAcceptedMs.toFixed(0)} ms | segment ${segmentRate}/s, plain ${plainRate}/s (${r.order}), ${((segmentRate / plainRate) * 100).toFixed(1)}% | count ${countAllMs.toFixed(0)} ms (all), ${countListsMs.toFixed(0)} ms (lists)`,

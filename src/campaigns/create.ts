@@ -99,7 +99,8 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     });
   } catch (err) {
     // The segment was removed (or a list deleted) between the check above and the insert.
-    if ((err as { code?: string }).code === '23503') throw new UserError(`the audience changed while the campaign was created (a list or segment went away); try again`);
+    if ((err as { code?: string }).code === '23503')
+      throw new UserError(`the audience changed while the campaign was created (a list or segment went away); try again`);
     throw err;
   }
 }

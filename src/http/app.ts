@@ -176,9 +176,9 @@ export async function startServer(db: Db, log: Logger, options: ServerOptions): 
       if (e.headers) void reply.headers(e.headers);
       return reply.code(e.status).send({ error: e.message, ...(e.fields ? { fields: e.fields } : {}) });
     }
-    if (e instanceof UserError) {
-      const status = e instanceof NotFoundError ? 404 : e instanceof ConflictError ? 409 : 400;
-      return reply.code(status).send({ error: e.message, ...(e.fields ? { fields: e.fields } : {}) });
+    if (err instanceof UserError) {
+      const status = err instanceof NotFoundError ? 404 : err instanceof ConflictError ? 409 : 400;
+      return reply.code(status).send({ error: err.message, ...(err.fields ? { fields: err.fields } : {}) });
     }
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: `request body larger than ${MAX_BODY} bytes` });
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return reply.code(e.statusCode).send({ error: e.message });

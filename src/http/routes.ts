@@ -193,7 +193,9 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
     route('token', 'none', {
       method: 'GET',
       url: '/api/v1/segments',
-      schema: api('Saved segments with their expressions', { response: { 200: ok('{ items: [{ name, expression, createdAt, pendingCampaigns }] }'), ...errors } }),
+      schema: api('Saved segments with their expressions', {
+        response: { 200: ok('{ items: [{ name, expression, createdAt, pendingCampaigns }] }'), ...errors },
+      }),
       handler: async () => ({ items: await listSavedSegments(db) }),
     }),
     route('token', 'json', {
@@ -208,7 +210,10 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
     route('token', 'none', {
       method: 'GET',
       url: '/api/v1/segments/:name',
-      schema: api('A saved segment and the campaigns that use it', { params: segmentNameParams, response: { 200: ok('{ name, expression, createdAt, campaigns }'), ...errors } }),
+      schema: api('A saved segment and the campaigns that use it', {
+        params: segmentNameParams,
+        response: { 200: ok('{ name, expression, createdAt, campaigns }'), ...errors },
+      }),
       handler: async (req) => showSegment(db, req.params.name),
     }),
     route('token', 'none', {

@@ -49,8 +49,7 @@ export async function campaignAudience(db: Kysely<Database>, campaignId: number)
   return {
     include: include.length > 0 ? include : [{ id: row.list_id, name: row.first_name }],
     exclude: lists.filter((l) => l.role === 'exclude').map(({ id, name }) => ({ id, name })),
-    segment:
-      row.segment_id === null ? null : { id: row.segment_id, name: row.segment_name!, expression: row.segment_expression! },
+    segment: row.segment_id === null ? null : { id: row.segment_id, name: row.segment_name!, expression: row.segment_expression! },
     whereText: row.where_text,
     size: row.audience_size === null ? null : Number(row.audience_size),
   };

@@ -47,7 +47,8 @@ export const createCampaignBody = z
   })
   .strict()
   .superRefine((body, ctx) => {
-    if (body.list === undefined && (body.lists ?? []).length === 0) ctx.addIssue({ code: 'custom', path: ['lists'], message: 'name at least one list (list or lists)' });
+    if (body.list === undefined && (body.lists ?? []).length === 0)
+      ctx.addIssue({ code: 'custom', path: ['lists'], message: 'name at least one list (list or lists)' });
     if (body.segment !== undefined && body.where !== undefined) ctx.addIssue({ code: 'custom', path: ['where'], message: 'give segment or where, not both' });
   });
 
