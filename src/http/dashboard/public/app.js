@@ -24,10 +24,14 @@
  *   samples: Array<{ id: number, email: string, name: string | null, attributes: Record<string, unknown> }> }} Preview
  */
 /** @typedef {{ lists?: string[], excludeLists?: string[], segment?: string, where?: string }} AudienceInput */
-/** A wrong field of a request (a segment's syntax error: with its 0-based position in the text). */
-/** @typedef {{ field: string, message: string, position?: number, line?: number, column?: number }} FieldProblem */
-/** What api() rejects with: the answer's `error`, its status, and the wrong fields it named. */
-/** @typedef {Error & { status?: number, fields?: FieldProblem[] }} ApiError */
+/**
+ * A wrong field of a request (a segment's syntax error: with its 0-based position in the text).
+ * @typedef {{ field: string, message: string, position?: number, line?: number, column?: number }} FieldProblem
+ */
+/**
+ * What api() rejects with: the answer's `error`, its status, and the wrong fields it named.
+ * @typedef {Error & { status?: number, fields?: FieldProblem[] }} ApiError
+ */
 /** @typedef {{ reason: string, until: string, detail?: string | null }} Waiting */
 /**
  * @typedef {{ name: string, status: string, domain?: string | null, listSize: number, audience: Audience, rate: number, etaSeconds: number | null,
