@@ -37,7 +37,7 @@ export function dashboardPage(tokenRequired: boolean): string {
 <body data-token-required="${tokenRequired}">
 <header>
   <a href="#/" class="brand">Herald</a>
-  <nav><a href="#/">Campaigns</a><a href="#/lookup">Person lookup</a></nav>
+  <nav><a href="#/">Campaigns</a><a href="#/audience">Lists &amp; segments</a><a href="#/lookup">Person lookup</a></nav>
   <button id="logout" hidden>Forget token</button>
 </header>
 <main id="main">

@@ -4,10 +4,37 @@
 'use strict';
 
 // What the API answers (see /openapi.json); only the fields the page reads.
-/** @typedef {{ id: number, name: string, status: string, listName: string, listSize: number, sent: number, failed: number, delivered: number, opened: number, clicked: number, bounced: number }} CampaignRow */
+/**
+ * @typedef {{ id: number, name: string, status: string, listName: string, listSize: number, lists: string[], excludeLists: string[],
+ *   segment: string | null, where: string | null, sent: number, failed: number, delivered: number, opened: number, clicked: number,
+ *   bounced: number }} CampaignRow
+ */
+/**
+ * Whom a campaign is for (docs/audience.md); `size` is null before the start when only a count would tell.
+ * @typedef {{ lists: string[], excludeLists: string[], segment: string | null, where: string | null, size: number | null, fixed: boolean }} Audience
+ */
+/** @typedef {{ id: number, name: string, members: number }} ListRow */
+/** @typedef {{ name: string, expression: string, createdAt: string, pendingCampaigns: number }} SegmentRow */
+/**
+ * @typedef {{ name: string, expression: string, createdAt: string,
+ *   campaigns: Array<{ id: number, name: string, status: string, fixed: boolean }> }} SegmentDetails
+ */
+/**
+ * @typedef {{ count: number, suppressed: number, warnings: string[],
+ *   samples: Array<{ id: number, email: string, name: string | null, attributes: Record<string, unknown> }> }} Preview
+ */
+/** @typedef {{ lists?: string[], excludeLists?: string[], segment?: string, where?: string }} AudienceInput */
+/**
+ * A wrong field of a request (a segment's syntax error: with its 0-based position in the text).
+ * @typedef {{ field: string, message: string, position?: number, line?: number, column?: number }} FieldProblem
+ */
+/**
+ * What api() rejects with: the answer's `error`, its status, and the wrong fields it named.
+ * @typedef {Error & { status?: number, fields?: FieldProblem[] }} ApiError
+ */
 /** @typedef {{ reason: string, until: string, detail?: string | null }} Waiting */
 /**
- * @typedef {{ name: string, status: string, domain?: string | null, listSize: number, rate: number, etaSeconds: number | null,
+ * @typedef {{ name: string, status: string, domain?: string | null, listSize: number, audience: Audience, rate: number, etaSeconds: number | null,
  *   unclaimed: number, waiting: Waiting | null, pausedReason: string | null, counts: Record<string, number>,
  *   notSent: Array<{ status: string, reason: string | null, count: number }>, funnel?: Funnel }} CampaignDetail
  */
@@ -78,7 +105,7 @@ function put(node, children) {
  * @param {string} method
  * @param {string} path
  * @param {unknown} [body]
- * @returns {Promise<any>} the JSON answer; a non-2xx answer rejects with its `error`
+ * @returns {Promise<any>} the JSON answer; a non-2xx answer rejects (ApiError) with its `error`, status and `fields`
  */
 function api(method, path, body) {
   /** @type {Record<string, string>} */
@@ -91,7 +118,7 @@ function api(method, path, body) {
       throw new Error('unauthorized');
     }
     return res.json().then((data) => {
-      if (!res.ok) throw Object.assign(new Error(data.error || res.statusText), { status: res.status });
+      if (!res.ok) throw Object.assign(new Error(data.error || res.statusText), { status: res.status, fields: data.fields });
       return data;
     });
   });
@@ -321,6 +348,24 @@ function share(part, whole) {
   return whole > 0 ? ' (' + (Math.round((part / whole) * 1000) / 10).toLocaleString('en') + '%)' : '';
 }
 
+/**
+ * An audience on one line: its lists, minus the excluded ones, and its filter, e.g.
+ * "customers, trial − press · segment active-pro".
+ * @param {{ lists: string[], excludeLists: string[], segment: string | null, where: string | null }} a
+ */
+function audienceLine(a) {
+  var text = a.lists.join(', ');
+  if (a.excludeLists.length) text += ' − ' + a.excludeLists.join(', ');
+  if (a.segment !== null) text += ' · segment ' + a.segment;
+  else if (a.where !== null) text += ' · where ' + a.where;
+  return text;
+}
+
+/** @param {string} text @param {number} max @returns {string} at most `max` characters, an ellipsis marking a cut */
+function shorten(text, max) {
+  return text.length > max ? text.slice(0, max - 1) + '…' : text;
+}
+
 function campaignsView() {
   document.title = 'Campaigns · Herald';
   var body = el('tbody');
@@ -332,7 +377,7 @@ function campaignsView() {
         el(
           'tr',
           {},
-          ['#', 'Name', 'Status', 'List', 'Progress', 'Sent', 'Failed', 'Delivered', 'Bounced', 'Opened', 'Clicked'].map((h) => el('th', { text: h })),
+          ['#', 'Name', 'Status', 'Audience', 'Progress', 'Sent', 'Failed', 'Delivered', 'Bounced', 'Opened', 'Clicked'].map((h) => el('th', { text: h })),
         ),
       ]),
       body,
@@ -362,7 +407,7 @@ function campaignsView() {
               el('td', { text: String(c.id) }),
               el('td', { text: c.name }),
               el('td', {}, [badge(c.status)]),
-              el('td', { text: c.listName }),
+              el('td', { class: 'audience-cell', title: audienceLine(c), text: shorten(audienceLine(c), 60) }),
               el('td', {}, [bar(c.sent + c.failed, c.listSize)]),
               el('td', { text: num(c.sent) }),
               el('td', { text: num(c.failed) }),
@@ -653,9 +698,51 @@ function topLinksView(links) {
   ]);
 }
 
+/**
+ * What the campaign page reads once about its audience, besides what the campaign says: the
+ * saved segment's expression (a campaign that has not started names only the segment) and,
+ * before the start, how many it would go to now.
+ * @typedef {{ expression: string | null, now: Preview | null, error: string }} AudienceExtra
+ */
+
+/**
+ * A campaign's audience definition: the lists, minus the excluded lists, its segment (name and
+ * expression) or where text, and its size. Expressions are shown as text, never markup.
+ * @param {Audience} a
+ * @param {AudienceExtra} extra
+ */
+function audienceDefinition(a, extra) {
+  var expression = a.where !== null ? a.where : extra.expression;
+  var size;
+  if (a.size !== null) size = num(a.size) + (a.size === 1 ? ' recipient' : ' recipients') + (a.fixed ? ', fixed when it started' : '');
+  else if (extra.now) size = num(extra.now.count) + ' now (after exclusions and suppressions); fixed when it starts';
+  else size = extra.error ? 'fixed when it starts (it could not be counted now: ' + extra.error + ')' : 'fixed when it starts; counting…';
+  /** @type {Child} */
+  var filter;
+  if (a.segment !== null)
+    filter = el('dd', { 'data-testid': 'audience-filter' }, [
+      el('a', { href: '#/segments/' + encodeURIComponent(a.segment), 'data-testid': 'audience-segment', text: a.segment }),
+      expression !== null ? el('code', { class: 'expr', 'data-testid': 'audience-expression', text: expression }) : null,
+    ]);
+  else if (expression !== null)
+    filter = el('dd', { 'data-testid': 'audience-filter' }, [el('code', { class: 'expr', 'data-testid': 'audience-expression', text: expression })]);
+  else filter = el('dd', { class: 'muted', 'data-testid': 'audience-filter', text: 'none: everyone on the lists' });
+  return el('dl', { class: 'audience', 'data-testid': 'audience' }, [
+    el('dt', { text: a.lists.length === 1 ? 'List' : 'Lists' }),
+    el('dd', { 'data-testid': 'audience-lists', text: a.lists.join(', ') }),
+    a.excludeLists.length ? el('dt', { text: 'Minus' }) : null,
+    a.excludeLists.length ? el('dd', { 'data-testid': 'audience-exclude', text: a.excludeLists.join(', ') }) : null,
+    el('dt', { text: a.segment !== null ? 'Segment' : a.where !== null ? 'Where' : 'Filter' }),
+    filter,
+    el('dt', { text: 'Size' }),
+    el('dd', { 'data-testid': 'audience-size', text: size }),
+  ]);
+}
+
 /** @param {string} id */
 function campaignView(id) {
   var head = el('div'),
+    audienceBox = el('div'),
     cards = el('div', { class: 'cards' }),
     actions = el('div', { class: 'actions' });
   var funnelBox = el('div'),
@@ -668,6 +755,7 @@ function campaignView(id) {
     message = el('p', { class: 'error', role: 'alert' });
   view.replaceChildren(
     head,
+    audienceBox,
     actions,
     live,
     message,
@@ -716,6 +804,55 @@ function campaignView(id) {
     return 'Waiting (' + w.reason + ')' + detail;
   }
 
+  /** @type {Audience | null} */
+  var audience = null;
+  /** @type {AudienceExtra} */
+  var extra = { expression: null, now: null, error: '' };
+  var audienceShown = '';
+  var audienceRead = false;
+  // The campaign comes about once a second while it runs; its audience is drawn again only
+  // when it changed, and what it takes reading is read once per visit.
+  function renderAudience() {
+    if (!audience) return;
+    var a = audience;
+    var key = JSON.stringify([a, extra]);
+    if (key === audienceShown) return;
+    audienceShown = key;
+    put(audienceBox, [audienceDefinition(a, extra)]);
+    if (audienceRead) return;
+    audienceRead = true;
+    if (a.segment !== null && a.where === null) {
+      api('GET', '/api/v1/segments/' + encodeURIComponent(a.segment))
+        .then(
+          /** @param {SegmentDetails} d */ (d) => {
+            extra.expression = d.expression;
+            renderAudience();
+          },
+        )
+        .catch(() => {});
+    }
+    if (a.size === null) {
+      api('POST', '/api/v1/audience/preview', {
+        lists: a.lists,
+        excludeLists: a.excludeLists,
+        segment: a.segment !== null ? a.segment : undefined,
+        where: a.segment === null && a.where !== null ? a.where : undefined,
+      })
+        .then(
+          /** @param {Preview} p */ (p) => {
+            extra.now = p;
+            renderAudience();
+          },
+        )
+        .catch(
+          /** @param {ApiError} err */ (err) => {
+            extra.error = err.message;
+            renderAudience();
+          },
+        );
+    }
+  }
+
   /** @type {(() => void) | null} reads the time series now */
   var refreshTimeline = null;
   /** @type {{ status: string, sending: boolean } | null} */
@@ -738,10 +875,17 @@ function campaignView(id) {
         : null,
       el('p', {
         class: 'muted',
-        text: 'List size ' + num(c.listSize) + ' · ' + c.rate + ' msgs/s over the last minute' + (c.etaSeconds !== null ? ' · ETA ' + c.etaSeconds + ' s' : ''),
+        text:
+          (c.audience.size !== null ? 'Audience ' + num(c.audience.size) : 'Audience counted when it starts') +
+          ' · ' +
+          c.rate +
+          ' msgs/s over the last minute' +
+          (c.etaSeconds !== null ? ' · ETA ' + c.etaSeconds + ' s' : ''),
       }),
       bar(settled, c.listSize),
     ]);
+    audience = c.audience;
+    renderAudience();
     put(actions, [
       c.status === 'draft' || c.status === 'scheduled' ? act('start', 'Start', 'primary') : null,
       c.status === 'running' ? act('pause', 'Pause', 'primary') : null,
@@ -975,6 +1119,559 @@ function lookupView() {
   );
 }
 
+/**
+ * Runs jobs one at a time, each only once its element scrolls into view: the segment sizes of
+ * the Lists & segments page, each a count over the recipients. Leaving the view stops it.
+ * @returns {(node: Element, job: () => Promise<unknown>) => void} adds a job for `node`
+ */
+function lazyQueue() {
+  /** @type {Array<() => Promise<unknown>>} */
+  var queue = [];
+  /** @type {Map<Element, () => Promise<unknown>>} */
+  var waiting = new Map();
+  var busy = false;
+  var stopped = false;
+  function pump() {
+    if (busy || stopped) return;
+    var job = queue.shift();
+    if (!job) return;
+    busy = true;
+    job()
+      .catch(() => {})
+      .then(() => {
+        busy = false;
+        pump();
+      });
+  }
+  /** @param {Element} node */
+  function due(node) {
+    var job = waiting.get(node);
+    if (!job) return;
+    waiting.delete(node);
+    queue.push(job);
+    pump();
+  }
+  var observer =
+    typeof IntersectionObserver === 'function'
+      ? new IntersectionObserver((entries) => {
+          entries.forEach((e) => {
+            if (!e.isIntersecting) return;
+            /** @type {IntersectionObserver} */ (observer).unobserve(e.target);
+            due(e.target);
+          });
+        })
+      : null;
+  state.stops.push(() => {
+    stopped = true;
+    if (observer) observer.disconnect();
+  });
+  return (node, job) => {
+    waiting.set(node, job);
+    if (observer) observer.observe(node);
+    else due(node);
+  };
+}
+
+/** @param {Preview} p @returns {string} e.g. "1,204 recipients (3 suppressed left out)" */
+function previewCount(p) {
+  return num(p.count) + (p.count === 1 ? ' recipient' : ' recipients') + (p.suppressed > 0 ? ' (' + num(p.suppressed) + ' suppressed left out)' : '');
+}
+
+/** Every list with its size; every saved segment with its expression and its audience now. */
+function listsAndSegmentsView() {
+  document.title = 'Lists & segments · Herald';
+  var listsBox = el('div', {}, [el('p', { class: 'muted', text: 'Loading…' })]);
+  var segmentsBox = el('div', {}, [el('p', { class: 'muted', text: 'Loading…' })]);
+  view.replaceChildren(
+    el('h1', { text: 'Lists & segments' }),
+    el('div', { class: 'actions' }, [el('a', { class: 'button primary', href: '#/audience/new', 'data-testid': 'new-segment', text: 'New segment' })]),
+    el('h2', { text: 'Lists' }),
+    listsBox,
+    el('h2', { text: 'Segments' }),
+    el('p', {
+      class: 'muted',
+      text: 'A segment’s audience here is every recipient it matches, on any list, suppressed addresses left out; a campaign narrows it to its lists.',
+    }),
+    segmentsBox,
+  );
+  var later = lazyQueue();
+  api('GET', '/api/v1/lists').then(
+    /** @param {{ items: ListRow[] }} data */ (data) => {
+      put(listsBox, [
+        data.items.length === 0
+          ? el('p', { class: 'muted', text: 'No lists yet (herald lists create NAME, then import a CSV).' })
+          : el('table', { 'data-testid': 'lists' }, [
+              el('thead', {}, [el('tr', {}, [el('th', { text: 'List' }), el('th', { class: 'num', text: 'Members' })])]),
+              el(
+                'tbody',
+                {},
+                data.items.map((l) => el('tr', { 'data-list': l.name }, [el('td', { text: l.name }), el('td', { class: 'num', text: num(l.members) })])),
+              ),
+            ]),
+      ]);
+    },
+    /** @param {ApiError} err */ (err) => put(listsBox, [el('p', { class: 'error', text: err.message })]),
+  );
+  api('GET', '/api/v1/segments').then(
+    /** @param {{ items: SegmentRow[] }} data */ (data) => {
+      if (data.items.length === 0) {
+        put(segmentsBox, [el('p', { class: 'muted', text: 'No saved segments yet.' })]);
+        return;
+      }
+      var rows = data.items.map((sg) => {
+        var size = el('td', { class: 'num', 'data-testid': 'segment-size', text: '…' });
+        var warn = el('td', { class: 'small waiting', 'data-testid': 'segment-warnings' });
+        later(size, () =>
+          api('POST', '/api/v1/audience/preview', { segment: sg.name }).then(
+            /** @param {Preview} p */ (p) => {
+              size.textContent = num(p.count);
+              size.title = previewCount(p);
+              warn.textContent = p.warnings.join('; ');
+            },
+            /** @param {ApiError} err */ (err) => {
+              size.textContent = '–';
+              warn.className = 'small error';
+              warn.textContent = err.message;
+            },
+          ),
+        );
+        return el('tr', { 'data-segment': sg.name }, [
+          el('td', {}, [el('a', { href: '#/segments/' + encodeURIComponent(sg.name), text: sg.name })]),
+          el('td', {}, [el('code', { class: 'expr', text: sg.expression })]),
+          size,
+          warn,
+        ]);
+      });
+      put(segmentsBox, [
+        el('table', { 'data-testid': 'segments' }, [
+          el('thead', {}, [
+            el('tr', {}, [
+              el('th', { text: 'Segment' }),
+              el('th', { text: 'Expression' }),
+              el('th', { class: 'num', text: 'Audience now', title: 'Recipients it matches now, suppressed addresses left out' }),
+              el('th', { text: '' }),
+            ]),
+          ]),
+          el('tbody', {}, rows),
+        ]),
+      ]);
+    },
+    /** @param {ApiError} err */ (err) => put(segmentsBox, [el('p', { class: 'error', text: err.message })]),
+  );
+}
+
+// The editor asks for a count this long after the last keystroke.
+var PREVIEW_DEBOUNCE_MS = 300;
+// A line longer than this shows only this much either side of a syntax error.
+var ERROR_CONTEXT = 50;
+
+/**
+ * A syntax error at its place: the line of the text that holds it with the spot marked and a
+ * caret under it, then the parser's message (which says what was expected there).
+ * @param {string} text the text that was checked
+ * @param {FieldProblem} f
+ * @param {() => void} [goTo] called when the spot is clicked
+ */
+function syntaxErrorView(text, f, goTo) {
+  var pos = Math.max(0, Math.min(text.length, f.position || 0));
+  var lineStart = text.lastIndexOf('\n', pos - 1) + 1;
+  var lineEnd = text.indexOf('\n', pos);
+  if (lineEnd < 0) lineEnd = text.length;
+  // Tabs as one space each, so the caret line below lines up.
+  var line = text.slice(lineStart, lineEnd).replace(/\t/g, ' ');
+  var col = pos - lineStart;
+  var from = Math.max(0, col - ERROR_CONTEXT);
+  var to = Math.min(line.length, col + 1 + ERROR_CONTEXT);
+  var before = (from > 0 ? '…' : '') + line.slice(from, col);
+  var after = line.slice(col + 1, to) + (to < line.length ? '…' : '');
+  return el('div', { class: 'syntax-error', 'data-testid': 'syntax-error', 'data-position': String(pos), role: 'alert' }, [
+    el('pre', { class: 'syntax', title: goTo ? 'Click to put the cursor there' : '', onclick: goTo || (() => {}) }, [
+      el('span', { class: 'gutter', text: (f.line || 1) + ' │ ' }),
+      before,
+      // At the end of the text there is no character to mark: a space stands for "here".
+      el('mark', { 'data-testid': 'error-spot', text: line.slice(col, col + 1) || ' ' }),
+      after,
+      '\n',
+      el('span', { class: 'gutter', text: ' '.repeat(String(f.line || 1).length) + ' │ ' }),
+      el('span', { class: 'caret', 'data-testid': 'error-caret', text: ' '.repeat(before.length) + '^' }),
+    ]),
+    el('p', { class: 'error', 'data-testid': 'syntax-message', text: f.message }),
+  ]);
+}
+
+/** @param {Record<string, unknown>} attributes @returns {string} e.g. "plan=pro, score=72" */
+function attributesText(attributes) {
+  return shorten(
+    Object.keys(attributes)
+      .map((k) => k + '=' + (typeof attributes[k] === 'string' ? attributes[k] : JSON.stringify(attributes[k])))
+      .join(', '),
+    200,
+  );
+}
+
+/**
+ * The segment editor: lists to send to and to leave out, the expression, and as you type the
+ * audience's size, ten of its recipients, warnings, or the syntax error at its place; then save
+ * it as a segment, or create a campaign for this audience. Started from a saved segment
+ * (`name`), it shows that segment and the campaigns that use it; a change is saved under a new
+ * name (a saved segment is not edited in place: campaigns name it).
+ * @param {string | null} name
+ */
+function segmentView(name) {
+  document.title = (name ? 'Segment ' + name : 'New segment') + ' · Herald';
+  var info = el('div');
+  var picker = el('div', { class: 'picker', 'data-testid': 'list-picker' }, [el('p', { class: 'muted', text: 'Loading lists…' })]);
+  var pickerError = el('p', { class: 'error field-error', 'data-testid': 'lists-error' });
+  var expr = /** @type {HTMLTextAreaElement} */ (
+    el('textarea', {
+      id: 'segment-expression',
+      class: 'expr',
+      rows: '3',
+      spellcheck: 'false',
+      autocomplete: 'off',
+      placeholder: 'plan = "pro" and score >= 50 and clicked within 90 days and not bounced',
+      'aria-label': 'Segment expression',
+    })
+  );
+  var exprError = el('div', { 'data-testid': 'expression-error' });
+  var countLine = el('p', { class: 'count', 'data-testid': 'preview-count', 'aria-live': 'polite' });
+  var warnings = el('ul', { class: 'warnings', 'data-testid': 'preview-warnings' });
+  var samples = el('div', { 'data-testid': 'preview-samples' });
+  var previewError = el('p', { class: 'error', role: 'alert' });
+
+  var segName = /** @type {HTMLInputElement} */ (el('input', { id: 'segment-name', class: 'wide', placeholder: 'active-pro', autocomplete: 'off' }));
+  var segNameError = el('p', { class: 'error field-error', 'data-testid': 'segment-name-error' });
+  var saved = el('p', { 'data-testid': 'segment-saved' });
+
+  /** @type {Record<string, HTMLInputElement>} */
+  var campaignInputs = {};
+  /** @type {Record<string, HTMLElement>} */
+  var campaignErrors = {};
+  var campaignMessage = el('p', { class: 'error', role: 'alert', 'data-testid': 'campaign-error' });
+  /** @param {string} field @param {string} label @param {string} placeholder */
+  var campaignField = (field, label, placeholder) => {
+    var input = /** @type {HTMLInputElement} */ (el('input', { id: 'campaign-' + field, class: 'wide', placeholder: placeholder, autocomplete: 'off' }));
+    campaignInputs[field] = input;
+    campaignErrors[field] = el('span', { class: 'error field-error', 'data-field-error': field });
+    return el('label', { class: 'field' }, [el('span', { text: label }), input, campaignErrors[field]]);
+  };
+
+  /** @type {Map<string, HTMLSelectElement>} each list's role: '' (not used), 'include' or 'exclude' */
+  var roles = new Map();
+  /** The saved segment the text is, while it is unchanged (a campaign then names it). */
+  var savedAs = name ? { name: name, expression: '' } : null;
+
+  var stopped = false;
+  state.stops.push(() => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  });
+
+  /** @returns {AudienceInput} */
+  function audienceInput() {
+    /** @type {AudienceInput} */
+    var input = {};
+    /** @param {string} role */
+    var marked = (role) => Array.from(roles.keys()).filter((k) => roles.get(k)?.value === role);
+    var include = marked('include');
+    var exclude = marked('exclude');
+    if (include.length) input.lists = include;
+    if (exclude.length) input.excludeLists = exclude;
+    if (expr.value.trim()) input.where = expr.value;
+    return input;
+  }
+
+  /**
+   * Shows the wrong fields of an answer next to their fields; what none of them holds goes to
+   * `fallback`. A syntax error in the text is shown at its place.
+   * @param {ApiError} err
+   * @param {Record<string, HTMLElement>} boxes
+   * @param {HTMLElement} fallback
+   * @param {string} text the text the request held
+   */
+  function showFields(err, boxes, fallback, text) {
+    var rest = /** @type {string[]} */ ([]);
+    (err.fields || []).forEach((f) => {
+      var at = f.position || 0;
+      if ((f.field === 'where' || f.field === 'segment') && typeof f.position === 'number') {
+        exprError.replaceChildren(
+          syntaxErrorView(text, f, () => {
+            expr.focus();
+            expr.setSelectionRange(at, at);
+          }),
+        );
+      } else if (f.field === 'where' || f.field === 'segment') exprError.replaceChildren(el('p', { class: 'error', text: f.message }));
+      else if (f.field === 'lists' || f.field === 'excludeLists') pickerError.textContent = f.message;
+      else if (boxes[f.field]) boxes[f.field].textContent = f.message;
+      else rest.push(f.field + ': ' + f.message);
+    });
+    fallback.textContent = !err.fields || err.fields.length === 0 ? err.message : rest.join('; ');
+  }
+
+  // As you type: one request at a time, the newest input asked for when it answers; an answer
+  // to anything but the newest input is dropped.
+  var version = 0;
+  var inFlight = false;
+  /** @type {number | null} */
+  var timer = null;
+  function changed() {
+    version++;
+    countLine.classList.add('stale');
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(ask, PREVIEW_DEBOUNCE_MS);
+  }
+  function ask() {
+    timer = null;
+    if (inFlight || stopped) return;
+    var asked = version;
+    var text = expr.value;
+    inFlight = true;
+    api('POST', '/api/v1/audience/preview', audienceInput())
+      .then(
+        /** @param {Preview} p */ (p) => {
+          if (asked !== version || stopped) return;
+          exprError.replaceChildren();
+          pickerError.textContent = '';
+          previewError.textContent = '';
+          countLine.textContent = previewCount(p);
+          countLine.classList.remove('stale');
+          put(
+            warnings,
+            p.warnings.map((w) => el('li', { text: w })),
+          );
+          put(samples, [
+            p.samples.length === 0
+              ? el('p', { class: 'muted', text: 'Nobody matches.' })
+              : el('table', {}, [
+                  el('thead', {}, [el('tr', {}, [el('th', { text: 'Email' }), el('th', { text: 'Name' }), el('th', { text: 'Attributes' })])]),
+                  el(
+                    'tbody',
+                    {},
+                    p.samples.map((r) =>
+                      el('tr', { 'data-recipient': String(r.id) }, [
+                        el('td', { text: r.email }),
+                        el('td', { text: r.name || '' }),
+                        el('td', { class: 'small', text: attributesText(r.attributes) }),
+                      ]),
+                    ),
+                  ),
+                ]),
+            p.samples.length > 0 && p.count > p.samples.length
+              ? el('p', { class: 'muted small', text: 'The first ' + p.samples.length + ' of ' + num(p.count) + '.' })
+              : null,
+          ]);
+        },
+        /** @param {ApiError} err */ (err) => {
+          if (asked !== version || stopped) return;
+          exprError.replaceChildren();
+          pickerError.textContent = '';
+          countLine.textContent = err.status === 400 ? 'No count: fix the expression or the lists.' : 'No count.';
+          countLine.classList.remove('stale');
+          warnings.replaceChildren();
+          samples.replaceChildren();
+          showFields(err, {}, previewError, text);
+        },
+      )
+      .then(() => {
+        inFlight = false;
+        if (asked !== version && !timer && !stopped) ask();
+      });
+  }
+  expr.addEventListener('input', () => {
+    if (savedAs && expr.value !== savedAs.expression) savedAs = null;
+    changed();
+  });
+
+  var saveForm = el(
+    'form',
+    {
+      id: 'save-segment',
+      class: 'panel',
+      onsubmit: /** @param {Event} e */ (e) => {
+        e.preventDefault();
+        segNameError.textContent = '';
+        saved.textContent = '';
+        saved.className = '';
+        var text = expr.value;
+        api('POST', '/api/v1/segments', { name: segName.value.trim(), where: text })
+          .then(
+            /** @param {{ name: string, expression: string }} sg */ (sg) => {
+              savedAs = { name: sg.name, expression: sg.expression };
+              saved.replaceChildren('Saved as ', el('a', { href: '#/segments/' + encodeURIComponent(sg.name), text: sg.name }), '. ');
+              saved.appendChild(el('a', { href: '#/audience', text: 'See it with the others' }));
+            },
+          )
+          .catch(
+            /** @param {ApiError} err */ (err) => {
+              // The one name that can clash is the segment's.
+              if (err.status === 409) segNameError.textContent = err.message;
+              else showFields(err, { name: segNameError }, saved, text);
+              if (saved.textContent) saved.className = 'error';
+            },
+          );
+      },
+    },
+    [
+      el('h2', { text: 'Save as a segment' }),
+      el('label', { class: 'field' }, [el('span', { text: 'Name' }), segName, segNameError]),
+      el('button', { type: 'submit', class: 'primary', text: 'Save segment' }),
+      saved,
+    ],
+  );
+
+  var campaignForm = el(
+    'form',
+    {
+      id: 'create-campaign',
+      class: 'panel',
+      onsubmit: /** @param {Event} e */ (e) => {
+        e.preventDefault();
+        Object.keys(campaignErrors).forEach((k) => {
+          campaignErrors[k].textContent = '';
+        });
+        pickerError.textContent = '';
+        campaignMessage.textContent = '';
+        var text = expr.value;
+        var input = audienceInput();
+        // The saved segment, while the text is still it: the campaign names the segment.
+        if (savedAs && input.where === savedAs.expression) {
+          delete input.where;
+          input.segment = savedAs.name;
+        }
+        /** @type {Record<string, unknown>} */
+        var body = Object.assign({}, input);
+        Object.keys(campaignInputs).forEach((k) => {
+          if (campaignInputs[k].value.trim()) body[k] = campaignInputs[k].value.trim();
+        });
+        api('POST', '/api/v1/campaigns', body)
+          .then((c) => {
+            location.hash = '#/campaigns/' + c.id;
+          })
+          .catch(/** @param {ApiError} err */ (err) => showFields(err, campaignErrors, campaignMessage, text));
+      },
+    },
+    [
+      el('h2', { text: 'New campaign for this audience' }),
+      el('p', { class: 'muted small', text: 'A draft, to start from its page. Its audience is fixed when it starts.' }),
+      campaignField('name', 'Name', 'Spring sale, pro customers'),
+      campaignField('template', 'Template', 'spring-sale'),
+      campaignField('subject', 'Subject', 'Hi {{ name }}'),
+      campaignField('from', 'From', 'News <news@example.com>'),
+      el('button', { type: 'submit', class: 'primary', text: 'Create campaign' }),
+      campaignMessage,
+    ],
+  );
+
+  view.replaceChildren(
+    el('p', {}, [el('a', { href: '#/audience', text: '← Lists & segments' })]),
+    el('h1', { text: name ? 'Segment ' + name : 'New segment' }),
+    info,
+    el('section', { class: 'panel editor' }, [
+      el('h2', { text: 'Lists' }),
+      el('p', {
+        class: 'muted small',
+        text: 'Send to the members of any list marked “send to”, less those of lists marked “leave out”. None marked: every recipient.',
+      }),
+      picker,
+      pickerError,
+      el('h2', { text: 'Who among them' }),
+      el('label', {
+        for: 'segment-expression',
+        class: 'muted small',
+        text: 'Attributes (plan = "pro", score >= 50, city in ("Berlin", "Paris")), engagement (clicked within 90 days, not bounced), and/or/not. Empty: everyone.',
+      }),
+      expr,
+      exprError,
+      el('h2', { text: 'Audience now' }),
+      countLine,
+      warnings,
+      previewError,
+      samples,
+    ]),
+    el('div', { class: 'forms' }, [saveForm, campaignForm]),
+  );
+
+  api('GET', '/api/v1/lists')
+    .then(
+      /** @param {{ items: ListRow[] }} data */ (data) => {
+        if (stopped) return;
+        put(
+          picker,
+          data.items.length === 0
+            ? [el('p', { class: 'muted', text: 'No lists yet.' })]
+            : data.items.map((l) => {
+                var select = /** @type {HTMLSelectElement} */ (
+                  el('select', { 'data-list': l.name, 'aria-label': 'List ' + l.name, onchange: changed }, [
+                    el('option', { value: '', text: '—' }),
+                    el('option', { value: 'include', text: 'send to' }),
+                    el('option', { value: 'exclude', text: 'leave out' }),
+                  ])
+                );
+                roles.set(l.name, select);
+                return el('label', { class: 'pick' }, [select, el('span', { text: l.name }), el('span', { class: 'muted small', text: num(l.members) })]);
+              }),
+        );
+      },
+    )
+    .catch(/** @param {ApiError} err */ (err) => put(picker, [el('p', { class: 'error', text: err.message })]));
+
+  if (!name) {
+    changed();
+    return;
+  }
+  api('GET', '/api/v1/segments/' + encodeURIComponent(name))
+    .then(
+      /** @param {SegmentDetails} d */ (d) => {
+        if (stopped) return;
+        if (savedAs) savedAs.expression = d.expression;
+        expr.value = d.expression;
+        changed();
+        var message = el('p', { class: 'error', role: 'alert' });
+        put(info, [
+          el('p', { class: 'muted', text: 'Saved ' + when(d.createdAt) + '. A saved segment is not changed in place: save a change under a new name.' }),
+          d.campaigns.length
+            ? el('div', { 'data-testid': 'segment-campaigns' }, [
+                el('span', { class: 'muted', text: 'Used by ' }),
+                ...d.campaigns.map((c, i) =>
+                  el('span', {}, [i > 0 ? ', ' : null, el('a', { href: '#/campaigns/' + c.id, text: '#' + c.id + ' ' + c.name }), ' ', badge(c.status)]),
+                ),
+              ])
+            : el('p', { class: 'muted', text: 'No campaign uses it.' }),
+          el('div', { class: 'actions' }, [
+            el('button', {
+              class: 'danger',
+              'data-action': 'delete-segment',
+              text: 'Delete segment',
+              onclick: () => {
+                if (!confirm('Delete the segment ' + d.name + '? Campaigns that started keep the audience they were fixed with.')) return;
+                api('DELETE', '/api/v1/segments/' + encodeURIComponent(d.name))
+                  .then(() => {
+                    location.hash = '#/audience';
+                  })
+                  .catch(
+                    /** @param {ApiError} err */ (err) => {
+                      message.textContent = err.message;
+                    },
+                  );
+              },
+            }),
+          ]),
+          message,
+        ]);
+      },
+    )
+    .catch(/** @param {ApiError} err */ (err) => put(info, [el('p', { class: 'error', text: err.message })]));
+}
+
+/** @param {string} part of a URL @returns {string} it decoded, or as it is when it is no valid encoding */
+function decoded(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 function route() {
   stopWatching();
   if (document.body.dataset.tokenRequired === 'true' && !state.token) return showLogin();
@@ -983,6 +1680,11 @@ function route() {
   var m = /^#\/campaigns\/(\d+)$/.exec(location.hash);
   if (m) return campaignView(m[1]);
   if (location.hash === '#/lookup') return lookupView();
+  if (location.hash === '#/audience') return listsAndSegmentsView();
+  // Not under #/segments/: a segment may be called "new".
+  if (location.hash === '#/audience/new') return segmentView(null);
+  var sg = /^#\/segments\/(.+)$/.exec(location.hash);
+  if (sg) return segmentView(decoded(sg[1]));
   campaignsView();
 }
 window.addEventListener('hashchange', route);
