@@ -30,6 +30,17 @@ export interface RecipientsTable {
   attributes: Json;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  /** Set when the person was erased: the row is then an anonymous tombstone (migration 0013). */
+  erased_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+/** A keyed hash of each erased address, never the address (migration 0013). */
+export interface ErasedAddressesTable {
+  address_hash: string;
+  recipient_id: number | null;
+  erased_at: Generated<Date>;
+  suppression_reason: SuppressionReason | null;
+  suppressed_at: Timestamp | null;
 }
 
 export interface ListMembersTable {
@@ -206,6 +217,7 @@ export interface Database {
   delivery_outcomes: DeliveryOutcomesTable;
   unmatched_events: UnmatchedEventsTable;
   event_log_positions: EventLogPositionsTable;
+  erased_addresses: ErasedAddressesTable;
 }
 
 /** Deliveries per campaign, status and reason (error_code, '' for none): folded, or changes since. */

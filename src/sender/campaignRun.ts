@@ -97,6 +97,8 @@ export interface RunDeps {
   /** The campaign's limiter cannot hand out permits (err), or can again (null). */
   onLimiterTrouble?: (err: Error | null) => void;
   clock: () => Date;
+  /** Recipients erased since they were claimed: not sent (see SendersOptions.withdrawn). */
+  withdrawn?: (recipientId: number) => boolean;
 }
 
 export type HaltReason = 'paused' | 'cancelled' | 'shutdown' | 'lease_lost' | 'stopped';
@@ -174,6 +176,46 @@ export class CampaignRun {
     for (const wake of this.wake) wake();
   }
 
+  /**
+   * These recipients were erased: whatever this run holds for them and has not sent (claimed
+   * batches waiting to render, messages waiting for a sender or a retry) is dropped and
+   * recorded `skipped` (reason `erased`) now, so the erasure sees its claims settled at once.
+   * A message being rendered, or taken by a sender and waiting for a permit, is caught by the
+   * same check later (dispatch, SendersOptions.withdrawn); one whose request is under way
+   * ends as it ends (docs/operations.md, "Erasing a person").
+   */
+  withdraw(ids: ReadonlySet<number>): void {
+    if (this.ended) return;
+    const dropped: Array<{ recipientId: number; attempts: number }> = [];
+    this.renderQueue.rewrite((batch) => {
+      const kept: ClaimedRecipient[] = [];
+      for (const r of batch) {
+        if (ids.has(r.recipientId)) dropped.push({ recipientId: r.recipientId, attempts: 0 });
+        else kept.push(r);
+      }
+      return kept.length > 0 ? kept : null;
+    });
+    for (const m of this.backlog.withdraw((m) => ids.has(m.recipientId))) {
+      m.batch?.done();
+      m.batch = null;
+      dropped.push({ recipientId: m.recipientId, attempts: m.attempts });
+    }
+    for (const d of dropped) void this.deps.reporter.add(this.erasedResult(d.recipientId, d.attempts));
+  }
+
+  private erasedResult(recipientId: number, attempts: number) {
+    return {
+      campaignId: this.campaign.id,
+      recipientId,
+      status: 'skipped' as const,
+      attempts,
+      providerId: null,
+      errorCode: 'erased',
+      errorMessage: null,
+      sentAt: null,
+    };
+  }
+
   /** Re-reads the campaign status now (called on NOTIFY). */
   async checkStatus(): Promise<void> {
     if (this.ended) return;
@@ -216,6 +258,7 @@ export class CampaignRun {
         signal: this.halting.signal,
         mayProceed: this.deps.mayProceed,
         abandoned: () => this.haltReason !== null,
+        ...(this.deps.withdrawn ? { withdrawn: this.deps.withdrawn } : {}),
         report: (r) => this.deps.reporter.add(r),
         onAccountError: (outcome) => this.pauseForAccount(outcome),
         ...(this.deps.onRequest ? { onRequest: this.deps.onRequest } : {}),
@@ -313,6 +356,11 @@ export class CampaignRun {
     for (let i = 0; i < recipients.length; i++) {
       const recipientId = recipients[i]!.recipientId;
       const failure = failed.get(i);
+      if (!failure && this.deps.withdrawn?.(recipientId)) {
+        batch.done();
+        await this.deps.reporter.add(this.erasedResult(recipientId, 0));
+        continue;
+      }
       if (failure) {
         await this.deps.reporter.add({
           campaignId: this.campaign.id,
