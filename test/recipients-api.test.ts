@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { sql } from 'kysely';
@@ -241,7 +242,7 @@ describe(`recipients by API (${dbLabel})`, () => {
         people.map((p) => ({ email: p.email, name: p.name ?? null, attributes: p.attributes })),
       );
       const chunks: string[] = [];
-      const sink = new (await import('node:stream')).Writable({
+      const sink = new Writable({
         write(chunk, _enc, done) {
           chunks.push(String(chunk));
           done();
@@ -313,15 +314,15 @@ describe(`recipients from the command line (${dbLabel})`, () => {
     const lines = spawnHerald(['recipients', 'add', '--json', jsonl], box.env);
     assert.equal(await lines.exited, 1, lines.output());
     assert.match(lines.output(), /2 created, 0 updated, 0 unchanged, 2 added to lists, 3 refused/);
-    assert.match(lines.output(), new RegExp(`${escape(jsonl)}:3: not valid JSON`));
-    assert.match(lines.output(), new RegExp(`${escape(jsonl)}:4: email: invalid email`));
-    assert.match(lines.output(), new RegExp(`${escape(jsonl)}:6: lists\\.0: list 'nope' does not exist`));
+    assert.match(lines.output(), new RegExp(`${literal(jsonl)}:3: not valid JSON`));
+    assert.match(lines.output(), new RegExp(`${literal(jsonl)}:4: email: invalid email`));
+    assert.match(lines.output(), new RegExp(`${literal(jsonl)}:6: lists\\.0: list 'nope' does not exist`));
 
     const array = path.join(box.dir, 'people.json');
     fs.writeFileSync(array, '[\n  {"email": "vic@example.org",\n   "attributes": {"plan": "free"}},\n  {"email": "vic2@example.org", "attributes": {"email": "x"}},\n  {"email": "uma@example.org"}\n]\n');
     const arr = spawnHerald(['recipients', 'add', '--json', array], box.env);
     assert.equal(await arr.exited, 1, arr.output());
-    assert.match(arr.output(), new RegExp(`${escape(array)}:4: attributes\\.email: 'email' is a column of its own`));
+    assert.match(arr.output(), new RegExp(`${literal(array)}:4: attributes\\.email: 'email' is a column of its own`));
     assert.match(arr.output(), /2 created/);
 
     assert.match(await herald('recipients', 'update', 'zoe@example.org', '--attr', 'city=Oslo', '--unset', 'plan'), /updated: name "Zoe", attributes \{"city":"Oslo","note":"a=b"\}/);
@@ -345,6 +346,6 @@ describe(`recipients from the command line (${dbLabel})`, () => {
   });
 });
 
-function escape(text: string): string {
+function literal(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -128,7 +128,9 @@ export async function eraseRecipient(db: Db, email: string, options: EraseOption
 
 /** Whether this address was erased (and not readmitted since). */
 export async function wasErased(db: Db, email: string): Promise<boolean> {
-  const hash = erasedAddressHash(await erasureKey(db.kysely), email);
+  const key = await erasureKey(db.kysely, { create: false });
+  if (key === undefined) return false;
+  const hash = erasedAddressHash(key, email);
   return (await findErasedAddresses(db.kysely, [hash])).has(hash);
 }
 

@@ -1,5 +1,6 @@
 import type { Db } from '../db/connect.js';
 import { NotFoundError } from '../domain/errors.js';
+import { isErasedPlaceholder } from '../domain/erasure.js';
 import { recipientHistory } from '../sql/recipientHistory.js';
 import { wasErased } from './erasure.js';
 
@@ -15,6 +16,9 @@ const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
  */
 export async function recipientHistoryView(db: Db, email: string): Promise<RecipientHistoryView> {
   const h = await recipientHistory(db.kysely, email);
+  // Asked by the tombstone's own address (`erased:ID`, as a campaign report lists it), the
+  // answer is the same.
+  if (h.recipient && isErasedPlaceholder(h.recipient.email)) return { email, erased: true };
   if (!h.recipient && (await wasErased(db, email))) return { email, erased: true };
   if (!h.recipient && !h.suppression) throw new NotFoundError(`no recipient and no suppression with the address ${JSON.stringify(email)}`);
   return historyOf(h, email);

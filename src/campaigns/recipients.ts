@@ -4,6 +4,7 @@ import { erasedAddressHash } from '../domain/erasure.js';
 import { NotFoundError } from '../domain/errors.js';
 import type { AttributeChange, RecipientUpsert, Refusal } from '../domain/recipientInput.js';
 import { erasureKey } from '../sql/erasure/erasureKey.js';
+import { wasErased } from './erasure.js';
 import { findErasedAddresses } from '../sql/erasure/findErasedAddresses.js';
 import { shareErasureLock } from '../sql/erasure/erasureLock.js';
 import { findListId } from '../sql/findListId.js';
@@ -105,8 +106,5 @@ export async function removeFromList(db: Db, listName: string, email: string) {
 
 /** Why no recipient has this address: never had one, or erased. */
 async function noRecipient(db: Db, email: string): Promise<string> {
-  const hash = erasedAddressHash(await erasureKey(db.kysely), email);
-  return (await findErasedAddresses(db.kysely, [hash])).has(hash)
-    ? `${JSON.stringify(emailKey(email))} was erased`
-    : `no recipient with the address ${JSON.stringify(emailKey(email))}`;
+  return (await wasErased(db, email)) ? `${JSON.stringify(emailKey(email))} was erased` : `no recipient with the address ${JSON.stringify(emailKey(email))}`;
 }

@@ -37,5 +37,5 @@ export function erasedAddressHash(key: string, email: string): string {
 export function addressPattern(email: string): string {
   const key = emailKey(email);
   const forms = [...new Set([key, encodeURIComponent(key).toLowerCase()])];
-  return forms.map((f) => f.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')).join('|');
+  return forms.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
 }

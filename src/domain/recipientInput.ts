@@ -28,7 +28,7 @@ export function attributeNameProblem(key: string): string | null {
 }
 
 /** Attribute values are text, as CSV columns are; numbers and booleans are kept as their text. */
-const attributeValue = z.union([z.string().max(MAX_ATTRIBUTE_VALUE), z.number().finite(), z.boolean()], {
+const attributeValue = z.union([z.string().max(MAX_ATTRIBUTE_VALUE), z.number(), z.boolean()], {
   error: 'expected text, a number or true/false (or null to remove it)',
 });
 

@@ -46,10 +46,11 @@ export async function unsubscribe(db: Kysely<Database>, token: string, secret: s
   if (!claim) return page(400, 'Invalid link', '<p>This unsubscribe link is not valid.</p>');
   // An erased person's unsubscribe is kept on the erased address's record, never as the
   // address itself (docs/operations.md, "Erasing a person").
-  const hash = erasedAddressHash(await erasureKey(db), claim.email);
+  const key = await erasureKey(db, { create: false });
   await db.transaction().execute(async (trx) => {
     await shareErasureLock(trx);
-    if (!(await suppressErasedAddress(trx, hash, 'unsubscribed'))) await addSuppressions(trx, [claim.email], 'unsubscribed', 'one-click', claim.campaignId);
+    const erased = key !== undefined && (await suppressErasedAddress(trx, erasedAddressHash(key, claim.email), 'unsubscribed'));
+    if (!erased) await addSuppressions(trx, [claim.email], 'unsubscribed', 'one-click', claim.campaignId);
   });
   // The delivery's outcome learns it too, once however often the link is used (one event id
   // per delivery), so the funnel counts unsubscribes through Herald's own link as well.

@@ -87,6 +87,10 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
   const batchSize = options.batchSize ?? 10_000;
   const rejects = new RejectsFile(options.rejectsPath);
   const summary: ImportSummary = { rowsRead: 0, imported: 0, updated: 0, unchanged: 0, addedToList: 0, rejected: 0, rejectsPath: options.rejectsPath };
+  // An erased address is not stored again (docs/operations.md, "Erasing a person"). Checked in
+  // memory against the erased addresses' hashes; with none, no row is hashed.
+  const erasedHashes = await allErasedHashes(db.kysely);
+  const hashKey = erasedHashes.size > 0 ? await erasureKey(db.kysely) : null;
   const clients: pg.PoolClient[] = db.pool ? [await db.pool.connect(), await db.pool.connect(), await db.pool.connect()] : [];
   const stager: SessionRunner = clients[0] ? pgSessionRunner(clients[0], db.kysely) : kyselySessionRunner(db.kysely);
   const upserter: SessionRunner = clients[1] ? pgSessionRunner(clients[1], db.kysely) : stager;
@@ -95,10 +99,6 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
   // not waiting for each commit to reach the disk is the right trade for bulk loads.
   for (const run of new Set([stager, upserter, memberAdder])) if (db.pool) await run(sql`set synchronous_commit = off`);
   await createImportTables(stager);
-  // An erased address is not stored again (docs/operations.md, "Erasing a person"). Checked in
-  // memory against the erased addresses' hashes; with none, no row is hashed.
-  const erasedHashes = await allErasedHashes(db.kysely);
-  const hashKey = erasedHashes.size > 0 ? await erasureKey(db.kysely) : null;
 
   const rawByLine = new Map<number, string>();
   let batch: ImportRow[] = [];
