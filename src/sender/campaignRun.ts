@@ -133,6 +133,9 @@ export class CampaignRun {
   private readonly pacer: Pacer;
   private readonly concurrency: number;
   private readonly wake = new Set<() => void>();
+  /** The claimed recipients the producer has not put in the render queue yet, and the batch it is putting. */
+  private unqueued: ClaimedRecipient[] = [];
+  private putting: ClaimedRecipient[] = [];
 
   constructor(
     readonly campaign: Campaign,
@@ -187,13 +190,20 @@ export class CampaignRun {
   withdraw(ids: ReadonlySet<number>): void {
     if (this.ended) return;
     const dropped: Array<{ recipientId: number; attempts: number }> = [];
-    this.renderQueue.rewrite((batch) => {
-      const kept: ClaimedRecipient[] = [];
+    // In place: the producer holds these arrays while it waits for room in the render queue.
+    const dropFrom = (batch: ClaimedRecipient[]): void => {
+      let kept = 0;
       for (const r of batch) {
         if (ids.has(r.recipientId)) dropped.push({ recipientId: r.recipientId, attempts: 0 });
-        else kept.push(r);
+        else batch[kept++] = r;
       }
-      return kept.length > 0 ? kept : null;
+      batch.length = kept;
+    };
+    dropFrom(this.unqueued);
+    dropFrom(this.putting);
+    this.renderQueue.rewrite((batch) => {
+      dropFrom(batch);
+      return batch.length > 0 ? batch : null;
     });
     for (const m of this.backlog.withdraw((m) => ids.has(m.recipientId))) {
       m.batch?.done();
@@ -327,9 +337,20 @@ export class CampaignRun {
           this.halt(this.haltReason ?? 'stopped');
           return;
         }
-        for (let i = 0; i < claim.recipients.length && !this.haltReason; i += this.settings.renderBatchSize) {
-          await this.renderQueue.put(claim.recipients.slice(i, i + this.settings.renderBatchSize)).catch(() => undefined);
+        // What is not in the render queue yet stays where withdraw() can reach it.
+        this.unqueued = claim.recipients;
+        // Erased while this claim was on its way back (it committed before the erasure began).
+        const erased = this.deps.withdrawn ? claim.recipients.filter((r) => this.deps.withdrawn!(r.recipientId)) : [];
+        if (erased.length > 0) this.withdraw(new Set(erased.map((r) => r.recipientId)));
+        while (this.unqueued.length > 0 && !this.haltReason) {
+          this.putting = this.unqueued.splice(0, this.settings.renderBatchSize);
+          await this.renderQueue.put(this.putting).catch(() => undefined);
+          // Once in the queue it is withdraw()'s through the queue; once taken, a render may be
+          // reading it, so it must not change any more (dispatch pairs it with the bodies by index).
+          this.putting = [];
         }
+        this.unqueued = [];
+        this.putting = [];
       }
     } finally {
       this.renderQueue.close();
@@ -341,6 +362,8 @@ export class CampaignRun {
     for (;;) {
       const recipients = await this.renderQueue.take();
       if (!recipients || this.haltReason) return;
+      // Everyone in it was erased while it waited to go in (withdraw).
+      if (recipients.length === 0) continue;
       const started = performance.now();
       const result = await this.deps.renderer.render({ spec, recipients }, { timeoutMs: this.settings.renderTimeoutMs });
       this.deps.onRender?.((performance.now() - started) / 1000);
