@@ -102,7 +102,14 @@ describe(`erasing a person (${dbLabel})`, () => {
     db = await openTestDb();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-erasure-'));
     mock = await startMockProcess(['--latency', '5', '--record', 'counts']);
-    config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_API_TOKEN: TOKEN, HERALD_SECRET: SECRET });
+    config = loadConfig({
+      ...process.env,
+      MAILGUN_API_KEY: MOCK_KEY,
+      MAILGUN_DOMAIN: MOCK_DOMAIN,
+      MAILGUN_BASE_URL: mock.url,
+      HERALD_API_TOKEN: TOKEN,
+      HERALD_SECRET: SECRET,
+    });
     server = await startServer(db, createLogger('silent'), serverOptions({ apiToken: TOKEN, config, unsubscribeSecret: SECRET }));
   });
   after(async () => {
@@ -126,14 +133,26 @@ describe(`erasing a person (${dbLabel})`, () => {
     const bob = await idOf('bob.stone@example.org');
     const delivery = { campaignId, recipientId: bob };
     const deliveryText = formatDeliveryId(campaignId, bob);
-    const envelope = (type: string) => JSON.stringify({ event: type, recipient: 'Bob.Stone@Example.org', message: { headers: { to: 'Bob Stonewright <bob.stone@example.org>' } } });
+    const envelope = (type: string) =>
+      JSON.stringify({ event: type, recipient: 'Bob.Stone@Example.org', message: { headers: { to: 'Bob Stonewright <bob.stone@example.org>' } } });
 
     // What the provider and the mail client say about Bob, as webhooks store it.
     await recordEvents(db.kysely, [
       event({ id: 'ev-delivered', type: 'delivered', delivery, deliveryText, payload: envelope('delivered') }),
       event({ id: 'ev-open', type: 'opened', delivery, deliveryText, payload: envelope('opened') }),
-      event({ id: 'ev-click-1', type: 'clicked', delivery, deliveryText, url: 'https://shop.example/welcome?u=bob.stone%40example.org', payload: envelope('clicked') }),
-      event({ id: 'ev-stray', type: 'delivered', payload: JSON.stringify({ recipient: 'bob.stone@example.org', note: 'for a delivery Herald does not know' }) }),
+      event({
+        id: 'ev-click-1',
+        type: 'clicked',
+        delivery,
+        deliveryText,
+        url: 'https://shop.example/welcome?u=bob.stone%40example.org',
+        payload: envelope('clicked'),
+      }),
+      event({
+        id: 'ev-stray',
+        type: 'delivered',
+        payload: JSON.stringify({ recipient: 'bob.stone@example.org', note: 'for a delivery Herald does not know' }),
+      }),
     ]);
     await foldDeliveryCounts(db.kysely);
     await recordEvents(db.kysely, [
@@ -141,7 +160,9 @@ describe(`erasing a person (${dbLabel})`, () => {
       event({ id: 'ev-unsub', type: 'unsubscribed', delivery, deliveryText, payload: envelope('unsubscribed') }),
     ]);
     // Text a provider sent back about an earlier attempt names the address too.
-    await sql`update deliveries set error_message = 'earlier: 452 bob.stone@example.org over quota' where campaign_id = ${campaignId} and recipient_id = ${bob}`.execute(db.kysely);
+    await sql`update deliveries set error_message = 'earlier: 452 bob.stone@example.org over quota' where campaign_id = ${campaignId} and recipient_id = ${bob}`.execute(
+      db.kysely,
+    );
     await sql`
       insert into delivery_attempts (campaign_id, recipient_id, status, attempts, error_code, error_message)
       values (${campaignId}, ${bob}, 'failed', 1, 'mailbox_full', 'mailbox of bob.stone@example.org is full')
@@ -198,12 +219,22 @@ describe(`erasing a person (${dbLabel})`, () => {
 
     // A late event about them is counted, and keeps nothing of theirs.
     await recordEvents(db.kysely, [
-      event({ id: 'ev-late-click', type: 'clicked', delivery, deliveryText, url: 'https://shop.example/x?u=bob.stone@example.org', payload: envelope('clicked') }),
+      event({
+        id: 'ev-late-click',
+        type: 'clicked',
+        delivery,
+        deliveryText,
+        url: 'https://shop.example/x?u=bob.stone@example.org',
+        payload: envelope('clicked'),
+      }),
       event({ id: 'ev-late-complaint', type: 'complained', delivery, deliveryText, payload: envelope('complained') }),
     ]);
     assert.deepEqual(await occurrences(db, 'bob\\.stone'), []);
-    const outcome = (await sql<{ clicks: number; complained_at: Date | null }>`select clicks, complained_at from delivery_outcomes where recipient_id = ${bob}`.execute(db.kysely))
-      .rows[0]!;
+    const outcome = (
+      await sql<{ clicks: number; complained_at: Date | null }>`select clicks, complained_at from delivery_outcomes where recipient_id = ${bob}`.execute(
+        db.kysely,
+      )
+    ).rows[0]!;
     assert.equal(outcome.clicks, 3);
     assert.ok(outcome.complained_at);
 
@@ -314,7 +345,15 @@ describe(`erasing a person (${dbLabel})`, () => {
     assert.deepEqual(await queue.take(), [{ recipientId: 1 }]);
     assert.deepEqual(await queue.take(), [{ recipientId: 4 }, { recipientId: 5 }]);
 
-    const message = (recipientId: number): OutgoingMessage => ({ campaignId: 1, recipientId, body: new Uint8Array(1), contentType: 'x', attempts: 0, failures: 0, batch: null });
+    const message = (recipientId: number): OutgoingMessage => ({
+      campaignId: 1,
+      recipientId,
+      body: new Uint8Array(1),
+      contentType: 'x',
+      attempts: 0,
+      failures: 0,
+      batch: null,
+    });
     const backlog = new SendBacklog(3);
     await backlog.put(message(1));
     await backlog.put(message(2));

@@ -43,9 +43,7 @@ describe(`recipients by API (${dbLabel})`, () => {
     return { status: res.statusCode, body: (json ? JSON.parse(text) : {}) as T, text };
   };
   const row = async (email: string): Promise<Row | undefined> =>
-    (
-      await sql<Row>`select email, name, attributes from recipients where lower(email) = lower(${email})`.execute(db.kysely)
-    ).rows[0];
+    (await sql<Row>`select email, name, attributes from recipients where lower(email) = lower(${email})`.execute(db.kysely)).rows[0];
   /** Every list's kept member count against its rows. */
   const countsExact = async (): Promise<void> => {
     const lists = await sql<{ name: string; kept: number; real: number }>`
@@ -190,7 +188,11 @@ describe(`recipients by API (${dbLabel})`, () => {
     const evil = {
       email: "o'--@example.org",
       name: "Robert'); DROP TABLE recipients; --",
-      attributes: { "plan'; delete from recipients; --": '1; drop table list_members', "k\"'`": "$1 ' || pg_sleep(5) || '", formula: '=HYPERLINK("http://evil.example","x")' },
+      attributes: {
+        "plan'; delete from recipients; --": '1; drop table list_members',
+        'k"\'`': "$1 ' || pg_sleep(5) || '",
+        formula: '=HYPERLINK("http://evil.example","x")',
+      },
       lists: [listName],
     };
     const res = await call<{ created: number }>('POST', '/api/v1/recipients', evil);
@@ -201,7 +203,9 @@ describe(`recipients by API (${dbLabel})`, () => {
     assert.equal((await row(evil.email))?.attributes["x' or '1'='1"], "' or 1=1 --");
     const removed = await call('DELETE', `/api/v1/lists/${encodeURIComponent(listName)}/members/${encodeURIComponent(evil.email)}`);
     assert.equal(removed.status, 200, removed.text);
-    const tables = await sql<{ n: number }>`select count(*) as n from information_schema.tables where table_name in ('lists', 'recipients', 'list_members')`.execute(db.kysely);
+    const tables = await sql<{
+      n: number;
+    }>`select count(*) as n from information_schema.tables where table_name in ('lists', 'recipients', 'list_members')`.execute(db.kysely);
     assert.equal(Number(tables.rows[0]!.n), 3, 'every table is still there');
     assert.ok(Number((await sql<{ n: number }>`select count(*) as n from recipients`.execute(db.kysely)).rows[0]!.n) > 5, 'no row was deleted');
     await countsExact();
@@ -215,7 +219,16 @@ describe(`recipients by API (${dbLabel})`, () => {
       { email: '-ex4@example.org', name: "O'Brien", attributes: {} },
     ];
     assert.equal((await call('POST', '/api/v1/lists', { name: 'export-me' })).status, 201);
-    assert.equal((await call('POST', '/api/v1/recipients', people.map((p) => ({ ...p, lists: ['export-me'] })))).status, 200);
+    assert.equal(
+      (
+        await call(
+          'POST',
+          '/api/v1/recipients',
+          people.map((p) => ({ ...p, lists: ['export-me'] })),
+        )
+      ).status,
+      200,
+    );
 
     const raw = await call('GET', '/api/v1/lists/export-me/export?raw=true');
     assert.equal(raw.status, 200);
@@ -268,7 +281,8 @@ describe(`recipients by API (${dbLabel})`, () => {
 
   it('imports with ?update=true: present addresses get the file attributes merged in and their name when given; without it they stay', async () => {
     assert.equal((await call('POST', '/api/v1/lists', { name: 'upd' })).status, 201);
-    const upload = (csv: string, query = '') => call<{ imported: number; updated: number; unchanged: number }>('POST', `/api/v1/lists/upd/recipients${query}`, csv, 'text/csv');
+    const upload = (csv: string, query = '') =>
+      call<{ imported: number; updated: number; unchanged: number }>('POST', `/api/v1/lists/upd/recipients${query}`, csv, 'text/csv');
     assert.equal((await upload('email,name,plan,lang\nup@example.org,Uma,free,en\n')).body.imported, 1);
     const plain = await upload('email,plan,city\nUP@example.org,pro,Oslo\n');
     assert.deepEqual([plain.body.imported, plain.body.updated, plain.body.unchanged], [0, 0, 1]);
@@ -297,7 +311,10 @@ describe(`recipients from the command line (${dbLabel})`, () => {
   it('adds, updates, removes from a list, exports and erases, naming file and line of each bad JSON item', async () => {
     const herald = (...args: string[]) => runHerald(args, box.env);
     await herald('lists', 'create', 'club');
-    assert.match(await herald('recipients', 'add', 'Zoe@example.org', '--name', 'Zoe', '--attr', 'plan=pro', '--attr', 'note=a=b', '--list', 'club'), /1 created, 0 updated, 0 unchanged, 1 added to lists, 0 refused/);
+    assert.match(
+      await herald('recipients', 'add', 'Zoe@example.org', '--name', 'Zoe', '--attr', 'plan=pro', '--attr', 'note=a=b', '--list', 'club'),
+      /1 created, 0 updated, 0 unchanged, 1 added to lists, 0 refused/,
+    );
 
     const jsonl = path.join(box.dir, 'people.jsonl');
     fs.writeFileSync(
@@ -319,13 +336,19 @@ describe(`recipients from the command line (${dbLabel})`, () => {
     assert.match(lines.output(), new RegExp(`${literal(jsonl)}:6: lists\\.0: list 'nope' does not exist`));
 
     const array = path.join(box.dir, 'people.json');
-    fs.writeFileSync(array, '[\n  {"email": "vic@example.org",\n   "attributes": {"plan": "free"}},\n  {"email": "vic2@example.org", "attributes": {"email": "x"}},\n  {"email": "uma@example.org"}\n]\n');
+    fs.writeFileSync(
+      array,
+      '[\n  {"email": "vic@example.org",\n   "attributes": {"plan": "free"}},\n  {"email": "vic2@example.org", "attributes": {"email": "x"}},\n  {"email": "uma@example.org"}\n]\n',
+    );
     const arr = spawnHerald(['recipients', 'add', '--json', array], box.env);
     assert.equal(await arr.exited, 1, arr.output());
     assert.match(arr.output(), new RegExp(`${literal(array)}:4: attributes\\.email: 'email' is a column of its own`));
     assert.match(arr.output(), /2 created/);
 
-    assert.match(await herald('recipients', 'update', 'zoe@example.org', '--attr', 'city=Oslo', '--unset', 'plan'), /updated: name "Zoe", attributes \{"city":"Oslo","note":"a=b"\}/);
+    assert.match(
+      await herald('recipients', 'update', 'zoe@example.org', '--attr', 'city=Oslo', '--unset', 'plan'),
+      /updated: name "Zoe", attributes \{"city":"Oslo","note":"a=b"\}/,
+    );
     await assert.rejects(herald('recipients', 'update', 'nobody@example.org', '--attr', 'a=b'), /no recipient with the address "nobody@example.org"/);
     await assert.rejects(herald('recipients', 'add', 'q@example.org', '--attr', 'name=x'), /'name' is a column of its own/);
 

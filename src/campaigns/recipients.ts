@@ -45,7 +45,11 @@ export function erasedRefusal(erasedAt: Date): string {
  * address was erased or a list it names does not exist. One transaction: a failure of the
  * database stores none of them.
  */
-export async function upsertRecipients(db: Db, items: ReadonlyArray<{ index: number; value: RecipientUpsert }>, refusedBefore: readonly Refusal[] = []): Promise<UpsertSummary> {
+export async function upsertRecipients(
+  db: Db,
+  items: ReadonlyArray<{ index: number; value: RecipientUpsert }>,
+  refusedBefore: readonly Refusal[] = [],
+): Promise<UpsertSummary> {
   const refused: Refusal[] = [...refusedBefore];
   const summary: UpsertSummary = { created: 0, updated: 0, unchanged: 0, addedToLists: 0, results: [], refused };
   if (items.length === 0) return summary;
@@ -71,7 +75,10 @@ export async function upsertRecipients(db: Db, items: ReadonlyArray<{ index: num
     });
     refused.sort((a, b) => a.index - b.index);
     if (accepted.length === 0) return;
-    const stored = await upsertRecipientItems(trx, accepted.map((i) => i.value));
+    const stored = await upsertRecipientItems(
+      trx,
+      accepted.map((i) => i.value),
+    );
     const idOf = (item: { value: RecipientUpsert }) => stored.get(item.value.email.toLowerCase())!.id;
     const added = await addListMembers(
       trx,

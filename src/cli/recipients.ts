@@ -23,7 +23,10 @@ export function registerRecipientCommands(program: Command): void {
     .requiredOption('--list <name>', 'list to add the recipients to')
     .option('--rejects <path>', 'where to write rejected rows (default: FILE.rejects.csv)')
     .option('--create-list', 'create the list if it does not exist')
-    .option('--update', "addresses already there get the row's attributes merged into theirs, and its name when it has one (without it they are left as they are)")
+    .option(
+      '--update',
+      "addresses already there get the row's attributes merged into theirs, and its name when it has one (without it they are left as they are)",
+    )
     .action((file: string, o: { list: string; rejects?: string; createList?: boolean; update?: boolean }) =>
       withContext(async ({ db }) => {
         if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
@@ -123,7 +126,8 @@ function registerRecipientWrites(recipients: Command): void {
           return;
         }
         const file = o.json!;
-        if (o.name !== undefined || o.attr.length > 0 || o.list.length > 0) throw new UserError('--name, --attr and --list go with one address; in --json each item has its own');
+        if (o.name !== undefined || o.attr.length > 0 || o.list.length > 0)
+          throw new UserError('--name, --attr and --list go with one address; in --json each item has its own');
         if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
         const total: UpsertSummary = { created: 0, updated: 0, unchanged: 0, addedToLists: 0, results: [], refused: [] };
         try {
@@ -163,16 +167,21 @@ function registerRecipientWrites(recipients: Command): void {
         const change: AttributeChange = { set: attrsOf(o.attr), unset: o.unset };
         if (o.name !== undefined) change.name = o.name.trim() === '' ? null : o.name.trim();
         if (o.clearName) change.name = null;
-        if (change.name === undefined && o.attr.length === 0 && o.unset.length === 0) throw new UserError('nothing to change: give --name, --clear-name, --attr or --unset');
+        if (change.name === undefined && o.attr.length === 0 && o.unset.length === 0)
+          throw new UserError('nothing to change: give --name, --clear-name, --attr or --unset');
         const both = o.unset.find((k) => k in change.set);
         if (both !== undefined) throw new UserError(`'${both}' is both set (--attr) and removed (--unset)`);
         const r = await changeRecipient(db, email, change);
-        console.log(`${r.email}${r.changed ? ' updated' : ' unchanged'}: name ${r.name === null ? '(none)' : JSON.stringify(r.name)}, attributes ${JSON.stringify(r.attributes)}`);
+        console.log(
+          `${r.email}${r.changed ? ' updated' : ' unchanged'}: name ${r.name === null ? '(none)' : JSON.stringify(r.name)}, attributes ${JSON.stringify(r.attributes)}`,
+        );
       }),
     );
   recipients
     .command('erase <email>')
-    .description("erase a person: name, attributes, address, lists and event payloads go; delivery records and counts stay without the address (docs/operations.md)")
+    .description(
+      'erase a person: name, attributes, address, lists and event payloads go; delivery records and counts stay without the address (docs/operations.md)',
+    )
     .option('--yes', 'yes, erase them (it cannot be undone)')
     .option('--suppress', 'keep "do not mail" for the address even if it was not suppressed')
     .option('--wait <seconds>', 'how long to wait for workers to drop a claim of the person', intArg(0), DEFAULT_ERASE_WAIT_MS / 1000)

@@ -146,7 +146,15 @@ export async function recordEvents(db: Kysely<Database>, events: readonly Incomi
       const gone = erased(i);
       if (OUTCOME_TYPES.has(e.type)) {
         const list = byDelivery.get(key) ?? [];
-        list.push({ id: e.id, type: e.type as OutcomeEventType, at: e.at, severity: e.severity, reason: gone ? undefined : e.reason, code: e.code, url: gone ? undefined : e.url });
+        list.push({
+          id: e.id,
+          type: e.type as OutcomeEventType,
+          at: e.at,
+          severity: e.severity,
+          reason: gone ? undefined : e.reason,
+          code: e.code,
+          url: gone ? undefined : e.url,
+        });
         byDelivery.set(key, list);
       }
       const reason = suppressionFor(e.type, e.severity);
