@@ -113,8 +113,8 @@ function registerRecipientWrites(recipients: Command): void {
     .option('--attr <key=value>', 'an attribute (repeatable); merged into what an existing recipient has', collect, [])
     .option('--list <name>', 'a list to add them to (repeatable; it must exist)', collect, [])
     .option('--json <file>', 'recipients as JSON: [{ "email", "name", "attributes", "lists" }, …] or one such object per line')
-    .action((email: string | undefined, o: { name?: string; attr: string[]; list: string[]; json?: string }) =>
-      withContext(async ({ db }) => {
+    .action(async (email: string | undefined, o: { name?: string; attr: string[]; list: string[]; json?: string }) => {
+      const refused = await withContext(async ({ db }): Promise<number> => {
         if ((email === undefined) === (o.json === undefined)) throw new UserError('give one address, or --json FILE');
         if (email !== undefined) {
           const item = { email, ...(o.name !== undefined ? { name: o.name } : {}), attributes: attrsOf(o.attr), lists: o.list };
@@ -123,7 +123,7 @@ function registerRecipientWrites(recipients: Command): void {
           const problem = s.refused[0];
           if (problem) throw new UserError(`${problem.field}: ${problem.message}`);
           printUpsert(s);
-          return;
+          return 0;
         }
         const file = o.json!;
         if (o.name !== undefined || o.attr.length > 0 || o.list.length > 0)
@@ -150,10 +150,12 @@ function registerRecipientWrites(recipients: Command): void {
           throw err;
         }
         printUpsert(total);
-        // Good items are stored whatever the others; the exit status says that some were not.
-        if (total.refused.length > 0) process.exitCode = 1;
-      }),
-    );
+        return total.refused.length;
+      });
+      // Good items are stored whatever the others; the exit status says that some were not.
+      // Set once the database is closed: closing PGlite resets the exit code.
+      if (refused > 0) process.exitCode = 1;
+    });
   recipients
     .command('update <email>')
     .description("change a recipient's name or attributes (merged: --attr sets one, --unset removes one, others stay)")
