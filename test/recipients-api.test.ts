@@ -65,6 +65,20 @@ describe(`recipients by API (${dbLabel})`, () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('is described in the OpenAPI document', async () => {
+    const spec = await call<{ paths: Record<string, Record<string, unknown>> }>('GET', '/openapi.json');
+    for (const [path, method] of [
+      ['/api/v1/recipients', 'post'],
+      ['/api/v1/recipients/{email}', 'patch'],
+      ['/api/v1/recipients/{email}', 'delete'],
+      ['/api/v1/recipients/{email}/readmit', 'post'],
+      ['/api/v1/lists/{name}/members/{email}', 'delete'],
+      ['/api/v1/lists/{name}/export', 'get'],
+    ] as const) {
+      assert.ok(spec.body.paths[path]?.[method], `${method} ${path}`);
+    }
+  });
+
   it('creates one recipient from an object, with its name, attributes (as text) and lists', async () => {
     const res = await call<{ created: number; results: Array<{ status: string; addedTo: string[] }> }>('POST', '/api/v1/recipients', {
       email: '  Ann@Example.ORG ',
