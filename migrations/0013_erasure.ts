@@ -7,8 +7,8 @@ import { sql, type Kysely } from 'kysely';
 // every tombstone to that; it is NOT VALID only so that adding it does not read the whole
 // table (no existing row is erased).
 //
-// `erased_addresses` keeps a keyed hash of each erased address (HMAC-SHA256 with a key kept
-// in settings, never the address), so that an import or upsert of it is refused with a reason
+// `erased_addresses` keeps a keyed hash of each erased address (SHA-256 of a key kept in
+// settings and the address, never the address), so that an import or upsert of it is refused with a reason
 // until an operator readmits it, and so that `recipients show` can answer "erased". A
 // suppression the address had (or one that arrives later for its tombstone) is kept here as
 // its reason: "do not mail" outlives the address.
