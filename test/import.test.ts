@@ -113,17 +113,20 @@ describe(`CSV import (${dbLabel})`, () => {
     );
   });
 
-  it('updates a recipient whose name or attributes changed', async () => {
+  it('leaves a recipient already there as it is, unless --update: then its name and the file attributes are merged in', async () => {
     const listId = (await createList(db.kysely, 'small'))!;
     const file = path.join(dir, 'small.csv');
-    fs.writeFileSync(file, 'email,name,plan\nann@example.org,Ann,free\n');
+    fs.writeFileSync(file, 'email,name,plan,lang\nann@example.org,Ann,free,en\n');
     await importRecipients(db, file, { listId, rejectsPath: path.join(dir, 'r1.csv') });
+    const row = () => db.kysely.selectFrom('recipients').selectAll().where('email', 'ilike', 'ann@example.org').executeTakeFirstOrThrow();
     fs.writeFileSync(file, 'email,name,plan\nANN@example.org,Ann Lee,pro\n');
-    const s = await importRecipients(db, file, { listId, rejectsPath: path.join(dir, 'r2.csv') });
+    const plain = await importRecipients(db, file, { listId, rejectsPath: path.join(dir, 'r2.csv') });
+    assert.deepEqual([plain.updated, plain.unchanged], [0, 1]);
+    assert.deepEqual([(await row()).name, (await row()).attributes], ['Ann', { plan: 'free', lang: 'en' }]);
+    const s = await importRecipients(db, file, { listId, rejectsPath: path.join(dir, 'r3.csv'), update: true });
     assert.equal(s.updated, 1);
-    const row = await db.kysely.selectFrom('recipients').selectAll().where('email', 'ilike', 'ann@example.org').executeTakeFirstOrThrow();
-    assert.equal(row.name, 'Ann Lee');
-    assert.deepEqual(row.attributes, { plan: 'pro' });
+    assert.equal((await row()).name, 'Ann Lee');
+    assert.deepEqual((await row()).attributes, { plan: 'pro', lang: 'en' });
   });
 
   it('refuses a file without an email column, naming the file', async () => {

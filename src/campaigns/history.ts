@@ -1,6 +1,8 @@
 import type { Db } from '../db/connect.js';
 import { NotFoundError } from '../domain/errors.js';
+import { isErasedPlaceholder } from '../domain/erasure.js';
 import { recipientHistory } from '../sql/recipientHistory.js';
+import { wasErased } from './erasure.js';
 
 const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
 
@@ -8,10 +10,21 @@ const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
  * A person's history as the CLI (`recipients show`), the API and the dashboard show it: every
  * campaign they were in with send state, outcome and engagement, and whether and why they
  * are suppressed. A suppressed address that is no recipient is still shown (with no campaigns).
+ *
+ * An erased person is "erased" and nothing else: no campaign, no date, no id (docs/operations.md,
+ * "Erasing a person").
  */
-export async function recipientHistoryView(db: Db, email: string) {
+export async function recipientHistoryView(db: Db, email: string): Promise<RecipientHistoryView> {
   const h = await recipientHistory(db.kysely, email);
+  // Asked by the tombstone's own address (`erased:ID`, as a campaign report lists it), the
+  // answer is the same.
+  if (h.recipient && isErasedPlaceholder(h.recipient.email)) return { email, erased: true };
+  if (!h.recipient && (await wasErased(db, email))) return { email, erased: true };
   if (!h.recipient && !h.suppression) throw new NotFoundError(`no recipient and no suppression with the address ${JSON.stringify(email)}`);
+  return historyOf(h, email);
+}
+
+function historyOf(h: Awaited<ReturnType<typeof recipientHistory>>, email: string) {
   return {
     email: h.recipient?.email ?? email,
     recipient: h.recipient,
@@ -41,9 +54,10 @@ export async function recipientHistoryView(db: Db, email: string) {
   };
 }
 
-export type RecipientHistoryView = Awaited<ReturnType<typeof recipientHistoryView>>;
+export type RecipientHistoryView = ReturnType<typeof historyOf> | { email: string; erased: true };
 
 export function formatHistory(v: RecipientHistoryView): string {
+  if ('erased' in v) return 'erased';
   const lines = [
     `${v.email}${v.recipient?.name ? ` (${v.recipient.name})` : ''}${v.recipient ? `, lists: ${v.recipient.lists.join(', ') || 'none'}` : ', not a recipient'}`,
   ];

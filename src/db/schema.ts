@@ -30,6 +30,17 @@ export interface RecipientsTable {
   attributes: Json;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  /** Set when the person was erased: the row is then an anonymous tombstone (migration 0013). */
+  erased_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+/** A keyed hash of each erased address, never the address (migration 0013). */
+export interface ErasedAddressesTable {
+  address_hash: string;
+  recipient_id: number | null;
+  erased_at: Generated<Date>;
+  suppression_reason: SuppressionReason | null;
+  suppressed_at: Timestamp | null;
 }
 
 export interface ListMembersTable {
@@ -243,6 +254,7 @@ export interface Database {
   segments: SegmentsTable;
   campaign_lists: CampaignListsTable;
   campaign_audience: CampaignAudienceTable;
+  erased_addresses: ErasedAddressesTable;
 }
 
 /** Deliveries per campaign, status and reason (error_code, '' for none): folded, or changes since. */

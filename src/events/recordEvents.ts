@@ -2,6 +2,9 @@ import type { Kysely } from 'kysely';
 import type { Database, SuppressionReason } from '../db/schema.js';
 import { foldOutcome, OUTCOME_EVENT_TYPES, type OutcomeEvent, type OutcomeEventType } from '../domain/outcome.js';
 import { addSuppressions } from '../sql/addSuppressions.js';
+import { isErasedPlaceholder } from '../domain/erasure.js';
+import { suppressErasedRecipients } from '../sql/erasure/suppressErasedRecipients.js';
+import { shareErasureLock } from '../sql/erasure/erasureLock.js';
 import { findDeliveries, type DeliveryKey } from '../sql/outcomes/findDeliveries.js';
 import { insertEvents, type StoredEvent } from '../sql/outcomes/insertEvents.js';
 import { insertUnmatchedEvents } from '../sql/outcomes/insertUnmatchedEvents.js';
@@ -46,6 +49,20 @@ function suppressionFor(type: string, severity: string | undefined): Suppression
 
 const keyOf = (k: DeliveryKey): string => `${k.campaignId}.${k.recipientId}`;
 
+function storedOf(e: IncomingEvent): StoredEvent {
+  return {
+    id: e.id,
+    campaignId: e.delivery!.campaignId,
+    recipientId: e.delivery!.recipientId,
+    event: e.type,
+    severity: e.severity ?? null,
+    reason: e.reason ?? null,
+    url: e.type === 'clicked' ? (e.url ?? null) : null,
+    occurredAt: e.at,
+    payload: e.payload,
+  };
+}
+
 /**
  * Records a batch of provider events in one transaction: webhook tokens remembered (a replay
  * is refused), each event stored once by its id, events of unknown deliveries kept aside,
@@ -57,6 +74,9 @@ const keyOf = (k: DeliveryKey): string => `${k.campaignId}.${k.recipientId}`;
 export async function recordEvents(db: Kysely<Database>, events: readonly IncomingEvent[]): Promise<RecordStatus[]> {
   if (events.length === 0) return [];
   return db.transaction().execute(async (trx) => {
+    // Before any row: an erasure under way finishes first, so a late event of an erased
+    // person is seen as such (sql/erasure/erasureLock.ts).
+    await shareErasureLock(trx);
     const status: RecordStatus[] = new Array(events.length);
     const tokens = events.flatMap((e) => (e.token ? [e.token] : []));
     const fresh = await rememberWebhookTokens(trx, tokens);
@@ -92,6 +112,9 @@ export async function recordEvents(db: Kysely<Database>, events: readonly Incomi
     );
 
     const matched = live.filter((i) => status[i] === undefined);
+    // An event about an erased person (it arrived late) is counted like any other, but keeps
+    // none of what it says about them: no payload, no link, no reason text.
+    const erased = (i: number): boolean => isErasedPlaceholder(known.get(keyOf(events[i]!.delivery!))!);
     const folded = new Map<string, DeliveryKey>();
     for (const i of matched) if (OUTCOME_TYPES.has(events[i]!.type)) folded.set(keyOf(events[i]!.delivery!), events[i]!.delivery!);
     // Outcome rows locked before the events are stored: a delivery's events are counted by
@@ -103,17 +126,7 @@ export async function recordEvents(db: Kysely<Database>, events: readonly Incomi
       const e = events[i]!;
       if (seenIds.has(e.id)) continue;
       seenIds.add(e.id);
-      stored.push({
-        id: e.id,
-        campaignId: e.delivery!.campaignId,
-        recipientId: e.delivery!.recipientId,
-        event: e.type,
-        severity: e.severity ?? null,
-        reason: e.reason ?? null,
-        url: e.type === 'clicked' ? (e.url ?? null) : null,
-        occurredAt: e.at,
-        payload: e.payload,
-      });
+      stored.push(erased(i) ? { ...storedOf(e), reason: null, url: null, payload: '{}' } : storedOf(e));
     }
     const newIds = await insertEvents(trx, stored);
     const firstIndexOf = new Map<string, number>();
@@ -126,16 +139,30 @@ export async function recordEvents(db: Kysely<Database>, events: readonly Incomi
 
     const byDelivery = new Map<string, OutcomeEvent[]>();
     const suppress = new Map<string, { reason: SuppressionReason; source: string; campaignId: number; emails: string[] }>();
+    const suppressErased = new Map<SuppressionReason, number[]>();
     for (const i of firstIndexOf.values()) {
       const e = events[i]!;
       const key = keyOf(e.delivery!);
+      const gone = erased(i);
       if (OUTCOME_TYPES.has(e.type)) {
         const list = byDelivery.get(key) ?? [];
-        list.push({ id: e.id, type: e.type as OutcomeEventType, at: e.at, severity: e.severity, reason: e.reason, code: e.code, url: e.url });
+        list.push({
+          id: e.id,
+          type: e.type as OutcomeEventType,
+          at: e.at,
+          severity: e.severity,
+          reason: gone ? undefined : e.reason,
+          code: e.code,
+          url: gone ? undefined : e.url,
+        });
         byDelivery.set(key, list);
       }
       const reason = suppressionFor(e.type, e.severity);
-      if (reason) {
+      if (reason && gone) {
+        const ids = suppressErased.get(reason) ?? [];
+        ids.push(e.delivery!.recipientId);
+        suppressErased.set(reason, ids);
+      } else if (reason) {
         const source = `${e.source}:${e.type}`;
         const group = `${reason}|${source}|${e.delivery!.campaignId}`;
         const entry = suppress.get(group) ?? { reason, source, campaignId: e.delivery!.campaignId, emails: [] };
@@ -148,6 +175,7 @@ export async function recordEvents(db: Kysely<Database>, events: readonly Incomi
       .map((row) => ({ ...row, outcome: foldOutcome(row.outcome, byDelivery.get(keyOf(row))!) }));
     await writeOutcomes(trx, changed);
     for (const s of suppress.values()) await addSuppressions(trx, s.emails, s.reason, s.source, s.campaignId);
+    for (const [reason, ids] of suppressErased) await suppressErasedRecipients(trx, ids, reason);
     return status;
   });
 }

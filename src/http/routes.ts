@@ -20,6 +20,11 @@ import { dryRunCampaign, sendTest } from './api/campaigns.js';
 import type { ApiContext } from './api/context.js';
 import { deliveries } from './api/deliveries.js';
 import { importUpload } from './api/lists.js';
+import { patchOf, upsertFromBody } from './api/recipients.js';
+import { changeRecipient, removeFromList } from '../campaigns/recipients.js';
+import { DEFAULT_ERASE_WAIT_MS, eraseRecipient, readmitRecipient } from '../campaigns/erasure.js';
+import { listExport } from '../campaigns/exportList.js';
+import { recipientPatchSchema } from '../domain/recipientInput.js';
 import {
   addSuppressionsBody,
   audiencePreviewBody,
@@ -29,6 +34,11 @@ import {
   createSegmentBody,
   deliveriesQuery,
   emailParams,
+  eraseQuery,
+  exportQuery,
+  importQuery,
+  listMemberParams,
+  upsertRecipientsBody,
   recipientEmailParams,
   errorBody,
   listNameParams,
@@ -184,10 +194,94 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
       url: '/api/v1/lists/:name/recipients',
       schema: api('Import recipients from a CSV upload (email column required; name and any other columns become attributes)', {
         params: listNameParams,
+        querystring: importQuery,
         consumes: ['text/csv'],
         response: { 200: ok('counts, and the first 1,000 rejected rows with line number and reason'), ...errors },
       }),
-      handler: async (req) => importUpload(ctx, req.raw, req.params.name),
+      handler: async (req) => importUpload(ctx, req.raw, req.params.name, { update: req.query.update ?? false }),
+    }),
+    route('token', 'none', {
+      method: 'DELETE',
+      url: '/api/v1/lists/:name/members/:email',
+      schema: api('Take one person out of a list (they stay a recipient, and in their other lists)', {
+        params: listMemberParams,
+        response: { 200: ok('{ list, removed, members }'), ...errors },
+      }),
+      handler: async (req) => removeFromList(db, req.params.name, req.params.email),
+    }),
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/lists/:name/export',
+      schema: api('The members as CSV (email, name, one column per attribute), streamed', {
+        params: listNameParams,
+        querystring: exportQuery,
+        produces: ['text/csv'],
+        response: { 200: ok('CSV with a header row, as `recipients import` reads it'), ...errors },
+      }),
+      // Streamed with backpressure, as the report is; a list that does not exist is a 404
+      // before anything is written.
+      handler: async (req, reply) => {
+        const exported = await listExport(db, req.params.name, { spreadsheetSafe: !req.query.raw });
+        reply.hijack();
+        reply.raw.writeHead(200, {
+          'content-type': 'text/csv; charset=utf-8',
+          'content-disposition': `attachment; filename="${exported.filename}"`,
+          'cache-control': 'no-store',
+        });
+        try {
+          await exported.write(reply.raw);
+          reply.raw.end();
+        } catch (err) {
+          log.error({ err: (err as Error).message }, 'list export stream failed');
+          reply.raw.destroy();
+        }
+      },
+    }),
+
+    route('token', 'json', {
+      method: 'POST',
+      url: '/api/v1/recipients',
+      schema: api('Create or update recipients (one object or an array); valid ones are stored, refused ones named by index and field', {
+        body: upsertRecipientsBody,
+        response: { 200: ok('{ created, updated, unchanged, addedToLists, results, refused }'), ...errors },
+      }),
+      handler: async (req) => upsertFromBody(ctx, req.body),
+    }),
+    route('token', 'json', {
+      method: 'PATCH',
+      url: '/api/v1/recipients/:email',
+      schema: api("Change a recipient's name or attributes: merged into what it has (a null attribute value removes it)", {
+        params: recipientEmailParams,
+        body: recipientPatchSchema,
+        response: { 200: ok('{ email, name, attributes, changed }'), ...errors },
+      }),
+      handler: async (req) => changeRecipient(db, req.params.email, patchOf(req.body)),
+    }),
+    route('token', 'none', {
+      method: 'DELETE',
+      url: '/api/v1/recipients/:email',
+      schema: api('Erase a person (their data goes; delivery records and counts stay, without the address); see docs/operations.md', {
+        params: recipientEmailParams,
+        querystring: eraseQuery,
+        response: { 200: ok('{ email, erased, erasedAt, lists, suppression, campaigns, stillClaimed, unmatchedEventsDeleted }'), ...errors },
+      }),
+      handler: async (req) => {
+        const report = await eraseRecipient(db, req.params.email, {
+          suppress: req.query.suppress ?? false,
+          waitMs: req.query.wait === undefined ? DEFAULT_ERASE_WAIT_MS : req.query.wait * 1000,
+        });
+        for (const c of report.campaigns) reads.changed(c.campaignId);
+        return report;
+      },
+    }),
+    route('token', 'none', {
+      method: 'POST',
+      url: '/api/v1/recipients/:email/readmit',
+      schema: api('Let an erased address be stored again (the person signed up anew); a suppression it had comes back', {
+        params: recipientEmailParams,
+        response: { 200: ok('{ email, suppressed }'), ...errors },
+      }),
+      handler: async (req) => readmitRecipient(db, req.params.email),
     }),
 
     route('token', 'none', {

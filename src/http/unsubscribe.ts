@@ -4,6 +4,10 @@ import { verifyUnsubscribeToken, type UnsubscribeClaim } from '../domain/unsubsc
 import { addSuppressions } from '../sql/addSuppressions.js';
 import { formatDeliveryId } from '../domain/deliveryId.js';
 import { recordEvents } from '../events/recordEvents.js';
+import { erasedAddressHash } from '../domain/erasure.js';
+import { erasureKey } from '../sql/erasure/erasureKey.js';
+import { suppressErasedAddress } from '../sql/erasure/suppressErasedAddress.js';
+import { shareErasureLock } from '../sql/erasure/erasureLock.js';
 
 /** An HTML answer. */
 export interface Page {
@@ -40,7 +44,14 @@ export function unsubscribePage(token: string, secret: string): Page {
 export async function unsubscribe(db: Kysely<Database>, token: string, secret: string): Promise<Page> {
   const claim = claimOf(token, secret);
   if (!claim) return page(400, 'Invalid link', '<p>This unsubscribe link is not valid.</p>');
-  await addSuppressions(db, [claim.email], 'unsubscribed', 'one-click', claim.campaignId);
+  // An erased person's unsubscribe is kept on the erased address's record, never as the
+  // address itself (docs/operations.md, "Erasing a person").
+  const key = await erasureKey(db, { create: false });
+  await db.transaction().execute(async (trx) => {
+    await shareErasureLock(trx);
+    const erased = key !== undefined && (await suppressErasedAddress(trx, erasedAddressHash(key, claim.email), 'unsubscribed'));
+    if (!erased) await addSuppressions(trx, [claim.email], 'unsubscribed', 'one-click', claim.campaignId);
+  });
   // The delivery's outcome learns it too, once however often the link is used (one event id
   // per delivery), so the funnel counts unsubscribes through Herald's own link as well.
   const delivery = formatDeliveryId(claim.campaignId, claim.recipientId);

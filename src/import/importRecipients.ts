@@ -13,6 +13,11 @@ import { upsertRecipients, type UpsertOutcome } from '../sql/import/upsertRecipi
 import { lineFields, readCsv } from './csvRecords.js';
 import { RejectsFile } from './rejectsFile.js';
 import { EncodingError } from './textLines.js';
+import { erasedAddressHash } from '../domain/erasure.js';
+import { allErasedHashes } from '../sql/erasure/allErasedHashes.js';
+import { erasureKey } from '../sql/erasure/erasureKey.js';
+
+const ERASED_REJECT = 'address was erased (a request to erase a person) and is not stored again; herald recipients readmit EMAIL if they signed up anew';
 
 export interface ImportSummary {
   rowsRead: number;
@@ -31,6 +36,11 @@ export interface ImportOptions {
   batchSize?: number;
   /** How messages name the file (default: its path); the API's temporary path is nobody's business. */
   displayName?: string;
+  /**
+   * Addresses already there get the row's attributes merged into theirs, and its name when it
+   * has one (import --update). Without it they are left as they are (and added to the list).
+   */
+  update?: boolean;
 }
 
 export class ImportError extends Error {}
@@ -66,7 +76,8 @@ interface Header {
 /**
  * Streams a CSV of recipients into a list: validates and normalises addresses, rejects bad
  * rows to a file with line number and reason, and merges the good ones in batches.
- * Re-importing the same file changes nothing.
+ * Re-importing the same file changes nothing; addresses already there keep their name and
+ * attributes unless `update` is set.
  *
  * On real Postgres two sessions overlap: one stages batch k+1 (COPY, duplicate marking, in
  * file order) while the other merges batch k into recipients and the list.
@@ -76,6 +87,10 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
   const batchSize = options.batchSize ?? 10_000;
   const rejects = new RejectsFile(options.rejectsPath);
   const summary: ImportSummary = { rowsRead: 0, imported: 0, updated: 0, unchanged: 0, addedToList: 0, rejected: 0, rejectsPath: options.rejectsPath };
+  // An erased address is not stored again (docs/operations.md, "Erasing a person"). Checked in
+  // memory against the erased addresses' hashes; with none, no row is hashed.
+  const erasedHashes = await allErasedHashes(db.kysely);
+  const hashKey = erasedHashes.size > 0 ? await erasureKey(db.kysely) : null;
   const clients: pg.PoolClient[] = db.pool ? [await db.pool.connect(), await db.pool.connect(), await db.pool.connect()] : [];
   const stager: SessionRunner = clients[0] ? pgSessionRunner(clients[0], db.kysely) : kyselySessionRunner(db.kysely);
   const upserter: SessionRunner = clients[1] ? pgSessionRunner(clients[1], db.kysely) : stager;
@@ -115,7 +130,7 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
     await timed('wait for add', addingBefore);
     batchTimed(summary.rowsRead);
     addingBefore = adding;
-    const next = timed('upsert', upsertRecipients(upserter, firsts));
+    const next = timed('upsert', upsertRecipients(upserter, firsts, options.update ?? false));
     upserting = next;
     adding = addAfterUpsert(next, adding);
     // Handled here so a failure while the next batch is read is not an unhandled rejection;
@@ -148,6 +163,10 @@ export async function importRecipients(db: Db, file: string, options: ImportOpti
       const email = normalizeEmail(fields[header.email]);
       if (!email.ok) {
         await rejects.add(line, email.reason, fields.join(','));
+        continue;
+      }
+      if (hashKey !== null && erasedHashes.has(erasedAddressHash(hashKey, email.email))) {
+        await rejects.add(line, ERASED_REJECT, fields.join(','));
         continue;
       }
       const name = header.name >= 0 ? (fields[header.name] ?? '').trim() : '';

@@ -97,6 +97,8 @@ export interface RunDeps {
   /** The campaign's limiter cannot hand out permits (err), or can again (null). */
   onLimiterTrouble?: (err: Error | null) => void;
   clock: () => Date;
+  /** Recipients erased since they were claimed: not sent (see SendersOptions.withdrawn). */
+  withdrawn?: (recipientId: number) => boolean;
 }
 
 export type HaltReason = 'paused' | 'cancelled' | 'shutdown' | 'lease_lost' | 'stopped';
@@ -131,6 +133,9 @@ export class CampaignRun {
   private readonly pacer: Pacer;
   private readonly concurrency: number;
   private readonly wake = new Set<() => void>();
+  /** The claimed recipients the producer has not put in the render queue yet, and the batch it is putting. */
+  private unqueued: ClaimedRecipient[] = [];
+  private putting: ClaimedRecipient[] = [];
 
   constructor(
     readonly campaign: Campaign,
@@ -172,6 +177,53 @@ export class CampaignRun {
     this.renderQueue.close();
     this.backlog.stop();
     for (const wake of this.wake) wake();
+  }
+
+  /**
+   * These recipients were erased: whatever this run holds for them and has not sent (claimed
+   * batches waiting to render, messages waiting for a sender or a retry) is dropped and
+   * recorded `skipped` (reason `erased`) now, so the erasure sees its claims settled at once.
+   * A message being rendered, or taken by a sender and waiting for a permit, is caught by the
+   * same check later (dispatch, SendersOptions.withdrawn); one whose request is under way
+   * ends as it ends (docs/operations.md, "Erasing a person").
+   */
+  withdraw(ids: ReadonlySet<number>): void {
+    if (this.ended) return;
+    const dropped: Array<{ recipientId: number; attempts: number }> = [];
+    // In place: the producer holds these arrays while it waits for room in the render queue.
+    const dropFrom = (batch: ClaimedRecipient[]): void => {
+      let kept = 0;
+      for (const r of batch) {
+        if (ids.has(r.recipientId)) dropped.push({ recipientId: r.recipientId, attempts: 0 });
+        else batch[kept++] = r;
+      }
+      batch.length = kept;
+    };
+    dropFrom(this.unqueued);
+    dropFrom(this.putting);
+    this.renderQueue.rewrite((batch) => {
+      dropFrom(batch);
+      return batch.length > 0 ? batch : null;
+    });
+    for (const m of this.backlog.withdraw((m) => ids.has(m.recipientId))) {
+      m.batch?.done();
+      m.batch = null;
+      dropped.push({ recipientId: m.recipientId, attempts: m.attempts });
+    }
+    for (const d of dropped) void this.deps.reporter.add(this.erasedResult(d.recipientId, d.attempts));
+  }
+
+  private erasedResult(recipientId: number, attempts: number) {
+    return {
+      campaignId: this.campaign.id,
+      recipientId,
+      status: 'skipped' as const,
+      attempts,
+      providerId: null,
+      errorCode: 'erased',
+      errorMessage: null,
+      sentAt: null,
+    };
   }
 
   /** Re-reads the campaign status now (called on NOTIFY). */
@@ -216,6 +268,7 @@ export class CampaignRun {
         signal: this.halting.signal,
         mayProceed: this.deps.mayProceed,
         abandoned: () => this.haltReason !== null,
+        ...(this.deps.withdrawn ? { withdrawn: this.deps.withdrawn } : {}),
         report: (r) => this.deps.reporter.add(r),
         onAccountError: (outcome) => this.pauseForAccount(outcome),
         ...(this.deps.onRequest ? { onRequest: this.deps.onRequest } : {}),
@@ -284,9 +337,20 @@ export class CampaignRun {
           this.halt(this.haltReason ?? 'stopped');
           return;
         }
-        for (let i = 0; i < claim.recipients.length && !this.haltReason; i += this.settings.renderBatchSize) {
-          await this.renderQueue.put(claim.recipients.slice(i, i + this.settings.renderBatchSize)).catch(() => undefined);
+        // What is not in the render queue yet stays where withdraw() can reach it.
+        this.unqueued = claim.recipients;
+        // Erased while this claim was on its way back (it committed before the erasure began).
+        const erased = this.deps.withdrawn ? claim.recipients.filter((r) => this.deps.withdrawn!(r.recipientId)) : [];
+        if (erased.length > 0) this.withdraw(new Set(erased.map((r) => r.recipientId)));
+        while (this.unqueued.length > 0 && !this.haltReason) {
+          this.putting = this.unqueued.splice(0, this.settings.renderBatchSize);
+          await this.renderQueue.put(this.putting).catch(() => undefined);
+          // Once in the queue it is withdraw()'s through the queue; once taken, a render may be
+          // reading it, so it must not change any more (dispatch pairs it with the bodies by index).
+          this.putting = [];
         }
+        this.unqueued = [];
+        this.putting = [];
       }
     } finally {
       this.renderQueue.close();
@@ -298,6 +362,8 @@ export class CampaignRun {
     for (;;) {
       const recipients = await this.renderQueue.take();
       if (!recipients || this.haltReason) return;
+      // Everyone in it was erased while it waited to go in (withdraw).
+      if (recipients.length === 0) continue;
       const started = performance.now();
       const result = await this.deps.renderer.render({ spec, recipients }, { timeoutMs: this.settings.renderTimeoutMs });
       this.deps.onRender?.((performance.now() - started) / 1000);
@@ -313,6 +379,11 @@ export class CampaignRun {
     for (let i = 0; i < recipients.length; i++) {
       const recipientId = recipients[i]!.recipientId;
       const failure = failed.get(i);
+      if (!failure && this.deps.withdrawn?.(recipientId)) {
+        batch.done();
+        await this.deps.reporter.add(this.erasedResult(recipientId, 0));
+        continue;
+      }
       if (failure) {
         await this.deps.reporter.add({
           campaignId: this.campaign.id,

@@ -43,6 +43,23 @@ export class BoundedQueue<T> {
     return rest;
   }
 
+  /**
+   * Rewrites what is queued now: each item is replaced by what `fn` returns, or removed when it
+   * returns null (an erasure takes recipients out of claimed batches, CampaignRun.withdraw).
+   */
+  rewrite(fn: (item: T) => T | null): void {
+    const kept: T[] = [];
+    for (let i = this.head; i < this.items.length; i++) {
+      const next = fn(this.items[i]!);
+      if (next !== null) kept.push(next);
+    }
+    const freed = this.size - kept.length;
+    this.items.length = 0;
+    this.items.push(...kept);
+    this.head = 0;
+    for (let i = 0; i < freed; i++) this.putters.shift()?.();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -8,6 +8,7 @@ import type { Logger } from '../config/log.js';
 import type { Provider } from '../provider/provider.js';
 import { Metrics } from './metrics.js';
 import { CAMPAIGN_CHANNEL } from '../sql/notifyCampaignChanged.js';
+import { erasedIdsOf } from '../sql/erasure/notifyErased.js';
 import { runningCampaigns } from '../sql/runningCampaigns.js';
 import { setCampaignsWaiting } from '../sql/setCampaignsWaiting.js';
 import { installationId } from '../sql/installationId.js';
@@ -79,6 +80,13 @@ const PROVIDER_UNAVAILABLE = 'provider_unavailable';
 /** waiting_reason of a running campaign whose worker cannot get rate-limit permits (Redis). */
 const LIMITER_UNAVAILABLE = 'rate_limiter_unavailable';
 
+/**
+ * How long this process remembers an erased recipient. It needs to only while a claim made
+ * before the erasure may still be in its queues (claims are not kept across runs, and a run
+ * holds them minutes, not a day); later claims see the erasure in the database.
+ */
+const WITHDRAWN_KEPT_MS = 24 * 3600_000;
+
 /** Results written per campaign by this process, for progress output. */
 export interface CampaignProgress {
   sent: number;
@@ -108,6 +116,8 @@ export class SenderProcess {
   /** Drained campaigns whose sends of unknown outcome can be looked up only from then on. */
   private readonly deferred = new Map<number, number>();
   private inFlight = 0;
+  /** Recipients erased while this process runs (id → when it heard): never sent to. */
+  private readonly withdrawn = new Map<number, number>();
   private readonly metrics: Metrics;
   /** Prefix of the limiter ids in Redis: this installation's own (see installationId). */
   private limiterPrefix = 'herald';
@@ -157,6 +167,11 @@ export class SenderProcess {
       this.deps.db,
       CAMPAIGN_CHANNEL,
       (payload) => {
+        const erased = erasedIdsOf(payload);
+        if (erased) {
+          this.withdraw(erased);
+          return;
+        }
         void this.runs
           .get(Number(payload))
           ?.checkStatus()
@@ -234,6 +249,16 @@ export class SenderProcess {
   }
 
   private readonly now = (): Date => (this.deps.clock ? this.deps.clock() : new Date());
+
+  /** An erasure was committed: whatever this process holds for these recipients stays unsent. */
+  private withdraw(ids: readonly number[]): void {
+    const now = Date.now();
+    for (const [id, at] of this.withdrawn) if (now - at > WITHDRAWN_KEPT_MS) this.withdrawn.delete(id);
+    for (const id of ids) this.withdrawn.set(id, now);
+    const erased = new Set(ids);
+    for (const run of this.runs.values()) run.withdraw(erased);
+    this.deps.log.info({ recipients: ids.length }, 'recipients erased: claims of them held here will not be sent');
+  }
 
   private domainOf(campaign: Campaign): string {
     // Lower-cased like registered domains, so MAILGUN_DOMAIN=MG.Example.com finds its limits.
@@ -338,6 +363,7 @@ export class SenderProcess {
         limiterPrefix: this.limiterPrefix,
         onLimiterTrouble: (err) => this.limiterTrouble([campaign.id], err),
         clock: this.now,
+        withdrawn: (recipientId) => this.withdrawn.size > 0 && this.withdrawn.has(recipientId),
       },
       this.options.run,
     );

@@ -3,6 +3,7 @@ import type { Database } from '../db/schema.js';
 import { reserveDailyQuota } from './reserveDailyQuota.js';
 import { planKeyLookups } from './planKeyLookups.js';
 import { snapshotAudience } from './snapshotAudience.js';
+import { shareErasureLock } from './erasure/erasureLock.js';
 
 export interface ClaimedRecipient {
   recipientId: number;
@@ -23,7 +24,7 @@ export type ClaimResult =
 
 interface ClaimRow {
   recipient_id: number;
-  status: 'queued' | 'suppressed';
+  status: 'queued' | 'suppressed' | 'skipped';
   email: string;
   name: string | null;
   attributes: Record<string, unknown>;
@@ -34,7 +35,11 @@ interface ClaimRow {
  * deliveries go first, then the next keyset page of its audience, fixed at its start
  * (campaign_audience; docs/audience.md). The campaign row lock
  * serialises claimers, and the (campaign, recipient) primary key makes a double claim
- * impossible even without it. Suppressed addresses are recorded as such, never queued.
+ * impossible even without it. Suppressed addresses are recorded as such, never queued, and
+ * erased people (their recipient row a tombstone, migration 0013) are recorded `skipped` with
+ * reason `erased`: the condition is on the recipient row, so it holds however the claim found
+ * them. Those claimed before their erasure are withdrawn by the worker before sending
+ * (docs/operations.md, "Erasing a person").
  *
  * When the campaign's sending domain has a daily cap, the claim takes only what is left of
  * today's quota and counts its queued rows against it in the same transaction, so the cap
@@ -65,6 +70,8 @@ export async function claimBatch(
     `.execute(trx);
     const row = campaign.rows[0];
     if (row?.status !== 'running') return { state: 'stopped' };
+    // Before any delivery row: an erasure under way finishes first (sql/erasure/erasureLock.ts).
+    await shareErasureLock(trx);
     // Every way to running fixes the audience (transitionCampaign, promoteDueCampaigns); a
     // campaign row written as running by other means gets its audience at its first claim.
     if (row.audience_size === null && !row.list_exhausted) await snapshotAudience(trx, campaignId, now);
@@ -99,7 +106,8 @@ export async function claimBatch(
           for update skip locked
         ), claimed as (
           update deliveries d
-          set status = case when s.email is null then 'queued' else 'suppressed' end,
+          set status = case when r.erased_at is not null then 'skipped' when s.email is null then 'queued' else 'suppressed' end,
+              error_code = case when r.erased_at is not null then 'erased' else d.error_code end,
               worker_id = ${workerId}, claimed_at = ${now}, updated_at = now()
           from picked p
           join recipients r on r.id = p.recipient_id
@@ -125,8 +133,10 @@ export async function claimBatch(
       if (ids.length > 0) {
         const inserted = await sql<ClaimRow>`
           with claimed as (
-            insert into deliveries (campaign_id, recipient_id, status, worker_id, claimed_at)
-            select ${campaignId}, r.id, case when s.email is null then 'queued' else 'suppressed' end, ${workerId}, ${now}::timestamptz
+            insert into deliveries (campaign_id, recipient_id, status, error_code, worker_id, claimed_at)
+            select ${campaignId}, r.id,
+              case when r.erased_at is not null then 'skipped' when s.email is null then 'queued' else 'suppressed' end,
+              case when r.erased_at is not null then 'erased' end, ${workerId}, ${now}::timestamptz
             from unnest(${ids}::bigint[]) as p(recipient_id)
             join recipients r on r.id = p.recipient_id
             left join suppressions s on s.email = lower(r.email)
@@ -154,7 +164,7 @@ export async function claimBatch(
     let suppressed = 0;
     for (const r of rows) {
       if (r.status === 'suppressed') suppressed++;
-      else recipients.push({ recipientId: r.recipient_id, email: r.email, name: r.name, attributes: r.attributes });
+      else if (r.status === 'queued') recipients.push({ recipientId: r.recipient_id, email: r.email, name: r.name, attributes: r.attributes });
     }
     if (quota) await quota.consume(recipients.length);
     return { state: 'claimed', recipients, suppressed };

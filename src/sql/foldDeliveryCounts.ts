@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 
 /** One fold at a time across every process of the installation (an advisory lock key). */
-const FOLD_LOCK = 0x4865_7261; // "Hera"
+export const FOLD_LOCK = 0x4865_7261; // "Hera"
 
 /** How long a running campaign's sent-count samples are kept, and how far apart they are. */
 const SAMPLE_EVERY = '4 seconds';

@@ -6,8 +6,11 @@ import { planKeyLookups } from './planKeyLookups.js';
 export interface DeliveryResult {
   campaignId: number;
   recipientId: number;
-  /** unknown: the request may have been accepted; settled later by the campaign's policy. */
-  status: Extract<DeliveryStatus, 'sent' | 'failed' | 'unknown'>;
+  /**
+   * unknown: the request may have been accepted; settled later by the campaign's policy.
+   * skipped: never requested (the recipient was erased after the claim).
+   */
+  status: Extract<DeliveryStatus, 'sent' | 'failed' | 'unknown' | 'skipped'>;
   attempts: number;
   providerId: string | null;
   errorCode: string | null;

@@ -68,7 +68,7 @@ async function firstRejects(file: string, count: number): Promise<Array<{ line: 
  * Past the upload limit the server stops reading and answers 413. Answers never name the
  * temporary files.
  */
-export async function importUpload({ db, config }: ApiContext, req: http.IncomingMessage, name: string) {
+export async function importUpload({ db, config }: ApiContext, req: http.IncomingMessage, name: string, options: { update: boolean } = { update: false }) {
   const limit = config.maxUploadBytes;
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) throw tooLarge(limit);
@@ -81,7 +81,7 @@ export async function importUpload({ db, config }: ApiContext, req: http.Incomin
     const file = path.join(dir, 'upload.csv');
     await saveUpload(req, file, limit);
     const rejectsPath = path.join(dir, 'rejects.csv');
-    const summary = await importRecipients(db, file, { listId, rejectsPath, displayName: 'upload' }).catch((err: unknown) => {
+    const summary = await importRecipients(db, file, { listId, rejectsPath, displayName: 'upload', update: options.update }).catch((err: unknown) => {
       if (err instanceof ImportError) throw new HttpError(400, err.message);
       throw err;
     });

@@ -5,6 +5,7 @@ import { DEFAULT_RETRY_REASONS } from '../../campaigns/retryFailed.js';
 import { SEGMENT_NAME_RULE } from '../../domain/audience.js';
 import { SEGMENT_LIMITS } from '../../domain/segment/index.js';
 import { HttpError } from '../errors.js';
+import { MAX_ITEMS } from '../../domain/recipientInput.js';
 
 const oneLine = { message: LINE_BREAK_MESSAGE, abort: true };
 // The rules the CLI applies too (domain/validation.ts), as zod schemas.
@@ -147,6 +148,41 @@ export const retryFailedBody = z
   .strict();
 
 export const reportQuery = z.object({ format: z.enum(['csv', 'jsonl']).default('csv') }).strict();
+
+const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+/**
+ * One recipient or an array of them. Each item is validated on its own (domain/recipientInput.ts),
+ * so a bad one is refused by its index and field while the others are stored.
+ */
+export const upsertRecipientsBody = z
+  .unknown()
+  .superRefine((v, ctx) => {
+    if (Array.isArray(v)) {
+      if (v.length === 0) ctx.addIssue({ code: 'custom', message: 'an empty array: send at least one recipient' });
+      if (v.length > MAX_ITEMS) ctx.addIssue({ code: 'custom', message: `${v.length} recipients: at most ${MAX_ITEMS} per request (or import a CSV)` });
+    } else if (v === null || typeof v !== 'object') {
+      ctx.addIssue({ code: 'custom', message: 'expected a recipient object { email, name?, attributes?, lists? } or an array of them' });
+    }
+  })
+  .describe(`{ email, name?, attributes?, lists? } or an array of up to ${MAX_ITEMS}; attributes are merged into an existing recipient's (null removes one)`);
+
+export const eraseQuery = z
+  .object({
+    suppress: flag.optional().describe('keep "do not mail" for the address even if it was not suppressed'),
+    wait: z.coerce.number().int().min(0).max(60).optional().describe('seconds to wait for workers to drop a claim of the person (default 15)'),
+  })
+  .strict();
+
+export const exportQuery = z
+  .object({ raw: flag.optional().describe('values exactly as stored; by default a cell a spreadsheet would run as a formula starts with an apostrophe') })
+  .strict();
+
+export const importQuery = z
+  .object({ update: flag.optional().describe("addresses already there get the row's attributes merged in, and its name when it has one") })
+  .strict();
+
+export const listMemberParams = z.object({ name: z.string().describe('list name'), email: z.string().min(1).max(320).describe('the address (any case)') });
 
 export const errorBody = z.object({
   error: z.string(),

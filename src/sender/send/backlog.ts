@@ -23,7 +23,8 @@ export interface OutgoingMessage {
 export class SendBacklog {
   private readonly fresh: OutgoingMessage[] = [];
   private readonly ready: OutgoingMessage[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Messages waiting out a retry delay, by their timer. */
+  private readonly timers = new Map<NodeJS.Timeout, OutgoingMessage>();
   private readonly takers: Array<(m: OutgoingMessage | undefined) => void> = [];
   private readonly putters: Array<() => void> = [];
   private waitingRetries = 0;
@@ -64,7 +65,7 @@ export class SendBacklog {
       else this.ready.push(message);
       this.wakePutter();
     }, delayMs);
-    this.timers.add(timer);
+    this.timers.set(timer, message);
   }
 
   /** Next message to send, or undefined when there will be no more. */
@@ -89,7 +90,7 @@ export class SendBacklog {
   /** Drops everything not yet handed to a sender (their claims are released later). */
   stop(): number {
     this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const timer of this.timers.keys()) clearTimeout(timer);
     const dropped = this.fresh.length + this.ready.length + this.timers.size;
     this.timers.clear();
     this.fresh.length = 0;
@@ -98,6 +99,30 @@ export class SendBacklog {
     for (const taker of this.takers.splice(0)) taker(undefined);
     for (const putter of this.putters.splice(0)) putter();
     return dropped;
+  }
+
+  /**
+   * Takes out every message `drop` picks, whether waiting for a sender or for a retry, and
+   * returns them (an erasure: they must not be sent, CampaignRun.withdraw).
+   */
+  withdraw(drop: (message: OutgoingMessage) => boolean): OutgoingMessage[] {
+    const out: OutgoingMessage[] = [];
+    for (const list of [this.fresh, this.ready]) {
+      const kept: OutgoingMessage[] = [];
+      for (const m of list) (drop(m) ? out : kept).push(m);
+      list.length = 0;
+      list.push(...kept);
+    }
+    for (const [timer, message] of this.timers) {
+      if (!drop(message)) continue;
+      clearTimeout(timer);
+      this.timers.delete(timer);
+      this.waitingRetries--;
+      out.push(message);
+    }
+    for (let i = 0; i < out.length; i++) this.wakePutter();
+    this.maybeEnd();
+    return out;
   }
 
   /** Called by a sender after it finished with a message, so the end can be detected. */

@@ -26,6 +26,12 @@ export interface SendersOptions {
   mayProceed: () => Promise<void> | void;
   /** True once the run is halting: a message not yet sent is left for release. */
   abandoned: () => boolean;
+  /**
+   * True for a recipient erased since this worker claimed them: the message is dropped and
+   * recorded `skipped` (reason `erased`) instead of sent. Asked last before each request, so
+   * a message waiting in any queue, or for a retry, never leaves once the worker knows.
+   */
+  withdrawn?: (recipientId: number) => boolean;
   report: (result: DeliveryResult) => Promise<void> | void;
   /** The provider refused the account or domain: the run must stop, the message is left unsent. */
   onAccountError: (outcome: { code: string; message: string }) => void;
@@ -59,7 +65,13 @@ async function sendLoop(o: SendersOptions): Promise<void> {
         if (entry === 'probe') o.gate.cancelProbe();
         return;
       }
-      await sendOne(o, message, entry === 'probe');
+      if (o.withdrawn?.(message.recipientId)) {
+        if (entry === 'probe') o.gate.cancelProbe();
+        releaseBody(message);
+        await o.report(result(message, 'skipped', null, 'erased', null));
+      } else {
+        await sendOne(o, message, entry === 'probe');
+      }
     } finally {
       o.domainSlots.release();
     }

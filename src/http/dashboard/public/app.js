@@ -63,6 +63,7 @@
  *   suppressed: { reason: string, source: string | null, campaignId: number | null, at: string } | null,
  *   campaigns: PersonCampaign[] }} Person
  */
+/** An erased person (GET /api/v1/recipients/{email}): "erased" and nothing else. @typedef {{ email: string, erased: true }} ErasedPerson */
 /** @typedef {Node | string | null | false | undefined} Child */
 
 /** @param {string} id @returns {HTMLElement} the element, which the page always has */
@@ -1092,8 +1093,12 @@ function lookupView() {
           api('GET', '/api/v1/deliveries?email=' + encodeURIComponent(email) + '&limit=100').catch(() => ({ items: [] })),
         ])
           .then(
-            /** @param {[Person, { items: DeliveryRow[] }]} answers */ (answers) => {
-              if (mine === asked) results.replaceChildren(personView(answers[0], answers[1].items));
+            /** @param {[Person | ErasedPerson, { items: DeliveryRow[] }]} answers */ (answers) => {
+              if (mine !== asked) return;
+              var p = answers[0];
+              results.replaceChildren(
+                'erased' in p ? el('p', { class: 'muted', 'data-testid': 'person-erased', text: 'Erased.' }) : personView(p, answers[1].items),
+              );
             },
           )
           .catch((err) => {
