@@ -63,29 +63,53 @@ function lowerIf(ignoreCase: boolean, v: RawBuilder<unknown>): RawBuilder<string
   return ignoreCase ? sql<string | null>`lower(${v})` : sql<string | null>`${v}`;
 }
 
-/** Where the engagement of a recipient is read from: their deliveries' outcomes (src/domain/outcome.ts). */
-function activity(event: 'opened' | 'clicked', window: Window, ctx: Context): RawBuilder<boolean> {
+/**
+ * Engagement conditions are sets of recipient ids: "the recipient is in the set" is one
+ * `exists`, which Postgres runs as a (hash) semi- or anti-join, or as one hashed lookup per
+ * recipient. Several such conditions joined by `or` become one set (a `union all`), so the
+ * recipients are looked up once and the plan needs no per-recipient subquery.
+ */
+function engagementIds(node: SegmentAst, ctx: Context): RawBuilder<number> | null {
+  switch (node.kind) {
+    case 'activity':
+      return activityIds(node.event, node.window, ctx);
+    case 'bounced':
+    case 'complained':
+      return bouncedOrComplainedIds(node.kind);
+    default:
+      return null;
+  }
+}
+
+function inAnyOf(sets: readonly RawBuilder<number>[]): RawBuilder<boolean> {
+  return sql<boolean>`exists (
+    select 1 from (${sql.join(sets, sql` union all `)}) seg_e (recipient_id)
+    where seg_e.recipient_id = r.id
+  )`;
+}
+
+/** Who opened / clicked: read from their deliveries' outcomes (src/domain/outcome.ts). */
+function activityIds(event: 'opened' | 'clicked', window: Window, ctx: Context): RawBuilder<number> {
   const first = sql.raw(event === 'opened' ? 'seg_o.first_open_at' : 'seg_o.first_click_at');
   const last = sql.raw(event === 'opened' ? 'seg_o.last_open_at' : 'seg_o.last_click_at');
   switch (window.kind) {
     case 'ever':
-      return sql`exists (select 1 from delivery_outcomes seg_o where seg_o.recipient_id = r.id and ${first} is not null)`;
+      return sql<number>`select seg_o.recipient_id from delivery_outcomes seg_o where ${first} is not null`;
     case 'days': {
       const since = new Date(ctx.now.getTime() - window.days * 86_400_000);
-      return sql`exists (select 1 from delivery_outcomes seg_o where seg_o.recipient_id = r.id and ${last} >= ${since.toISOString()}::timestamptz)`;
+      return sql<number>`select seg_o.recipient_id from delivery_outcomes seg_o where ${last} >= ${since.toISOString()}::timestamptz`;
     }
     case 'campaigns':
-      return sql`exists (
-        select 1 from delivery_outcomes seg_o
-        where seg_o.recipient_id = r.id and ${first} is not null
-          and seg_o.campaign_id in (${lastCampaigns(window.count, ctx)})
-      )`;
+      return sql<number>`
+        select seg_o.recipient_id from delivery_outcomes seg_o
+        where ${first} is not null and seg_o.campaign_id in (${lastCampaigns(window.count, ctx)})
+      `;
   }
 }
 
 /** The ids of the K most recently started campaigns as of `now` (not the one the audience is for). */
 function lastCampaigns(count: number, ctx: Context): RawBuilder<number> {
-  return sql`
+  return sql<number>`
     select seg_c.id from campaigns seg_c
     where seg_c.started_at <= ${ctx.now.toISOString()}::timestamptz
       and seg_c.id is distinct from ${ctx.campaignId}::bigint
@@ -95,21 +119,18 @@ function lastCampaigns(count: number, ctx: Context): RawBuilder<number> {
 }
 
 /**
- * The recipients who bounced (or complained): from their deliveries' outcomes, and from the
- * suppression list. A suppression is matched to its recipient once, through the index on
- * lower(email), rather than by lower-casing every recipient's address; the two sources are one
- * set of ids, so each recipient costs one lookup.
+ * Who bounced (or complained): from their deliveries' outcomes (partial indexes of migration
+ * 0011 hold just those rows), and from the suppression list. A suppression is matched to its
+ * recipient once, through the index on lower(email), rather than by lower-casing every
+ * recipient's address.
  */
-function bouncedOrComplained(kind: 'bounced' | 'complained'): RawBuilder<boolean> {
+function bouncedOrComplainedIds(kind: 'bounced' | 'complained'): RawBuilder<number> {
   const outcome = sql.raw(kind === 'bounced' ? `seg_o.failure_severity = 'permanent'` : 'seg_o.complained_at is not null');
-  return sql<boolean>`exists (
-    select 1 from (
-      select seg_o.recipient_id from delivery_outcomes seg_o where ${outcome}
-      union all
-      select seg_r.id from suppressions seg_s join recipients seg_r on lower(seg_r.email) = seg_s.email where seg_s.reason = ${sql.lit(kind)}
-    ) seg_b (recipient_id)
-    where seg_b.recipient_id = r.id
-  )`;
+  return sql<number>`
+    select seg_o.recipient_id from delivery_outcomes seg_o where ${outcome}
+    union all
+    select seg_r.id from suppressions seg_s join recipients seg_r on lower(seg_r.email) = seg_s.email where seg_s.reason = ${sql.lit(kind)}
+  `;
 }
 
 function textTest(op: TextOp, v: RawBuilder<unknown>, needle: RawBuilder<unknown>): RawBuilder<boolean | null> {
@@ -130,11 +151,17 @@ function compile(node: SegmentAst, ctx: Context): RawBuilder<boolean> {
         node.items.map((item) => compile(item, ctx)),
         sql` and `,
       )})`;
-    case 'or':
-      return sql`(${sql.join(
-        node.items.map((item) => compile(item, ctx)),
-        sql` or `,
-      )})`;
+    case 'or': {
+      const sets: RawBuilder<number>[] = [];
+      const parts: RawBuilder<boolean>[] = [];
+      for (const item of node.items) {
+        const ids = engagementIds(item, ctx);
+        if (ids) sets.push(ids);
+        else parts.push(compile(item, ctx));
+      }
+      if (sets.length > 0) parts.unshift(inAnyOf(sets));
+      return parts.length === 1 ? parts[0]! : sql<boolean>`(${sql.join(parts, sql` or `)})`;
+    }
     case 'not':
       return sql`(not ${compile(node.item, ctx)})`;
     case 'compare': {
@@ -161,10 +188,9 @@ function compile(node: SegmentAst, ctx: Context): RawBuilder<boolean> {
     case 'present':
       return node.present ? sql`(coalesce(${fieldValue(node.field)}, '') <> '')` : sql`(coalesce(${fieldValue(node.field)}, '') = '')`;
     case 'activity':
-      return activity(node.event, node.window, ctx);
     case 'bounced':
     case 'complained':
-      return bouncedOrComplained(node.kind);
+      return inAnyOf([engagementIds(node, ctx)!]);
     case 'neverSent':
       return sql`not exists (select 1 from deliveries seg_d where seg_d.recipient_id = r.id and seg_d.status = 'sent')`;
   }
