@@ -345,6 +345,10 @@ describe(`segments over engagement (${dbLabel})`, () => {
     await sql`update recipients set attributes = '{"plan": "pro"}' where email in ('p2@eng.test', 'p3@eng.test', 'p8@eng.test')`.execute(db.kysely);
     assert.deepEqual(await matching(db, 'plan = "pro" and clicked within 90 days and not bounced'), ['p2']);
     assert.deepEqual(await matching(db, 'plan = "pro" and (never sent or bounced)'), ['p3', 'p8']);
+    assert.deepEqual(await matching(db, 'clicked within 6 days or complained or plan = "pro"'), ['p2', 'p3', 'p5', 'p8', 'p9']);
+    assert.deepEqual(await matching(db, 'not (opened in the last 3 campaigns or bounced or never sent)'), ['p4', 'p5']);
+    assert.deepEqual(await matching(db, 'not opened within 94 days and not complained and not never sent'), ['p1', 'p3', 'p4']);
+    assert.deepEqual(await matching(db, 'not clicked and bounced or not opened within 94 days and not bounced and plan = "pro"'), ['p3', 'p6', 'p8']);
   });
 });
 
