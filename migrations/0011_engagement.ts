@@ -10,6 +10,9 @@ import { sql, type Kysely } from 'kysely';
 //   clicked, bounced and complained. recipient_id never changes, so the index does not stop
 //   the fold's updates of a row from being HOT; it is written once per delivery that has events,
 //   by ingestion, never by sending.
+// - `delivery_outcomes_bounced` / `_complained`: the few outcomes with a hard bounce or a
+//   complaint, so "bounced" and "not bounced" read those rows instead of every outcome. An
+//   outcome row enters them once, when the fact arrives.
 export async function up(db: Kysely<unknown>): Promise<void> {
   for (const statement of [
     sql`alter table delivery_outcomes add column last_open_at timestamptz, add column last_click_at timestamptz`,
@@ -30,6 +33,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       where (last_open_at is null and first_open_at is not null) or (last_click_at is null and first_click_at is not null)
     `,
     sql`create index delivery_outcomes_recipient on delivery_outcomes (recipient_id)`,
+    sql`create index delivery_outcomes_bounced on delivery_outcomes (recipient_id) where failure_severity = 'permanent'`,
+    sql`create index delivery_outcomes_complained on delivery_outcomes (recipient_id) where complained_at is not null`,
   ]) {
     await statement.execute(db);
   }
@@ -37,6 +42,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   for (const statement of [
+    sql`drop index delivery_outcomes_complained`,
+    sql`drop index delivery_outcomes_bounced`,
     sql`drop index delivery_outcomes_recipient`,
     sql`alter table delivery_outcomes drop column last_open_at, drop column last_click_at`,
   ]) {

@@ -48,13 +48,22 @@ describe('segment language: parsing', () => {
     assert.deepEqual(shape(ok('not not a = 1')), { kind: 'not', item: { kind: 'not', item: a } });
     assert.deepEqual(shape(ok('A = 1 OR b = 1 And c = 1')), {
       kind: 'or',
-      items: [{ ...a, field: attr('A') }, { kind: 'and', items: [b, c] }],
+      items: [
+        { ...a, field: attr('A') },
+        { kind: 'and', items: [b, c] },
+      ],
     });
   });
 
   it('reads every comparison, with numbers kept as decimal text', () => {
     for (const op of ['=', '!=', '<', '<=', '>', '>='] as const) {
-      assert.deepEqual(shape(ok(`score ${op} -12.50`)), { kind: 'compare', field: attr('score'), op, value: { type: 'number', value: '-12.50' }, ignoreCase: false });
+      assert.deepEqual(shape(ok(`score ${op} -12.50`)), {
+        kind: 'compare',
+        field: attr('score'),
+        op,
+        value: { type: 'number', value: '-12.50' },
+        ignoreCase: false,
+      });
     }
     assert.deepEqual(shape(ok('score <> 3')), { kind: 'compare', field: attr('score'), op: '!=', value: { type: 'number', value: '3' }, ignoreCase: false });
     assert.deepEqual(shape(ok(`signup >= '2026-01-01'`)), {
@@ -68,7 +77,14 @@ describe('segment language: parsing', () => {
   });
 
   it('reads the string tests, lists, presence and the case-insensitive form', () => {
-    assert.deepEqual(shape(ok('company contains "Acme"')), { kind: 'text', field: attr('company'), op: 'contains', value: 'Acme', negated: false, ignoreCase: false });
+    assert.deepEqual(shape(ok('company contains "Acme"')), {
+      kind: 'text',
+      field: attr('company'),
+      op: 'contains',
+      value: 'Acme',
+      negated: false,
+      ignoreCase: false,
+    });
     assert.deepEqual(shape(ok('email ends with "@example.com" ignoring case')), {
       kind: 'text',
       field: { kind: 'email' },
@@ -77,10 +93,37 @@ describe('segment language: parsing', () => {
       negated: false,
       ignoreCase: true,
     });
-    assert.deepEqual(shape(ok('name not starts with "Dr"')), { kind: 'text', field: { kind: 'name' }, op: 'startsWith', value: 'Dr', negated: true, ignoreCase: false });
-    assert.deepEqual(shape(ok('plan = "PRO" ignoring case')), { kind: 'compare', field: attr('plan'), op: '=', value: { type: 'string', value: 'PRO' }, ignoreCase: true });
-    assert.deepEqual(shape(ok('tier not in (1, 2) ')), { kind: 'in', field: attr('tier'), valueType: 'number', values: ['1', '2'], negated: true, ignoreCase: false });
-    assert.deepEqual(shape(ok('city in ("berlin") ignoring case')), { kind: 'in', field: attr('city'), valueType: 'string', values: ['berlin'], negated: false, ignoreCase: true });
+    assert.deepEqual(shape(ok('name not starts with "Dr"')), {
+      kind: 'text',
+      field: { kind: 'name' },
+      op: 'startsWith',
+      value: 'Dr',
+      negated: true,
+      ignoreCase: false,
+    });
+    assert.deepEqual(shape(ok('plan = "PRO" ignoring case')), {
+      kind: 'compare',
+      field: attr('plan'),
+      op: '=',
+      value: { type: 'string', value: 'PRO' },
+      ignoreCase: true,
+    });
+    assert.deepEqual(shape(ok('tier not in (1, 2) ')), {
+      kind: 'in',
+      field: attr('tier'),
+      valueType: 'number',
+      values: ['1', '2'],
+      negated: true,
+      ignoreCase: false,
+    });
+    assert.deepEqual(shape(ok('city in ("berlin") ignoring case')), {
+      kind: 'in',
+      field: attr('city'),
+      valueType: 'string',
+      values: ['berlin'],
+      negated: false,
+      ignoreCase: true,
+    });
     assert.deepEqual(shape(ok('phone exists')), { kind: 'present', field: attr('phone'), present: true });
     assert.deepEqual(shape(ok('phone is empty')), { kind: 'present', field: attr('phone'), present: false });
     assert.deepEqual(shape(ok('phone is not empty')), { kind: 'present', field: attr('phone'), present: true });
@@ -157,8 +200,8 @@ describe('segment language: errors name the place and what was expected', () => 
     const cases: Array<[string, string, number]> = [
       ['', 'expected a condition', 0],
       ['   ', 'expected a condition', 3],
-      ['plan', 'expected an operator after \'plan\'', 4],
-      ['plan == "pro"', 'expected a value (string or number) after \'=\'', 6],
+      ['plan', "expected an operator after 'plan'", 4],
+      ['plan == "pro"', "expected a value (string or number) after '='", 6],
       ['plan = "pro" city = "x"', "expected 'and', 'or' or end of input after a condition, found 'city'", 13],
       ['plan = "pro" and', 'expected a condition', 16],
       ['(plan = "pro"', "expected 'and', 'or' or ')' to close the '(' at 1:1, found end of input", 13],

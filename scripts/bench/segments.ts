@@ -10,14 +10,18 @@
  * ago, each sent to 40% of the recipients (the last fifth of them never sent anything), outcomes
  * for 60% of the sent deliveries with opens, clicks, hard bounces and complaints, and 1% of the
  * addresses suppressed. Autovacuum is off on the big tables so "stale" stays stale until the
- * benchmark runs ANALYZE. The database is its own, dropped at the end.
+ * benchmark runs ANALYZE. Each query runs in its own transaction after planSegmentQuery, as the
+ * product runs them (--default-work-mem leaves it out, to compare). The database is its own,
+ * dropped at the end (--keep keeps it; --reuse URL measures on a kept one).
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { connect } from '../../src/db/connect.js';
+import type { Database } from '../../src/db/schema.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { parseSegment } from '../../src/domain/segment/index.js';
+import { planSegmentQuery } from '../../src/sql/planSegmentQuery.js';
 import { segmentPredicate } from '../../src/sql/segmentPredicate.js';
 import { freshDatabase, machineLine, median, writeBenchmarkSection } from '../lib/report.js';
 
@@ -29,13 +33,21 @@ const { values } = parseArgs({
     only: { type: 'string' },
     /** Records the table in BENCHMARKS.md ("Segments"). */
     write: { type: 'boolean', default: false },
+    /** Keeps the generated database (its URL is printed) instead of dropping it. */
+    keep: { type: 'boolean', default: false },
+    /** Measures on a database kept by an earlier --keep run instead of generating one. */
+    reuse: { type: 'string' },
+    /** Runs the queries without planSegmentQuery (Postgres's default work_mem), to compare. */
+    'default-work-mem': { type: 'boolean', default: false },
   },
 });
 const n = Number(values.recipients.replaceAll('_', ''));
 const runs = Number(values.runs);
+const planned = !values['default-work-mem'];
 
 const SEGMENTS = [
   'plan = "pro" and score >= 50 and city in ("Berlin", "Paris") and clicked within 90 days and not bounced',
+  'vip exists or opened within 90 days or clicked in the last 2 campaigns',
   'plan = "pro"',
   'score >= 50 and score < 75',
   'city in ("berlin", "paris") ignoring case or company contains "42"',
@@ -53,7 +65,7 @@ const SEGMENTS = [
 
 const now = new Date();
 
-const fresh = await freshDatabase('herald_bench_segments');
+const fresh = values.reuse ? { url: values.reuse, drop: async () => undefined } : await freshDatabase('herald_bench_segments');
 const db = await connect({ databaseUrl: fresh.url, poolSize: 2 });
 
 async function generate(): Promise<void> {
@@ -145,19 +157,25 @@ async function measure(text: string, mode: 'stale' | 'analysed'): Promise<Row> {
   if (!parsed.ok) throw new Error(`${text}: ${parsed.error.message}`);
   const predicate = segmentPredicate(parsed.segment, now);
   const row: Row = { segment: text, mode, count: 0, countMs: [], sampleMs: [] };
-  await db.kysely.connection().execute(async (c) => {
-    await sql`set statement_timeout = '120s'`.execute(c);
-    for (let r = 0; r < runs; r++) {
-      let t = performance.now();
-      const counted = await sql<{ n: number }>`select count(*)::int as n from recipients r where ${predicate}`.execute(c);
-      row.countMs.push(performance.now() - t);
-      row.count = counted.rows[0]!.n;
-      t = performance.now();
-      const sample = await sql<{ id: number }>`select r.id, r.email, r.name, r.attributes from recipients r where ${predicate} order by r.id limit 10`.execute(c);
-      row.sampleMs.push(performance.now() - t);
-      if (sample.rows.length !== Math.min(10, row.count)) throw new Error(`${text}: ${sample.rows.length} samples for ${row.count} recipients`);
-    }
-  });
+  // Each query in its own transaction, as the count preview runs it (planSegmentQuery holds for one transaction).
+  const inTransaction = <T>(f: (trx: Transaction<Database>) => Promise<T>): Promise<T> =>
+    db.kysely.transaction().execute(async (trx) => {
+      await sql`select set_config('statement_timeout', '120s', true)`.execute(trx);
+      if (planned) await planSegmentQuery(trx);
+      return f(trx);
+    });
+  for (let r = 0; r < runs; r++) {
+    let t = performance.now();
+    const counted = await inTransaction((trx) => sql<{ n: number }>`select count(*)::int as n from recipients r where ${predicate}`.execute(trx));
+    row.countMs.push(performance.now() - t);
+    row.count = counted.rows[0]!.n;
+    t = performance.now();
+    const sample = await inTransaction((trx) =>
+      sql<{ id: number }>`select r.id, r.email, r.name, r.attributes from recipients r where ${predicate} order by r.id limit 10`.execute(trx),
+    );
+    row.sampleMs.push(performance.now() - t);
+    if (sample.rows.length !== Math.min(10, row.count)) throw new Error(`${text}: ${sample.rows.length} samples for ${row.count} recipients`);
+  }
   console.log(`${mode} ${text}: ${row.count} recipients, count ${ms(median(row.countMs))}, sample ${ms(median(row.sampleMs))}`);
   return row;
 }
@@ -167,7 +185,7 @@ const ms = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `$
 const rows: Row[] = [];
 const loads: number[] = [];
 try {
-  await generate();
+  if (!values.reuse) await generate();
   for (const mode of ['stale', 'analysed'] as const) {
     if (mode === 'analysed') await sql`vacuum analyze recipients, deliveries, delivery_outcomes, suppressions, campaigns`.execute(db.kysely);
     for (const text of SEGMENTS) {
@@ -177,7 +195,8 @@ try {
   }
 } finally {
   await db.close();
-  await fresh.drop();
+  if (values.keep) console.log(`kept: ${fresh.url}`);
+  else await fresh.drop();
 }
 
 const table = [
@@ -198,7 +217,7 @@ if (values.write) {
 
 Command: \`DATABASE_URL=postgres://… npm run bench:segments -- --recipients ${values.recipients} --runs ${runs} --write\`
 
-${n.toLocaleString('en')} recipients generated in SQL with attributes as a CSV import stores them, five campaigns of 40% of them each (the last fifth never sent anything), outcomes for 60% of the sent deliveries. "count": \`select count(*) from recipients r where <segment>\`; "sample": the first 10 by id, as the count preview shows them. "stale": never analysed since the rows went in (autovacuum off); "analysed": after VACUUM ANALYZE. The target is under a second each (issue #29).
+${n.toLocaleString('en')} recipients generated in SQL with attributes as a CSV import stores them, five campaigns of 40% of them each (the last fifth never sent anything), outcomes for 60% of the sent deliveries. "count": \`select count(*) from recipients r where <segment>\`; "sample": the first 10 by id, as the count preview shows them; each in its own transaction after planSegmentQuery${planned ? '' : ' (left out: --default-work-mem)'}. "stale": never analysed since the rows went in (autovacuum off); "analysed": after VACUUM ANALYZE. The target is under a second each (issue #29).
 
 ${table}`,
   );

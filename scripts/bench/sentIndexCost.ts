@@ -53,7 +53,16 @@ async function sendRound(campaignId: number): Promise<number> {
     `.execute(db.kysely);
     const results: DeliveryResult[] = [];
     for (let id = start; id <= end; id++) {
-      results.push({ campaignId, recipientId: id, status: 'sent', attempts: 1, providerId: `<${id}.${campaignId}@mg.bench.test>`, errorCode: null, errorMessage: null, sentAt: new Date() });
+      results.push({
+        campaignId,
+        recipientId: id,
+        status: 'sent',
+        attempts: 1,
+        providerId: `<${id}.${campaignId}@mg.bench.test>`,
+        errorCode: null,
+        errorMessage: null,
+        sentAt: new Date(),
+      });
     }
     const t = performance.now();
     await writeResults(db.kysely, results);

@@ -125,7 +125,12 @@ export class Lexer {
         const replaced = e === undefined ? undefined : ESCAPES[e];
         if (replaced === undefined) {
           const shown = e === undefined ? 'end of input' : `'\\${e}'`;
-          throw new SegmentSyntaxError(i, `unknown escape ${shown} in a string (write \\\\ for a backslash, \\${quote} for a quote)`, ["'\\\\'", `'\\${quote}'`], shown);
+          throw new SegmentSyntaxError(
+            i,
+            `unknown escape ${shown} in a string (write \\\\ for a backslash, \\${quote} for a quote)`,
+            ["'\\\\'", `'\\${quote}'`],
+            shown,
+          );
         }
         value += replaced;
         i += 2;

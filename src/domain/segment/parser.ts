@@ -132,12 +132,7 @@ class Parser {
 
   private enter(token: Token): void {
     if (++this.depth > SEGMENT_LIMITS.maxDepth) {
-      throw new SegmentSyntaxError(
-        token.start,
-        `parentheses and 'not' nested more than ${SEGMENT_LIMITS.maxDepth} deep`,
-        [],
-        describe(token),
-      );
+      throw new SegmentSyntaxError(token.start, `parentheses and 'not' nested more than ${SEGMENT_LIMITS.maxDepth} deep`, [], describe(token));
     }
   }
 
@@ -217,7 +212,9 @@ class Parser {
   private notAnAttribute(word: Token & { type: 'word' }): void {
     const t = this.lex.peek();
     const looksLikeTest =
-      (t.type === 'symbol' && COMPARE_OPS.has(t.text)) || isWord(t, 'contains', 'starts', 'ends', 'exists', 'is') || (isWord(t, 'in') && this.lex.peek(1).type === 'symbol');
+      (t.type === 'symbol' && COMPARE_OPS.has(t.text)) ||
+      isWord(t, 'contains', 'starts', 'ends', 'exists', 'is') ||
+      (isWord(t, 'in') && this.lex.peek(1).type === 'symbol');
     if (looksLikeTest) {
       this.fail(t, `'${word.text}' is an engagement condition, not an attribute (an attribute called ${word.text} is written attr("${word.text}"))`, [
         "'and'",
@@ -296,7 +293,8 @@ class Parser {
       this.lex.next();
       negated = true;
       const after = this.lex.peek();
-      if (!isWord(after, 'in', 'contains', 'starts', 'ends')) this.fail(after, `expected 'in', 'contains', 'starts with' or 'ends with' after 'not'`, ["'in'", "'contains'", "'starts with'", "'ends with'"]);
+      if (!isWord(after, 'in', 'contains', 'starts', 'ends'))
+        this.fail(after, `expected 'in', 'contains', 'starts with' or 'ends with' after 'not'`, ["'in'", "'contains'", "'starts with'", "'ends with'"]);
     }
     const op = this.lex.peek();
     if (isWord(op, 'in')) {
@@ -333,7 +331,11 @@ class Parser {
       this.lex.next();
       return { kind: 'present', field, present: false };
     }
-    return this.fail(op, `expected an operator after '${this.fieldText(field)}' (=, !=, <, <=, >, >=, in, contains, starts with, ends with, exists, is empty)`, OPERATORS);
+    return this.fail(
+      op,
+      `expected an operator after '${this.fieldText(field)}' (=, !=, <, <=, >, >=, in, contains, starts with, ends with, exists, is empty)`,
+      OPERATORS,
+    );
   }
 
   private literal(where: string): Literal {
