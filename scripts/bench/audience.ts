@@ -77,6 +77,21 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-bench-audience-'));
 const env = { DATABASE_URL: fresh.url, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'bench-secret' };
 const config = loadConfig({ ...process.env, ...env });
 const results: RunResult[] = [];
+let cleaned = false;
+/** Drops the database, stops the mock: at the end, or when the run is interrupted. */
+async function cleanUp(): Promise<void> {
+  if (cleaned) return;
+  cleaned = true;
+  await db.close();
+  await mock.stop();
+  await fresh.drop();
+  fs.rmSync(work, { recursive: true, force: true });
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
 let audienceSize = 0;
 let sendSize = 0;
 let broadSize = 0;
@@ -232,10 +247,7 @@ try {
     );
   }
 } finally {
-  await db.close();
-  await mock.stop();
-  await fresh.drop();
-  fs.rmSync(work, { recursive: true, force: true });
+  await cleanUp();
 }
 
 const med = (pick: (r: RunResult) => number): number => median(results.map(pick));
