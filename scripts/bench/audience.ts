@@ -57,6 +57,8 @@ const broadInput: AudienceInput = { lists: LISTS, excludeLists: EXCLUDED, where:
 const sendInput: AudienceInput = { lists: LISTS, excludeLists: EXCLUDED, where: SEND_SEGMENT };
 
 interface RunResult {
+  /** The machine's 1-minute load average when the run began (other work on the machine slows every number). */
+  load: number;
   startMs: number;
   firstAcceptedMs: number;
   broadStartMs: number;
@@ -75,6 +77,21 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-bench-audience-'));
 const env = { DATABASE_URL: fresh.url, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url, HERALD_SECRET: 'bench-secret' };
 const config = loadConfig({ ...process.env, ...env });
 const results: RunResult[] = [];
+let cleaned = false;
+/** Drops the database, stops the mock: at the end, or when the run is interrupted. */
+async function cleanUp(): Promise<void> {
+  if (cleaned) return;
+  cleaned = true;
+  await db.close();
+  await mock.stop();
+  await fresh.drop();
+  fs.rmSync(work, { recursive: true, force: true });
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
 let audienceSize = 0;
 let sendSize = 0;
 let broadSize = 0;
@@ -154,6 +171,28 @@ try {
   await ids('customers', sql`id <= ${Math.round(recipients * 0.6)}`);
   await ids('trial', sql`id > ${Math.round(recipients * 0.4)}`);
   await ids('press', sql`id % 50 = 0`);
+  // Some history, as a database of this size has: an earlier campaign to 40% of the recipients,
+  // with outcomes for 60% of those, 1% of them hard bounces (what `not bounced` reads).
+  const history = await sql<{ id: number }>`
+    insert into campaigns (name, list_id, template, subject, from_address, status, list_exhausted, started_at, finished_at)
+    select 'history', id, 'spring-sale', 'Earlier', ${`news@${MOCK_DOMAIN}`}, 'finished', true, now() - interval '30 days', now() - interval '29 days'
+    from lists where name = 'customers'
+    returning id
+  `.execute(db.kysely);
+  const historyId = history.rows[0]!.id;
+  await sql`
+    insert into deliveries (campaign_id, recipient_id, status, attempts, sent_at)
+    select ${historyId}, id, 'sent', 1, now() - interval '30 days' from recipients where id % 5 < 2
+  `.execute(db.kysely);
+  await sql`
+    insert into delivery_outcomes (campaign_id, recipient_id, standing, delivered_at, failure_severity, failed_at)
+    select ${historyId}, recipient_id,
+      case when recipient_id % 100 = 7 then 'bounced_hard' else 'delivered' end,
+      case when recipient_id % 100 = 7 then null else now() - interval '30 days' end,
+      case when recipient_id % 100 = 7 then 'permanent' end,
+      case when recipient_id % 100 = 7 then now() - interval '30 days' end
+    from deliveries where campaign_id = ${historyId} and recipient_id % 10 < 6
+  `.execute(db.kysely);
   audienceSize = (await previewAudience(db, audienceInput)).count;
   sendSize = (await previewAudience(db, sendInput)).count;
   broadSize = (await previewAudience(db, broadInput)).count;
@@ -168,6 +207,7 @@ try {
   );
 
   for (let run = 1; run <= runs; run++) {
+    const load = os.loadavg()[0]!;
     // (a) An idle watching worker; the start fixes the audience, the worker sends at once.
     const a = await timeToFirstMessage(`start-${run}`, audienceInput);
     const broad = await timeToFirstMessage(`start-broad-${run}`, broadInput);
@@ -190,6 +230,7 @@ try {
     const countAllMs = await timedCount({ where: SEGMENT });
     const countListsMs = await timedCount(audienceInput);
     const r: RunResult = {
+      load,
       startMs: a.startMs,
       firstAcceptedMs: a.firstAcceptedMs,
       broadStartMs: broad.startMs,
@@ -202,14 +243,11 @@ try {
     };
     results.push(r);
     console.log(
-      `run ${run}: start ${r.startMs.toFixed(0)} ms, first accepted ${r.firstAcceptedMs.toFixed(0)} ms; all: start ${r.broadStartMs.toFixed(0)} ms, first accepted ${r.broadFirstAcceptedMs.toFixed(0)} ms | segment ${segmentRate}/s, plain ${plainRate}/s (${r.order}), ${((segmentRate / plainRate) * 100).toFixed(1)}% | count ${countAllMs.toFixed(0)} ms (all), ${countListsMs.toFixed(0)} ms (lists)`,
+      `run ${run} (load ${load.toFixed(1)}): start ${r.startMs.toFixed(0)} ms, first accepted ${r.firstAcceptedMs.toFixed(0)} ms; all: start ${r.broadStartMs.toFixed(0)} ms, first accepted ${r.broadFirstAcceptedMs.toFixed(0)} ms | segment ${segmentRate}/s, plain ${plainRate}/s (${r.order}), ${((segmentRate / plainRate) * 100).toFixed(1)}% | count ${countAllMs.toFixed(0)} ms (all), ${countListsMs.toFixed(0)} ms (lists)`,
     );
   }
 } finally {
-  await db.close();
-  await mock.stop();
-  await fresh.drop();
-  fs.rmSync(work, { recursive: true, force: true });
+  await cleanUp();
 }
 
 const med = (pick: (r: RunResult) => number): number => median(results.map(pick));
@@ -231,6 +269,6 @@ console.log(table);
 if (!values['no-write']) {
   writeBenchmarkSection(
     `Audience: segment over two lists minus one, ${recipients.toLocaleString('en')} recipients, Node ${process.versions.node.split('.')[0]}`,
-    `${machineLine()}; median of ${runs} runs (each count the median of ${countRepeats}).\n\nCommand: \`DATABASE_URL=postgres://… npm run bench:audience -- --recipients ${recipients} --runs ${runs}\`\n\nWorkload: real Postgres 15; ${recipients.toLocaleString('en')} recipients with plan, score, city and products attributes; lists \`customers\` (the first 60%) and \`trial\` (the last 60%), overlapping in a fifth; \`press\` (every 50th) excluded; segment \`${SEGMENT}\`, an audience of ${audienceSize.toLocaleString('en')} for (a) and (c); (a) again with the segment \`${BROAD_SEGMENT}\`, which every recipient matches (${broadSize.toLocaleString('en')}: both lists minus press). (b) sends two whole campaigns of ${sendSize.toLocaleString('en')}: one over the same lists with the segment \`${SEND_SEGMENT}\`, one to a plain list of the first ${sendSize.toLocaleString('en')} recipients. (a) is measured from the start call (which fixes the audience in its transaction) with \`herald worker --watch\` already running, to the mock's first accepted message. (b) runs each campaign as \`herald campaign start ID --wait\` after its audience is fixed, on the send benchmark's mock (50 ms ± 20 ms, 0.25% 429s and 503s), alternating which goes first. (c) is \`previewAudience\` (count after exclusions and suppressions, 10 samples, missing attributes) in-process.\n\n${table}`,
+    `${machineLine()}; median of ${runs} runs (each count the median of ${countRepeats}).\n\nCommand: \`DATABASE_URL=postgres://… npm run bench:audience -- --recipients ${recipients} --runs ${runs}\`\n\nWorkload: real Postgres 15; ${recipients.toLocaleString('en')} recipients with plan, score, city and products attributes; lists \`customers\` (the first 60%) and \`trial\` (the last 60%), overlapping in a fifth; \`press\` (every 50th) excluded; segment \`${SEGMENT}\`, an audience of ${audienceSize.toLocaleString('en')} for (a) and (c); (a) again with the segment \`${BROAD_SEGMENT}\`, which every recipient matches (${broadSize.toLocaleString('en')}: both lists minus press). (b) sends two whole campaigns of ${sendSize.toLocaleString('en')}: one over the same lists with the segment \`${SEND_SEGMENT}\`, one to a plain list of the first ${sendSize.toLocaleString('en')} recipients. (a) is measured from the start call (which fixes the audience in its transaction) with \`herald worker --watch\` already running, to the mock's first accepted message. (b) runs each campaign as \`herald campaign start ID --wait\` after its audience is fixed, on the send benchmark's mock (50 ms ± 20 ms, 0.25% 429s and 503s), alternating which goes first. (c) is \`previewAudience\` (count after exclusions and suppressions, 10 samples, missing attributes) in-process. The database also holds an earlier campaign to 40% of the recipients with outcomes for 60% of those (1% hard bounces). The machine's 1-minute load average at the start of each run: ${results.map((r) => r.load.toFixed(1)).join(', ')} (other work on its 2 cores slows every number).\n\n${table}`,
   );
 }

@@ -1,7 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { audienceCondition, type AudienceDefinition } from './audienceQuery.js';
 import type { ClaimedRecipient } from './claimBatch.js';
+import { planSegmentQuery } from './planSegmentQuery.js';
 
 /** Whose page: a campaign's fixed audience, or an audience as defined now. */
 export type AudienceSource = { campaignId: number } | { definition: AudienceDefinition; now: Date };
@@ -18,6 +19,10 @@ export async function audiencePage(
   limit: number,
   { withoutSuppressed = false }: { withoutSuppressed?: boolean } = {},
 ): Promise<ClaimedRecipient[]> {
+  if ('definition' in source && source.definition.segment !== null) {
+    if (!db.isTransaction) return db.transaction().execute((trx) => audiencePage(trx, source, afterRecipientId, limit, { withoutSuppressed }));
+    await planSegmentQuery(db as Transaction<Database>);
+  }
   const unsuppressed = withoutSuppressed ? sql`and not exists (select 1 from suppressions s where s.email = lower(r.email))` : sql``;
   const rows =
     'campaignId' in source

@@ -1,8 +1,9 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { parseSegmentOrThrow } from '../domain/audience.js';
 import { audienceIds } from './audienceQuery.js';
 import { campaignAudience } from './campaignAudience.js';
+import { planSegmentQuery } from './planSegmentQuery.js';
 
 /**
  * Fixes a campaign's audience (docs/audience.md): one INSERT … SELECT copies the recipient
@@ -14,7 +15,8 @@ import { campaignAudience } from './campaignAudience.js';
  * segment's expression is kept in where_text, so the campaign shows what it was sent by.
  * Returns the size, or null when the audience was already fixed.
  */
-export async function snapshotAudience(trx: Kysely<Database>, campaignId: number, now: Date): Promise<number | null> {
+export async function snapshotAudience(trx: Transaction<Database> | Kysely<Database>, campaignId: number, now: Date): Promise<number | null> {
+  if (!trx.isTransaction) throw new Error('snapshotAudience runs inside the transaction that starts the campaign');
   const locked = await sql<{ audience_size: number | null; claim_cursor: number }>`
     select audience_size, claim_cursor from campaigns where id = ${campaignId} for update
   `.execute(trx);
@@ -25,6 +27,7 @@ export async function snapshotAudience(trx: Kysely<Database>, campaignId: number
   const text = def.whereText ?? def.segment?.expression ?? null;
   const label = def.whereText !== null ? `campaign ${campaignId}'s --where` : `segment '${def.segment?.name}'`;
   const segment = text === null ? null : parseSegmentOrThrow(text, label, 'where');
+  if (segment !== null) await planSegmentQuery(trx as Transaction<Database>);
   const ids = audienceIds({ include: def.include.map((l) => l.id), exclude: def.exclude.map((l) => l.id), segment, campaignId }, now);
   const inserted = await sql`
     insert into campaign_audience (campaign_id, recipient_id)
