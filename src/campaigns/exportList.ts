@@ -4,6 +4,7 @@ import { NotFoundError } from '../domain/errors.js';
 import { findListId } from '../sql/findListId.js';
 import { listAttributeNames } from '../sql/recipients/listAttributeNames.js';
 import { listMemberPages, type MemberRow } from '../sql/recipients/listMemberPages.js';
+import { writeChunks } from './writeChunks.js';
 
 // Recipients as CSV (docs/http-api.md, "Export a list"): email, name, then one column per
 // attribute name any of them has, in the layout `recipients import` reads back.
@@ -49,39 +50,20 @@ export async function writeRecipientsCsv(
   pages: AsyncIterable<MemberRow[]>,
   options: ExportOptions = {},
 ): Promise<void> {
-  const safe = options.spreadsheetSafe ?? true;
+  await writeChunks(out, csvChunks(attributeNames, pages, options.spreadsheetSafe ?? true));
+}
+
+async function* csvChunks(attributeNames: readonly string[], pages: AsyncIterable<MemberRow[]>, safe: boolean): AsyncGenerator<string> {
   const cell = (value: string | null): string => csvCell(safe ? spreadsheetSafe(value) : value);
-  let gone = false;
-  let wake: (() => void) | null = null;
-  const onGone = (): void => {
-    gone = true;
-    wake?.();
-  };
-  out.once('error', onGone);
-  out.once('close', onGone);
-  const write = (chunk: string): Promise<void> | void => {
-    if (gone || out.write(chunk)) return;
-    return new Promise<void>((resolve) => {
-      wake = resolve;
-      out.once('drain', () => resolve());
-    });
-  };
-  try {
-    await write(`${['email', 'name', ...attributeNames].map(cell).join(',')}\n`);
-    for await (const page of pages) {
-      if (gone) break;
-      let chunk = '';
-      for (const r of page) {
-        chunk += `${cell(r.email)},${cell(r.name)}`;
-        for (const key of attributeNames) chunk += `,${cell(textOf(r.attributes[key]))}`;
-        chunk += '\n';
-      }
-      await write(chunk);
+  yield `${['email', 'name', ...attributeNames].map(cell).join(',')}\n`;
+  for await (const page of pages) {
+    let chunk = '';
+    for (const r of page) {
+      chunk += `${cell(r.email)},${cell(r.name)}`;
+      for (const key of attributeNames) chunk += `,${cell(textOf(r.attributes[key]))}`;
+      chunk += '\n';
     }
-  } finally {
-    out.off('error', onGone);
-    out.off('close', onGone);
-    if (gone) out.on('error', () => undefined);
+    yield chunk;
   }
 }
 

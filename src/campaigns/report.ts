@@ -1,5 +1,6 @@
 import type { Db } from '../db/connect.js';
 import { campaignReportPages, type ReportRow } from '../sql/campaignReport.js';
+import { writeChunks } from './writeChunks.js';
 
 export type ReportFormat = 'csv' | 'jsonl';
 
@@ -89,36 +90,11 @@ function jsonlPage(page: ReportRow[]): string {
  * response; both stop reading the database when the reader goes away.
  */
 export async function writeReport(db: Db, id: number, format: ReportFormat, out: NodeJS.WritableStream): Promise<void> {
-  // The reader may go away early (`report ID | head`): stop reading the database then and end
-  // quietly, as Unix tools do on EPIPE, instead of waiting for a 'drain' that never comes.
-  let gone = false;
-  let wake: (() => void) | null = null;
-  const onGone = (): void => {
-    gone = true;
-    wake?.();
-  };
-  out.once('error', onGone);
-  out.once('close', onGone);
-  const drained = (): Promise<void> =>
-    new Promise((resolve) => {
-      wake = resolve;
-      out.once('drain', () => resolve());
-    });
-  const write = (chunk: string): Promise<void> | void => {
-    if (gone) return;
-    if (!out.write(chunk)) return drained();
-  };
-  try {
-    if (format === 'csv') await write(`${REPORT_COLUMNS.join(',')}\n`);
-    // One write per page: a write per row cost a system call per row on stdout.
-    for await (const page of campaignReportPages(db.kysely, id)) {
-      if (gone) break;
-      await write(format === 'csv' ? csvPage(page) : jsonlPage(page));
-    }
-  } finally {
-    out.off('error', onGone);
-    out.off('close', onGone);
-    // Later writes to a closed stdout (console.log) must not crash the process either.
-    if (gone) out.on('error', () => undefined);
-  }
+  await writeChunks(out, reportChunks(db, id, format));
+}
+
+async function* reportChunks(db: Db, id: number, format: ReportFormat): AsyncGenerator<string> {
+  if (format === 'csv') yield `${REPORT_COLUMNS.join(',')}\n`;
+  // One write per page: a write per row cost a system call per row on stdout.
+  for await (const page of campaignReportPages(db.kysely, id)) yield format === 'csv' ? csvPage(page) : jsonlPage(page);
 }
