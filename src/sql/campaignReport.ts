@@ -94,31 +94,16 @@ export function reportPage(trx: Transaction<Database>, campaignId: number, after
  * sorted them for each page. So the page is read by the deliveries primary key from the cursor
  * on (planKeyRangePages), and each row's email is a subquery by the recipients primary key,
  * which Postgres runs per row and cannot turn into a join that reads recipients from the start.
- * Each page is its own transaction; the next one is already being read while a page is yielded.
  */
 export async function* campaignReportPages(db: Kysely<Database>, campaignId: number, pageSize = 5000): AsyncGenerator<ReportRow[]> {
-  const readPage = (after: number): Promise<ReportRow[]> =>
-    db.transaction().execute(async (trx) => {
+  let after = 0;
+  for (;;) {
+    const rows = await db.transaction().execute(async (trx) => {
       await planKeyRangePages(trx);
       return reportPage(trx, campaignId, after, pageSize).execute();
     });
-  let next = readPage(0);
-  try {
-    for (;;) {
-      const rows = await next;
-      const full = rows.length === pageSize;
-      // The next page is read while the caller formats and writes this one, so Postgres and
-      // Node work at the same time instead of taking turns.
-      if (full) {
-        next = readPage(rows[rows.length - 1]!.recipientId);
-        next.catch(() => undefined);
-      }
-      if (rows.length > 0) yield rows;
-      if (!full) return;
-    }
-  } finally {
-    // A caller that stops early (the reader went away) leaves one read in flight: let it end
-    // before the pool is closed under it. Its error, if any, is of no interest then.
-    await next.catch(() => undefined);
+    if (rows.length > 0) yield rows;
+    if (rows.length < pageSize) return;
+    after = rows[rows.length - 1]!.recipientId;
   }
 }
