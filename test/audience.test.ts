@@ -24,7 +24,7 @@ import { finishIfComplete } from '../src/sql/finishIfComplete.js';
 import { promoteDueCampaigns } from '../src/sql/scheduledCampaigns.js';
 import { writeResults } from '../src/sql/writeResults.js';
 import { dbLabel, onRealPostgres, openTestDb, type TestDb } from './support/db.js';
-import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type HeraldProcess, type MockProcess } from './support/processes.js';
+import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, waitWhileRunning, type MockProcess } from './support/processes.js';
 import { serverOptions } from './support/server.js';
 
 const TOKEN = 'audience-test-token';
@@ -682,16 +682,6 @@ describe('a segmented audience through crashes and pause/resume (postgres)', { s
   });
 
   const sentSoFar = async (id: number): Promise<number> => (await countDeliveries(db.kysely, id)).sent;
-  const waitUntil = async (what: string, worker: HeraldProcess, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) {
-        worker.process.kill('SIGKILL');
-        throw new Error(`timed out waiting until ${what}; the worker's output:\n${worker.output()}`);
-      }
-      await sleep(50);
-    }
-  };
 
   it('sends every recipient of the audience exactly once and nobody else, through two SIGKILLs and a pause/resume', async () => {
     const ids = await people(db.kysely, 12_000, (i) => ({ score: String(i % 100) }));
@@ -718,13 +708,13 @@ describe('a segmented audience through crashes and pause/resume (postgres)', { s
     for (let kill = 0; kill < 2; kill++) {
       const worker = spawnHerald(workerArgs, env);
       const before = await sentSoFar(id);
-      await waitUntil('the worker makes progress', worker, async () => (await sentSoFar(id)) > before + 500 + Math.random() * 1500);
+      await waitWhileRunning('the worker makes progress', worker, async () => (await sentSoFar(id)) > before + 500 + Math.random() * 1500);
       worker.process.kill('SIGKILL');
       await worker.exited;
     }
     const worker = spawnHerald(workerArgs, env);
     const before = await sentSoFar(id);
-    await waitUntil('the worker makes progress', worker, async () => (await sentSoFar(id)) > before + 500);
+    await waitWhileRunning('the worker makes progress', worker, async () => (await sentSoFar(id)) > before + 500);
     await sleep(2500);
     await runHerald(['campaign', 'pause', String(id)], env);
     assert.equal(await worker.exited, 0, worker.output());

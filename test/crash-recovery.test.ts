@@ -5,7 +5,7 @@ import { formatDeliveryId } from '../src/domain/deliveryId.js';
 import { countDeliveries } from '../src/sql/countDeliveries.js';
 import { onRealPostgres, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
-import { MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, type HeraldProcess, type MockProcess } from './support/processes.js';
+import { MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, waitWhileRunning, type MockProcess } from './support/processes.js';
 
 const skip = onRealPostgres ? false : 'several processes share one database: needs DATABASE_URL (real Postgres)';
 
@@ -24,23 +24,12 @@ describe('pause, resume, graceful stop and crashes (postgres)', { skip }, () => 
   });
 
   const sentSoFar = async (campaignId: number): Promise<number> => (await countDeliveries(db.kysely, campaignId)).sent;
-  /** Waits for `check` while `worker` runs; on a timeout, kills it and fails with its output. */
-  const waitUntil = async (what: string, worker: HeraldProcess, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) {
-        worker.process.kill('SIGKILL');
-        throw new Error(`timed out waiting until ${what}; the worker's output:\n${worker.output()}`);
-      }
-      await sleep(50);
-    }
-  };
 
   it('SIGTERM stops a worker with nothing left queued and every result recorded', async () => {
     const { listId } = await seedList(db.kysely, 'sigterm', 20_000);
     const campaignId = await seedCampaign(db.kysely, listId);
     const worker = spawnHerald(['worker', '--concurrency', '100'], env);
-    await waitUntil('some mail is sent', worker, async () => (await sentSoFar(campaignId)) > 1000);
+    await waitWhileRunning('some mail is sent', worker, async () => (await sentSoFar(campaignId)) > 1000);
     worker.process.kill('SIGTERM');
     assert.equal(await worker.exited, 0, worker.output());
 
@@ -65,7 +54,7 @@ describe('pause, resume, graceful stop and crashes (postgres)', { skip }, () => 
     for (let kill = 0; kill < 3; kill++) {
       const worker = spawnHerald(workerArgs, chaosEnv);
       const before = await sentSoFar(campaignId);
-      await waitUntil('the worker makes progress', worker, async () => (await sentSoFar(campaignId)) > before + 500 + Math.random() * 2000);
+      await waitWhileRunning('the worker makes progress', worker, async () => (await sentSoFar(campaignId)) > before + 500 + Math.random() * 2000);
       worker.process.kill('SIGKILL');
       await worker.exited;
       logs.push(worker.output());
@@ -74,7 +63,7 @@ describe('pause, resume, graceful stop and crashes (postgres)', { skip }, () => 
     for (let cycle = 0; cycle < 2; cycle++) {
       const worker = spawnHerald(workerArgs, chaosEnv);
       const before = await sentSoFar(campaignId);
-      await waitUntil('the worker makes progress', worker, async () => (await sentSoFar(campaignId)) > before + 1000);
+      await waitWhileRunning('the worker makes progress', worker, async () => (await sentSoFar(campaignId)) > before + 1000);
       // Let the killed workers' leases (2 s) expire first, so no claim of theirs is still queued.
       await sleep(2500);
       await runHerald(['campaign', 'pause', String(campaignId)], env);

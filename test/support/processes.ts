@@ -60,6 +60,18 @@ export interface HeraldProcess {
 }
 
 /** Runs `herald ARGS` as a child process with the given environment additions. */
+/** Waits for `check` while `worker` runs; on a timeout, kills it and fails with its output. */
+export async function waitWhileRunning(what: string, worker: HeraldProcess, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      worker.process.kill('SIGKILL');
+      throw new Error(`timed out waiting until ${what}; the worker's output:\n${worker.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export function spawnHerald(args: string[], env: Record<string, string | undefined>): HeraldProcess {
   const child = spawn(process.execPath, [cliPath, ...args], {
     env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', ...env },
