@@ -84,13 +84,15 @@ describe('three workers, two campaigns, one shared rate limit (postgres + redis)
       for (const r of list.recipientIds) assert.equal(accepted[formatDeliveryId(id, r)], 1, `recipient ${r} of campaign ${id}`);
     }
     const perSecond = Object.values((await mock.stats()).perSecond as Record<string, number>);
-    // The limiter hands out permits every 100 ms (30 at a time): a refresh granted just before a
-    // second boundary is counted by the mock in the next second. So one second may hold up to
-    // one refresh more, but no two consecutive seconds more than twice the limit (+5%).
+    // The limiter adds 30 permits every 100 ms: an interval granted just before a second
+    // boundary is counted by the mock in the next second. The bucket carries over at most one
+    // chunk (6), and each worker may hold a chunk and a half it fetched ahead (3 × 9). So one
+    // second may hold up to 300 + 30 + 6 + 27, and no two consecutive seconds more than twice
+    // the limit and as much again.
     const peak = Math.max(...perSecond);
-    assert.ok(peak <= 330, `peak ${peak}/s over a 300/s limit: ${perSecond.join(', ')}`);
+    assert.ok(peak <= 363, `peak ${peak}/s over a 300/s limit: ${perSecond.join(', ')}`);
     const pairs = perSecond.slice(1).map((n, i) => n + perSecond[i]!);
-    assert.ok(Math.max(...pairs) <= 630, `two seconds held ${Math.max(...pairs)} over a 300/s limit: ${perSecond.join(', ')}`);
+    assert.ok(Math.max(...pairs) <= 663, `two seconds held ${Math.max(...pairs)} over a 300/s limit: ${perSecond.join(', ')}`);
     assert.ok(perSecond.filter((n) => n >= 250).length >= 5, `the limit was actually used: ${perSecond.join(', ')}`);
   });
 

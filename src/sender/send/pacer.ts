@@ -32,6 +32,63 @@ function recognizeLostRedisState(): void {
 }
 recognizeLostRedisState();
 
+/**
+ * Bottleneck's local datastore adds to the reservoir on a heartbeat and records the tick's
+ * time as the last increase, so every tick that runs late (a busy event loop) loses its
+ * lateness for good: the rate falls below the one configured whenever the process has other
+ * work. Its Redis script counts whole intervals since the last increase and advances by them,
+ * losing nothing. The local heartbeat is made to do what the Redis script does.
+ */
+function increaseReservoirByWholeIntervals(): void {
+  const require = createRequire(import.meta.url);
+  const local = require('bottleneck/lib/LocalDatastore.js') as {
+    prototype: {
+      _startHeartbeat(this: LocalStore): unknown;
+      __heraldPatched?: boolean;
+    };
+  };
+  interface LocalStore {
+    heartbeat: NodeJS.Timeout | null;
+    heartbeatInterval: number;
+    _lastReservoirIncrease: number;
+    storeOptions: {
+      reservoir: number | null;
+      reservoirRefreshInterval: number | null;
+      reservoirIncreaseInterval: number | null;
+      reservoirIncreaseAmount: number | null;
+      reservoirIncreaseMaximum: number | null;
+    };
+    instance: { _drainAll(capacity: unknown): unknown };
+    computeCapacity(): unknown;
+  }
+  const proto = local.prototype;
+  if (proto.__heraldPatched) return;
+  proto.__heraldPatched = true;
+  const original = proto._startHeartbeat;
+  proto._startHeartbeat = function (this: LocalStore) {
+    const o = this.storeOptions;
+    if (this.heartbeat != null || o.reservoirRefreshInterval != null || o.reservoirIncreaseInterval == null || o.reservoirIncreaseAmount == null) {
+      return original.call(this);
+    }
+    this.heartbeat = setInterval(() => {
+      const interval = o.reservoirIncreaseInterval;
+      const amount = o.reservoirIncreaseAmount;
+      if (interval == null || amount == null) return;
+      const intervals = Math.floor((Date.now() - this._lastReservoirIncrease) / interval);
+      if (intervals <= 0) return;
+      this._lastReservoirIncrease += intervals * interval;
+      const reservoir = o.reservoir ?? 0;
+      const increase = Math.min(amount * intervals, (o.reservoirIncreaseMaximum ?? Number.POSITIVE_INFINITY) - reservoir);
+      if (increase <= 0) return;
+      o.reservoir = reservoir + increase;
+      this.instance._drainAll(this.computeCapacity());
+    }, this.heartbeatInterval);
+    this.heartbeat.unref();
+    return undefined;
+  };
+}
+increaseReservoirByWholeIntervals();
+
 /** How long a wait for permits may last before the limiter is presumed stuck and rebuilt. */
 const STALL_MS = 15_000;
 
@@ -99,12 +156,12 @@ export class Pacer {
       if (!this.limiter || this.closed) return;
       if (this.permits > 0) {
         this.permits--;
+        // The next chunk is asked for while half of this one is left, so its round trips
+        // (several to Redis when shared) overlap sending instead of stalling every sender.
+        if (this.permits * 2 < this.chunkSize()) this.startRefill(this.limiter);
         return;
       }
-      this.refill ??= this.fetchPermits(this.limiter, this.chunkSize()).finally(() => {
-        this.refill = null;
-      });
-      await abortable(this.refill, signal);
+      await abortable(this.startRefill(this.limiter), signal);
     }
   }
 
@@ -127,10 +184,19 @@ export class Pacer {
     if (limiter) await retire(limiter);
   }
 
+  private startRefill(limiter: Bottleneck): Promise<void> {
+    this.refill ??= this.fetchPermits(limiter, this.chunkSize()).finally(() => {
+      this.refill = null;
+    });
+    return this.refill;
+  }
+
   private chunkSize(): number {
     // Permits are fetched in chunks (few Bottleneck jobs) but held locally, so each process can
-    // run ahead of the shared limit by one chunk: 50 ms worth alone, 10 ms worth when shared.
-    return Math.max(1, Math.floor((this.limiterRate ?? 1) / (this.options.redisUrl ? 100 : 20)));
+    // run ahead of the shared limit by a chunk and a half: 75 ms worth alone, 30 ms worth when
+    // shared. Smaller shared chunks mean more Redis round trips per second than a busy worker
+    // turns around, and the rate falls short of the one configured (test/pacer.test.ts).
+    return Math.max(1, Math.floor((this.limiterRate ?? 1) / (this.options.redisUrl ? 50 : 20)));
   }
 
   private async fetchPermits(limiter: Bottleneck, weight: number): Promise<void> {
@@ -182,7 +248,7 @@ export class Pacer {
     this.limiter = null;
     if (old) void retire(old);
     if (rate === null) return;
-    const settings = reservoirSettings(rate);
+    const settings = reservoirSettings(rate, this.chunkSize());
     if (!this.options.redisUrl) {
       this.limiter = new Bottleneck({ ...settings, id: this.options.id });
       return;
@@ -200,22 +266,39 @@ export class Pacer {
     // Not the reservoir itself: resetting it would hand every process a fresh reservoir's worth
     // at once, over the shared rate, each time one starts. (updateSettings returns a promise,
     // whatever its types say; a Redis failure shows up again when permits are fetched.)
-    const { reservoirRefreshAmount, reservoirRefreshInterval, heartbeatInterval } = settings;
-    Promise.resolve(this.limiter.updateSettings({ reservoirRefreshAmount, reservoirRefreshInterval, heartbeatInterval })).catch(() => undefined);
+    // The refresh settings of an earlier Herald (which reset the reservoir every interval) are
+    // cleared: with both, the shared rate would double.
+    const { reservoirIncreaseAmount, reservoirIncreaseInterval, reservoirIncreaseMaximum, heartbeatInterval } = settings;
+    Promise.resolve(
+      this.limiter.updateSettings({
+        reservoirIncreaseAmount,
+        reservoirIncreaseInterval,
+        reservoirIncreaseMaximum,
+        reservoirRefreshAmount: null,
+        reservoirRefreshInterval: null,
+        heartbeatInterval,
+      }),
+    ).catch(() => undefined);
   }
 }
 
 /**
- * Reservoir refreshed every 100 ms when the rate divides evenly (smooth), else every second.
- * The heartbeat must tick faster than the refresh, or Bottleneck refreshes late.
+ * A token bucket: the reservoir grows by one interval's worth every 100 ms when the rate
+ * divides evenly (smooth), else every second. Intervals are counted from the first, not from
+ * the tick that noticed them (see increaseReservoirByWholeIntervals), so a late tick delays
+ * permits without losing them. The bucket holds one interval's worth and one chunk more: a
+ * remainder smaller than a chunk, which no sender can take, carries over to the next interval
+ * instead of being cut off at each increase; no longer burst builds up.
+ * The heartbeat must tick faster than the interval, or increases come late.
  */
-function reservoirSettings(rate: number): Bottleneck.ConstructorOptions {
+function reservoirSettings(rate: number, chunk: number): Bottleneck.ConstructorOptions {
   const interval = rate >= 100 && rate % 10 === 0 ? 100 : 1000;
   const amount = Math.max(1, Math.round((rate * interval) / 1000));
   return {
     reservoir: amount,
-    reservoirRefreshAmount: amount,
-    reservoirRefreshInterval: interval,
+    reservoirIncreaseAmount: amount,
+    reservoirIncreaseInterval: interval,
+    reservoirIncreaseMaximum: amount + chunk,
     heartbeatInterval: Math.min(50, interval / 2),
   };
 }
