@@ -158,6 +158,15 @@ describe(`composing a campaign through the API: templates, drafts edited, fields
     assert.match(message('where'), /segment or where, not both/);
     // The summary names them too, for a client that shows one line.
     assert.match(wrong.body.error!, /^invalid request body: .*from: /);
+    // Fields left out say so.
+    const empty = await call('POST', '/api/v1/campaigns', {});
+    assert.deepEqual(empty.body.fields, [
+      { field: 'name', message: 'required' },
+      { field: 'template', message: 'required' },
+      { field: 'subject', message: 'required' },
+      { field: 'from', message: 'required' },
+      { field: 'lists', message: 'name at least one list (list or lists)' },
+    ]);
     // A line break in a header field is refused before anything else is looked at.
     const header = await call('POST', '/api/v1/campaigns', {
       name: 'X',

@@ -237,7 +237,8 @@ export function validationError(issues: readonly z.core.$ZodIssue[], where: 'bod
   if (where === 'params') return new HttpError(400, issues.map((i) => i.message).join('; '));
   const fields = issues.map((issue) => ({
     field: issue.path.length > 0 ? issue.path.join('.') : issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys.join(', ') : '(root)',
-    message: issue.message,
+    // A field left out says so, rather than zod's "expected string, received undefined".
+    message: issue.code === 'invalid_type' && / received undefined$/.test(issue.message) ? 'required' : issue.message,
   }));
   return new HttpError(400, `invalid request ${where}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields);
 }
