@@ -117,6 +117,19 @@ describe(`composing a campaign through the API: templates, drafts edited, fields
     fs.rmSync(templates, { recursive: true, force: true });
   });
 
+  it('describes the new routes in the OpenAPI document, the PATCH body with every field', async () => {
+    const spec = await ok<{
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } }>>;
+    }>('GET', '/openapi.json');
+    assert.ok(spec.paths['/api/v1/templates']?.get);
+    const patch = spec.paths['/api/v1/campaigns/{id}']?.patch;
+    assert.ok(patch?.requestBody);
+    const properties = Object.keys(patch.requestBody.content['application/json']!.schema.properties).sort();
+    const create = Object.keys(spec.paths['/api/v1/campaigns']!.post!.requestBody!.content['application/json']!.schema.properties).sort();
+    assert.deepEqual(properties, create);
+    assert.ok(properties.includes('replyTo') && properties.includes('ratePerSecond'), properties.join(', '));
+  });
+
   it('lists the template folders a campaign can name, with their parts', async () => {
     const { items } = await ok<{ items: Array<{ name: string; parts: string[] }> }>('GET', '/api/v1/templates');
     assert.deepEqual(items, [
