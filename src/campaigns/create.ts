@@ -1,8 +1,18 @@
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/connect.js';
-import type { UnknownPolicy } from '../db/schema.js';
+import type { NewCampaign, UnknownPolicy } from '../db/schema.js';
 import { domainKey } from '../domain/email.js';
-import { hasLineBreak, isDomainName, isSenderAddress, isTag, LINE_BREAK_MESSAGE, MAX_TAGS, quoteDisplayName, TAG_RULE } from '../domain/validation.js';
+import {
+  hasLineBreak,
+  isDomainName,
+  isSenderAddress,
+  isTag,
+  LINE_BREAK_MESSAGE,
+  MAX_TAGS,
+  quoteDisplayName,
+  SENDER_ADDRESS_RULE,
+  TAG_RULE,
+} from '../domain/validation.js';
 import { UserError } from '../domain/errors.js';
 import { templatesDir } from '../config/paths.js';
 import { checkCampaignTemplates } from '../sender/render/compile.js';
@@ -35,27 +45,49 @@ export interface CreateCampaignInput {
   unknownPolicy?: UnknownPolicy | undefined;
 }
 
+/** A campaign's row and audience, checked and ready to store. */
+export interface PreparedCampaign {
+  values: Omit<NewCampaign, 'status' | 'scheduled_at' | 'started_at' | 'finished_at'>;
+  audience: { include: number[]; exclude: number[] };
+}
+
 /**
  * Validates and stores a draft campaign. Templates are compiled now so errors surface early;
  * so is the audience: every list and segment name must exist and the --where text must parse.
  */
 export async function createCampaign(db: Db, config: Config, input: CreateCampaignInput): Promise<number> {
+  const { values, audience } = await prepareCampaign(db, config, input);
+  try {
+    return await insertCampaign(db.kysely, { ...values, scheduled_at: null, started_at: null, finished_at: null }, audience);
+  } catch (err) {
+    throw audienceRace(err);
+  }
+}
+
+/**
+ * The checks a draft passes when it is created and each time it is edited (editDraft.ts):
+ * every value, the audience's names and text, and the templates compiled. Each error names
+ * the API field it is about (the CLI shows the message, which names its option).
+ */
+export async function prepareCampaign(db: Db, config: Config, input: CreateCampaignInput): Promise<PreparedCampaign> {
   const lists = [...(input.list === undefined ? [] : [input.list]), ...(input.lists ?? [])];
   if (lists.length === 0) throw new UserError('name at least one list to send to (--list)', [{ field: 'lists', message: 'at least one list is required' }]);
   const audience = await resolveAudience(db, { lists, excludeLists: input.excludeLists, segment: input.segment, where: input.where });
   const listId = audience.include![0]!.id;
-  checkOneLine('--subject', input.subject);
-  checkOneLine('--from', input.from);
-  if (input.replyTo) checkOneLine('--reply-to', input.replyTo);
-  for (const tag of input.tags ?? []) checkOneLine('--tag', tag);
-  checkAddress('--from', input.from);
-  if (input.replyTo) checkAddress('--reply-to', input.replyTo);
+  checkOneLine('--subject', 'subject', input.subject);
+  checkOneLine('--from', 'from', input.from);
+  if (input.replyTo) checkOneLine('--reply-to', 'replyTo', input.replyTo);
+  for (const tag of input.tags ?? []) checkOneLine('--tag', 'tags', tag);
+  checkAddress('--from', 'from', input.from);
+  if (input.replyTo) checkAddress('--reply-to', 'replyTo', input.replyTo);
   const domain = input.domain ?? config.mailgun.domain ?? null;
-  if (domain !== null && !isDomainName(domain)) throw new UserError(`--domain '${domain}' is not a domain name`);
+  if (domain !== null && !isDomainName(domain))
+    throw new UserError(`--domain '${domain}' is not a domain name`, [{ field: 'domain', message: 'expected a domain name' }]);
   const tags = input.tags ?? [];
-  if (tags.length > MAX_TAGS) throw new UserError(`--tag: at most ${MAX_TAGS} tags per campaign, got ${tags.length}`);
+  if (tags.length > MAX_TAGS)
+    throw new UserError(`--tag: at most ${MAX_TAGS} tags per campaign, got ${tags.length}`, [{ field: 'tags', message: `at most ${MAX_TAGS} tags` }]);
   for (const tag of tags) {
-    if (!isTag(tag)) throw new UserError(`--tag '${tag}': tags are ${TAG_RULE}`);
+    if (!isTag(tag)) throw new UserError(`--tag '${tag}': tags are ${TAG_RULE}`, [{ field: 'tags', message: `'${tag}': tags are ${TAG_RULE}` }]);
   }
   const values = {
     name: input.name,
@@ -72,9 +104,6 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     unknown_policy: input.unknownPolicy ?? 'reconcile',
     segment_id: audience.segment?.id ?? null,
     where_text: audience.where,
-    scheduled_at: null,
-    started_at: null,
-    finished_at: null,
   };
   const probe = {
     ...values,
@@ -84,6 +113,9 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     list_exhausted: false,
     created_at: new Date(),
     updated_at: new Date(),
+    scheduled_at: null,
+    started_at: null,
+    finished_at: null,
     waiting_reason: null,
     waiting_until: null,
     waiting_detail: null,
@@ -92,32 +124,34 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     audience_size: null,
   };
   await checkTemplatesOrThrow(renderSpecFor(probe, config, templatesDir(), 'check'));
-  try {
-    return await insertCampaign(db.kysely, values, {
-      include: audience.include!.map((l) => l.id),
-      exclude: audience.exclude.map((l) => l.id),
-    });
-  } catch (err) {
-    // The segment was removed (or a list deleted) between the check above and the insert.
-    if ((err as { code?: string }).code === '23503')
-      throw new UserError(`the audience changed while the campaign was created (a list or segment went away); try again`);
-    throw err;
-  }
+  return { values, audience: { include: audience.include!.map((l) => l.id), exclude: audience.exclude.map((l) => l.id) } };
 }
 
+/** A list or segment removed between the checks and the write (a foreign key refused it). */
+export function audienceRace(err: unknown): unknown {
+  if ((err as { code?: string }).code === '23503')
+    return new UserError(`the audience changed while the campaign was saved (a list or segment went away); try again`);
+  return err;
+}
+
+/**
+ * Compiles a campaign's templates; an error names the file and line, and (for the API) the
+ * field: `subject` when the subject is what failed, else `template`.
+ */
 export async function checkTemplatesOrThrow(spec: Parameters<typeof checkCampaignTemplates>[0]): Promise<void> {
   try {
     await checkCampaignTemplates(spec);
   } catch (err) {
-    throw new UserError(`template error: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    throw new UserError(`template error: ${message}`, [{ field: /^subject\b/.test(message) ? 'subject' : 'template', message }]);
   }
 }
 
-function checkOneLine(option: string, value: string): void {
+function checkOneLine(option: string, field: string, value: string): void {
   // JSON.stringify shows the breaks as \r and \n instead of printing them.
-  if (hasLineBreak(value)) throw new UserError(`${option} ${JSON.stringify(value)} ${LINE_BREAK_MESSAGE}`);
+  if (hasLineBreak(value)) throw new UserError(`${option} ${JSON.stringify(value)} ${LINE_BREAK_MESSAGE}`, [{ field, message: LINE_BREAK_MESSAGE }]);
 }
 
-function checkAddress(option: string, value: string): void {
-  if (!isSenderAddress(value)) throw new UserError(`${option} '${value}' is not a valid address`);
+function checkAddress(option: string, field: string, value: string): void {
+  if (!isSenderAddress(value)) throw new UserError(`${option} '${value}' is not a valid address`, [{ field, message: SENDER_ADDRESS_RULE }]);
 }

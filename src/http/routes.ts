@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { controlCampaign, scheduleCampaign } from '../campaigns/control.js';
 import { createCampaign } from '../campaigns/create.js';
+import { editDraftCampaign } from '../campaigns/editDraft.js';
+import { listTemplateFolders } from '../campaigns/templates.js';
 import { previewAudience } from '../campaigns/audience.js';
 import { createSegment, deleteSegment, listSavedSegments, showSegment } from '../campaigns/segments.js';
 import { writeReport } from '../campaigns/report.js';
@@ -48,6 +50,7 @@ import {
   segmentNameParams,
   suppressionsQuery,
   testSendBody,
+  updateCampaignBody,
 } from './api/schemas.js';
 import { dashboardPage, type DashboardAssets } from './dashboard/page.js';
 import { HttpError } from './errors.js';
@@ -334,6 +337,15 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
 
     route('token', 'none', {
       method: 'GET',
+      url: '/api/v1/templates',
+      schema: api('Template folders a campaign can name, with the parts each holds', {
+        response: { 200: ok('{ items: [{ name, parts }] }, parts e.g. ["html.njk", "text.njk"]'), ...errors },
+      }),
+      handler: async () => ({ items: listTemplateFolders() }),
+    }),
+
+    route('token', 'none', {
+      method: 'GET',
       url: '/api/v1/campaigns',
       schema: api('The newest campaigns with sent/failed counts', { response: { 200: ok('{ items }'), ...errors } }),
       handler: async () => reads.list(),
@@ -355,6 +367,22 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
         const id = await createCampaign(db, config, req.body);
         reads.changed(id);
         return reply.code(201).send(await reads.view(id));
+      },
+    }),
+    route('token', 'json', {
+      method: 'PATCH',
+      url: '/api/v1/campaigns/:id',
+      schema: api(
+        'Edit a draft: any field of a new campaign, the rest kept (null clears an optional one); the same checks as create; 409 once it is not a draft',
+        {
+          params: campaignIdParams,
+          body: updateCampaignBody,
+          response: { 200: ok('the campaign after the change'), ...errors },
+        },
+      ),
+      handler: async (req) => {
+        await writing(req.params.id, () => editDraftCampaign(db, config, req.params.id, req.body));
+        return reads.view(req.params.id);
       },
     }),
     route('token', 'none', {

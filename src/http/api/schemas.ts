@@ -22,36 +22,68 @@ const listNames = z.array(listName).max(100);
 const segmentText = z.string().min(1).max(SEGMENT_LIMITS.maxLength).describe('segment text (docs/segments.md), e.g. plan = "pro" and clicked within 90 days');
 const segmentName = z.string().min(1).max(100).describe('a saved segment');
 
-export const createCampaignBody = z
+const subject = z
+  .string()
+  .min(1, 'required: the subject line (Nunjucks)')
+  .max(998)
+  .refine((v) => !hasLineBreak(v), oneLine)
+  .describe('Nunjucks, e.g. "Hi {{ name }}"');
+
+/** A new campaign's fields; PATCH takes any of them (campaignFields below). */
+const campaignFields = {
+  name: z.string().trim().min(1, 'required: a name to know the campaign by').max(200),
+  list: listName.optional().describe('name of the list to send to (or use lists)'),
+  lists: listNames.optional().describe('lists to send to: their union, each recipient once'),
+  excludeLists: listNames.optional().describe('lists whose members are left out'),
+  segment: segmentName.optional(),
+  where: segmentText.optional(),
+  template: templateNameSchema.describe('a template folder (GET /api/v1/templates lists them)'),
+  subject,
+  from: address,
+  replyTo: address.optional(),
+  domain: domainNameSchema.optional(),
+  tags: tagsSchema.optional(),
+  ratePerSecond: positiveInt.optional(),
+  maxConcurrency: positiveInt.optional(),
+  priority: z.number().int().min(-1000).optional(),
+  unknownPolicy: z.enum(['reconcile', 'resend', 'skip']).optional(),
+};
+
+type AudienceFields = { list?: unknown; lists?: unknown[] | undefined; segment?: unknown; where?: unknown };
+
+/**
+ * The audience rules across fields, checked even when other fields are wrong (`when`), so one
+ * answer names every wrong field: a form shows them all at once.
+ */
+const audienceRules = (listsRequired: boolean) =>
+  z.superRefine<AudienceFields>(
+    (body, ctx) => {
+      if (listsRequired && body.list === undefined && (body.lists ?? []).length === 0)
+        ctx.addIssue({ code: 'custom', path: ['lists'], message: 'name at least one list (list or lists)' });
+      if (body.segment != null && body.where != null) ctx.addIssue({ code: 'custom', path: ['where'], message: 'give segment or where, not both' });
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value) },
+  );
+
+export const createCampaignBody = z.object(campaignFields).strict().check(audienceRules(true));
+
+/** PATCH /api/v1/campaigns/{id}: any field of a new campaign; null clears an optional one (editDraft.ts). */
+export const updateCampaignBody = z
   .object({
-    name: z.string().trim().min(1).max(200),
-    list: listName.optional().describe('name of the list to send to (or use lists)'),
-    lists: listNames.optional().describe('lists to send to: their union, each recipient once'),
-    excludeLists: listNames.optional().describe('lists whose members are left out'),
-    segment: segmentName.optional(),
-    where: segmentText.optional(),
-    template: templateNameSchema,
-    subject: z
-      .string()
-      .min(1)
-      .max(998)
-      .refine((v) => !hasLineBreak(v), oneLine)
-      .describe('Nunjucks, e.g. "Hi {{ name }}"'),
-    from: address,
-    replyTo: address.optional(),
-    domain: domainNameSchema.optional(),
-    tags: tagsSchema.optional(),
-    ratePerSecond: positiveInt.optional(),
-    maxConcurrency: positiveInt.optional(),
-    priority: z.number().int().min(-1000).optional(),
-    unknownPolicy: z.enum(['reconcile', 'resend', 'skip']).optional(),
+    ...campaignFields,
+    name: campaignFields.name.optional(),
+    template: campaignFields.template.optional(),
+    subject: subject.optional(),
+    from: address.optional(),
+    replyTo: address.nullable().optional(),
+    domain: domainNameSchema.nullable().optional(),
+    segment: segmentName.nullable().optional().describe('a saved segment (replaces where); null: no filter'),
+    where: segmentText.nullable().optional().describe('segment text (replaces segment); null: no filter'),
+    ratePerSecond: positiveInt.nullable().optional().describe('messages per second; null: no limit of its own'),
+    maxConcurrency: positiveInt.nullable().optional(),
   })
   .strict()
-  .superRefine((body, ctx) => {
-    if (body.list === undefined && (body.lists ?? []).length === 0)
-      ctx.addIssue({ code: 'custom', path: ['lists'], message: 'name at least one list (list or lists)' });
-    if (body.segment !== undefined && body.where !== undefined) ctx.addIssue({ code: 'custom', path: ['where'], message: 'give segment or where, not both' });
-  });
+  .check(audienceRules(false));
 
 export const createSegmentBody = z
   .object({
@@ -205,7 +237,8 @@ export function validationError(issues: readonly z.core.$ZodIssue[], where: 'bod
   if (where === 'params') return new HttpError(400, issues.map((i) => i.message).join('; '));
   const fields = issues.map((issue) => ({
     field: issue.path.length > 0 ? issue.path.join('.') : issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys.join(', ') : '(root)',
-    message: issue.message,
+    // A field left out says so, rather than zod's "expected string, received undefined".
+    message: issue.code === 'invalid_type' && / received undefined$/.test(issue.message) ? 'required' : issue.message,
   }));
   return new HttpError(400, `invalid request ${where}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields);
 }

@@ -373,6 +373,7 @@ function campaignsView() {
   var live = liveLine();
   view.replaceChildren(
     el('h1', { text: 'Campaigns' }),
+    el('div', { class: 'actions' }, [el('a', { class: 'button primary', href: '#/campaigns/new', 'data-testid': 'new-campaign', text: 'New campaign' })]),
     el('table', {}, [
       el('thead', {}, [
         el(
@@ -889,6 +890,7 @@ function campaignView(id) {
     renderAudience();
     put(actions, [
       c.status === 'draft' || c.status === 'scheduled' ? act('start', 'Start', 'primary') : null,
+      c.status === 'draft' ? el('a', { class: 'button', href: '#/campaigns/' + id + '/edit', 'data-testid': 'edit-draft', text: 'Edit draft' }) : null,
       c.status === 'running' ? act('pause', 'Pause', 'primary') : null,
       c.status === 'paused' ? act('resume', 'Resume', 'primary') : null,
       ['draft', 'scheduled', 'running', 'paused'].indexOf(c.status) >= 0
@@ -1668,6 +1670,522 @@ function segmentView(name) {
     .catch(/** @param {ApiError} err */ (err) => put(info, [el('p', { class: 'error', text: err.message })]));
 }
 
+/**
+ * A campaign's settings as GET /api/v1/campaigns/{id} answers them: what the composer edits.
+ * @typedef {{ id: number, name: string, status: string, template: string, subject: string, from: string, replyTo: string | null,
+ *   tags: string[], ratePerSecond: number | null, audience: Audience }} CampaignSettings
+ */
+/** @typedef {{ name: string, parts: string[] }} TemplateRow */
+
+/**
+ * The campaign composer (#/campaigns/new, and #/campaigns/{id}/edit for a draft): name, audience
+ * (lists to send to and to leave out, a saved segment or a where text, with its size as you
+ * choose), template, subject, sender, reply-to, tags and rate. "Save draft" creates the draft
+ * (POST /api/v1/campaigns) or edits it (PATCH); every field the API refuses is named next to
+ * it. Once saved: a link to the campaign page (its preview), a test send, start now, schedule.
+ * @param {string | null} id the draft to edit, or null for a new campaign
+ */
+function composeView(id) {
+  document.title = (id ? 'Edit campaign' : 'New campaign') + ' · Herald';
+  /** @type {string | null} the saved draft, once there is one */
+  var draftId = id;
+  var dirty = false;
+  var stopped = false;
+  state.stops.push(() => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  });
+
+  /** @type {Record<string, HTMLElement>} each field's error, by API field */
+  var errorBoxes = {};
+  /** @type {Record<string, HTMLElement>} each field's control, by API field */
+  var controls = {};
+  /** @param {string} field */
+  function errorBox(field) {
+    var box = el('span', { id: 'compose-' + field + '-error', class: 'error field-error', 'data-field-error': field });
+    errorBoxes[field] = box;
+    return box;
+  }
+  /**
+   * A labelled control with its hint and its error below it.
+   * @param {string} key the API field @param {string} label @param {HTMLElement} control @param {string} [hint]
+   */
+  function field(key, label, control, hint) {
+    controls[key] = control;
+    control.setAttribute('aria-describedby', 'compose-' + key + '-error' + (hint ? ' compose-' + key + '-hint' : ''));
+    return el('label', { class: 'field', for: control.id }, [
+      el('span', { text: label }),
+      control,
+      hint ? el('span', { id: 'compose-' + key + '-hint', class: 'muted small hint', text: hint }) : null,
+      errorBox(key),
+    ]);
+  }
+  /** @param {string} key the API field @param {Record<string, string>} [attrs] */
+  function textInput(key, attrs) {
+    return /** @type {HTMLInputElement} */ (el('input', Object.assign({ id: 'compose-' + key, name: key, class: 'wide', autocomplete: 'off' }, attrs || {})));
+  }
+
+  var heading = el('h1', { text: id ? 'Edit draft #' + id : 'New campaign' });
+  var name = textInput('name', { placeholder: 'Spring sale, pro customers' });
+  var template = /** @type {HTMLSelectElement} */ (
+    el('select', { id: 'compose-template', name: 'template', class: 'wide' }, [el('option', { value: '', text: 'Loading templates…' })])
+  );
+  var subject = textInput('subject', { placeholder: 'Hi {{ name }}, spring is here' });
+  var from = textInput('from', { placeholder: 'News <news@example.com>' });
+  var replyTo = textInput('replyTo', { placeholder: 'Support <help@example.com>' });
+  var tags = textInput('tags', { placeholder: 'spring, sale' });
+  var rate = textInput('ratePerSecond', { type: 'number', min: '1', step: '1', inputmode: 'numeric', placeholder: 'no limit of its own' });
+
+  var includeBox = el('div', { class: 'picker', 'data-testid': 'compose-include' }, [el('p', { class: 'muted', text: 'Loading lists…' })]);
+  var excludeBox = el('div', { class: 'picker', 'data-testid': 'compose-exclude' });
+  /** @type {Map<string, { include: HTMLInputElement, exclude: HTMLInputElement }>} */
+  var listBoxes = new Map();
+  /** @param {string} value @param {string} label */
+  var filterRadio = (value, label) => {
+    var radio = /** @type {HTMLInputElement} */ (el('input', { type: 'radio', name: 'compose-filter', value: value, id: 'compose-filter-' + value }));
+    return { radio: radio, label: el('label', { class: 'pick', for: radio.id }, [radio, el('span', { text: label })]) };
+  };
+  var filterAll = filterRadio('all', 'Everyone on the lists');
+  var filterSegment = filterRadio('segment', 'A saved segment');
+  var filterWhere = filterRadio('where', 'Only those who match');
+  filterAll.radio.checked = true;
+  var segment = /** @type {HTMLSelectElement} */ (
+    el('select', { id: 'compose-segment', name: 'segment', class: 'wide' }, [el('option', { value: '', text: '—' })])
+  );
+  var where = /** @type {HTMLTextAreaElement} */ (
+    el('textarea', {
+      id: 'compose-where',
+      name: 'where',
+      class: 'expr',
+      rows: '2',
+      spellcheck: 'false',
+      autocomplete: 'off',
+      placeholder: 'plan = "pro" and clicked within 90 days',
+    })
+  );
+  var count = el('p', { class: 'count', 'data-testid': 'compose-count', 'aria-live': 'polite' });
+  var warnings = el('ul', { class: 'warnings', 'data-testid': 'compose-warnings' });
+
+  var summary = el('p', { class: 'error', role: 'alert', 'data-testid': 'compose-error' });
+  var savedLine = el('p', { role: 'status', 'data-testid': 'compose-saved' });
+  var saveButton = /** @type {HTMLButtonElement} */ (el('button', { type: 'submit', class: 'primary', text: id ? 'Save changes' : 'Save draft' }));
+
+  // Next steps, for the saved draft.
+  var previewLink = el('a', { class: 'button', 'data-testid': 'preview-link', text: 'Preview' });
+  var testTo = textInput('to', { type: 'email', placeholder: 'you@example.com' });
+  testTo.id = 'compose-test-to';
+  var testButton = /** @type {HTMLButtonElement} */ (el('button', { type: 'submit', text: 'Send test' }));
+  var testResult = el('p', { role: 'status', 'data-testid': 'test-result' });
+  var testError = el('span', { id: 'compose-test-to-error', class: 'error field-error', 'data-field-error': 'to' });
+  testTo.setAttribute('aria-describedby', testError.id);
+  var startButton = /** @type {HTMLButtonElement} */ (el('button', { type: 'button', class: 'primary', 'data-action': 'start', text: 'Start now' }));
+  var scheduleAt = /** @type {HTMLInputElement} */ (el('input', { type: 'datetime-local', id: 'compose-schedule-at', name: 'at' }));
+  var scheduleButton = /** @type {HTMLButtonElement} */ (el('button', { type: 'submit', text: 'Schedule' }));
+  var scheduleError = el('span', { id: 'compose-schedule-at-error', class: 'error field-error', 'data-field-error': 'at' });
+  scheduleAt.setAttribute('aria-describedby', scheduleError.id);
+  var nextMessage = el('p', { class: 'error', role: 'alert', 'data-testid': 'compose-next-error' });
+  var unsaved = el('p', { class: 'waiting', 'data-testid': 'compose-unsaved' });
+
+  var next = el('section', { id: 'compose-next', class: 'panel', hidden: 'hidden', 'aria-labelledby': 'compose-next-title' }, [
+    el('h2', { id: 'compose-next-title', text: 'Look, test, send' }),
+    unsaved,
+    el('p', {}, [previewLink, ' ', el('span', { class: 'muted small', text: 'the message as recipients will see it, on the campaign page' })]),
+    el(
+      'form',
+      {
+        id: 'compose-test',
+        onsubmit: /** @param {Event} e */ (e) => {
+          e.preventDefault();
+          testError.textContent = '';
+          testResult.textContent = 'Sending…';
+          testResult.className = 'muted';
+          testButton.disabled = true;
+          api('POST', '/api/v1/campaigns/' + draftId + '/test-send', { to: testTo.value.trim() })
+            .then(
+              /** @param {{ to: string, renderedAs: string, providerId: string }} r */ (r) => {
+                testResult.className = '';
+                testResult.textContent = 'Accepted by the provider for ' + r.to + ' (rendered as ' + r.renderedAs + '): ' + r.providerId;
+              },
+            )
+            .catch(
+              /** @param {ApiError} err */ (err) => {
+                var toField = (err.fields || []).find((f) => f.field === 'to');
+                testResult.className = 'error';
+                if (toField) {
+                  testError.textContent = toField.message;
+                  testResult.textContent = '';
+                } else testResult.textContent = err.message;
+              },
+            )
+            .then(() => {
+              testButton.disabled = dirty;
+            });
+        },
+      },
+      [el('label', { class: 'field', for: testTo.id }, [el('span', { text: 'Send a test to' }), testTo, testError]), testButton, testResult],
+    ),
+    el('div', { class: 'actions' }, [startButton]),
+    el(
+      'form',
+      {
+        id: 'compose-schedule',
+        onsubmit: /** @param {Event} e */ (e) => {
+          e.preventDefault();
+          scheduleError.textContent = '';
+          nextMessage.textContent = '';
+          var at = scheduleAt.value ? new Date(scheduleAt.value) : null;
+          api('POST', '/api/v1/campaigns/' + draftId + '/schedule', at && !Number.isNaN(at.getTime()) ? { at: at.toISOString() } : {})
+            .then(() => {
+              location.hash = '#/campaigns/' + draftId;
+            })
+            .catch(
+              /** @param {ApiError} err */ (err) => {
+                var atField = (err.fields || []).find((f) => f.field === 'at');
+                if (atField) scheduleError.textContent = atField.message === 'required' ? 'choose a date and time' : atField.message;
+                else nextMessage.textContent = err.message;
+              },
+            );
+        },
+      },
+      [
+        el('label', { class: 'field', for: scheduleAt.id }, [el('span', { text: 'Or start it at (your local time)' }), scheduleAt, scheduleError]),
+        scheduleButton,
+      ],
+    ),
+    nextMessage,
+  ]);
+  startButton.addEventListener('click', () => {
+    nextMessage.textContent = '';
+    startButton.disabled = true;
+    api('POST', '/api/v1/campaigns/' + draftId + '/start')
+      .then(() => {
+        location.hash = '#/campaigns/' + draftId;
+      })
+      .catch(
+        /** @param {ApiError} err */ (err) => {
+          nextMessage.textContent = err.message;
+          startButton.disabled = dirty;
+        },
+      );
+  });
+
+  function showNext() {
+    if (!draftId) return;
+    next.hidden = false;
+    previewLink.setAttribute('href', '#/campaigns/' + draftId);
+    unsaved.textContent = dirty ? 'Changed since it was saved: save the draft first; the test and the start use the saved draft.' : '';
+    testButton.disabled = startButton.disabled = scheduleButton.disabled = dirty;
+  }
+
+  /** @returns {AudienceInput} */
+  function audienceInput() {
+    /** @type {AudienceInput} */
+    var input = {};
+    /** @param {'include' | 'exclude'} role */
+    var marked = (role) => Array.from(listBoxes.keys()).filter((k) => listBoxes.get(k)?.[role].checked);
+    var include = marked('include');
+    var exclude = marked('exclude');
+    if (include.length) input.lists = include;
+    if (exclude.length) input.excludeLists = exclude;
+    if (filterSegment.radio.checked && segment.value) input.segment = segment.value;
+    if (filterWhere.radio.checked && where.value.trim()) input.where = where.value;
+    return input;
+  }
+
+  // The audience's size as you choose: one request at a time, the newest choice asked for when
+  // it answers; an answer to anything but the newest choice is dropped (as in the segment editor).
+  var version = 0;
+  var inFlight = false;
+  /** @type {number | null} */
+  var timer = null;
+  function audienceChanged() {
+    version++;
+    count.classList.add('stale');
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(ask, PREVIEW_DEBOUNCE_MS);
+  }
+  function ask() {
+    timer = null;
+    if (inFlight || stopped) return;
+    var asked = version;
+    var input = audienceInput();
+    var text = where.value;
+    if (!input.lists) {
+      count.textContent = 'Choose at least one list to send to.';
+      count.classList.remove('stale');
+      warnings.replaceChildren();
+      return;
+    }
+    inFlight = true;
+    api('POST', '/api/v1/audience/preview', input)
+      .then(
+        /** @param {Preview} p */ (p) => {
+          if (asked !== version || stopped) return;
+          ['lists', 'excludeLists', 'segment', 'where'].forEach((f) => {
+            errorBoxes[f].replaceChildren();
+          });
+          count.textContent = previewCount(p);
+          count.classList.remove('stale');
+          put(
+            warnings,
+            p.warnings.map((w) => el('li', { text: w })),
+          );
+        },
+        /** @param {ApiError} err */ (err) => {
+          if (asked !== version || stopped) return;
+          count.textContent = err.status === 400 ? 'No count: fix the audience.' : 'No count.';
+          count.classList.remove('stale');
+          warnings.replaceChildren();
+          showErrors(err, text, true);
+        },
+      )
+      .then(() => {
+        inFlight = false;
+        if (asked !== version && !timer && !stopped) ask();
+      });
+  }
+
+  /**
+   * Shows each refused field next to it (a where text's syntax error at its place); the rest,
+   * or the error itself when it names no field, above the button.
+   * @param {ApiError} err @param {string} whereText the text the request held @param {boolean} audienceOnly
+   */
+  function showErrors(err, whereText, audienceOnly) {
+    /** @type {string[]} */
+    var rest = [];
+    (err.fields || []).forEach((f) => {
+      // `tags.1` is the second tag; `list` is the single-list form of `lists`.
+      var key = f.field.split('.')[0];
+      if (key === 'list') key = 'lists';
+      var box = errorBoxes[key];
+      if (!box) rest.push(f.field + ': ' + f.message);
+      else if (key === 'where' && typeof f.position === 'number') box.replaceChildren(syntaxErrorView(whereText, f, () => where.focus()));
+      else box.textContent = (box.textContent ? box.textContent + '; ' : '') + f.message;
+      if (box && controls[key]) controls[key].setAttribute('aria-invalid', 'true');
+    });
+    if (audienceOnly) return;
+    var named = (err.fields || []).length - rest.length;
+    summary.textContent =
+      rest.length > 0
+        ? rest.join('; ')
+        : named > 0
+          ? 'Not saved: ' + named + (named === 1 ? ' field needs' : ' fields need') + ' a change (shown next to each).'
+          : err.message;
+  }
+
+  function clearErrors() {
+    Object.keys(errorBoxes).forEach((k) => {
+      errorBoxes[k].replaceChildren();
+    });
+    Object.keys(controls).forEach((k) => {
+      controls[k].removeAttribute('aria-invalid');
+    });
+    summary.textContent = '';
+  }
+
+  /** @returns {Record<string, unknown>} the draft as the API takes it; an edit clears what was emptied */
+  function body() {
+    var editing = draftId !== null;
+    /** @type {Record<string, unknown>} */
+    var b = Object.assign({}, audienceInput());
+    if (editing) {
+      if (!b.lists) b.lists = [];
+      if (!b.excludeLists) b.excludeLists = [];
+      // No segment and no text: the filter is cleared.
+      if (b.segment === undefined && b.where === undefined) b.where = null;
+    }
+    /** @param {string} key @param {string} value */
+    var text = (key, value) => {
+      var v = value.trim();
+      if (v) b[key] = v;
+      else if (editing && (key === 'replyTo' || key === 'ratePerSecond')) b[key] = null;
+    };
+    text('name', name.value);
+    if (template.value) b.template = template.value;
+    text('subject', subject.value);
+    text('from', from.value);
+    text('replyTo', replyTo.value);
+    var tagList = tags.value
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
+    if (tagList.length || editing) b.tags = tagList;
+    if (rate.value.trim()) b.ratePerSecond = Number(rate.value);
+    else if (editing) b.ratePerSecond = null;
+    return b;
+  }
+
+  var form = el(
+    'form',
+    {
+      id: 'compose',
+      class: 'panel compose',
+      novalidate: 'novalidate',
+      oninput: () => {
+        if (!draftId || dirty) return;
+        dirty = true;
+        savedLine.textContent = '';
+        showNext();
+      },
+      onsubmit: /** @param {Event} e */ (e) => {
+        e.preventDefault();
+        clearErrors();
+        savedLine.textContent = '';
+        var text = where.value;
+        saveButton.disabled = true;
+        var saving = draftId ? api('PATCH', '/api/v1/campaigns/' + draftId, body()) : api('POST', '/api/v1/campaigns', body());
+        saving
+          .then(
+            /** @param {CampaignSettings} c */ (c) => {
+              if (stopped) return;
+              draftId = String(c.id);
+              dirty = false;
+              // The address of the draft, without drawing the page again (no hashchange).
+              history.replaceState(null, '', '#/campaigns/' + c.id + '/edit');
+              document.title = 'Edit campaign · Herald';
+              heading.textContent = 'Edit draft #' + c.id;
+              saveButton.textContent = 'Save changes';
+              savedLine.replaceChildren(
+                'Saved: draft ',
+                el('a', { href: '#/campaigns/' + c.id, text: '#' + c.id + ' ' + c.name }),
+                ', ' + new Date().toLocaleTimeString() + '. It sends nothing until started.',
+              );
+              showNext();
+            },
+          )
+          .catch(/** @param {ApiError} err */ (err) => showErrors(err, text, false))
+          .then(() => {
+            saveButton.disabled = false;
+          });
+      },
+    },
+    [
+      el('h2', { text: 'Campaign' }),
+      field('name', 'Name', name),
+      el('fieldset', { class: 'audience-choice' }, [
+        el('legend', { text: 'Audience' }),
+        el('fieldset', { 'aria-describedby': 'compose-lists-error' }, [el('legend', { text: 'Send to the members of' }), includeBox, errorBox('lists')]),
+        el('fieldset', { 'aria-describedby': 'compose-excludeLists-error' }, [
+          el('legend', { text: 'Leave out the members of' }),
+          excludeBox,
+          errorBox('excludeLists'),
+        ]),
+        el('fieldset', {}, [
+          el('legend', { text: 'Who among them' }),
+          filterAll.label,
+          filterSegment.label,
+          field('segment', 'Saved segment', segment),
+          filterWhere.label,
+          field('where', 'Expression (docs/segments.md)', where),
+        ]),
+        el('p', { class: 'muted small', text: 'Audience now, after exclusions and suppressions (fixed when it starts):' }),
+        count,
+        warnings,
+      ]),
+      el('h2', { text: 'Message' }),
+      field('template', 'Template', template, 'a folder of the templates directory'),
+      field('subject', 'Subject', subject, 'Nunjucks: {{ name }} and the recipient’s attributes'),
+      field('from', 'From', from),
+      field('replyTo', 'Reply-to (optional)', replyTo),
+      field('tags', 'Tags (optional)', tags, 'comma-separated, at most 3; Mailgun reports by them'),
+      field('ratePerSecond', 'Rate (optional)', rate, 'messages per second at most; empty: as fast as the worker’s limits allow'),
+      el('div', { class: 'actions' }, [saveButton]),
+      summary,
+      savedLine,
+    ],
+  );
+  segment.addEventListener('change', () => {
+    if (segment.value) filterSegment.radio.checked = true;
+    audienceChanged();
+  });
+  where.addEventListener('input', () => {
+    filterWhere.radio.checked = true;
+    audienceChanged();
+  });
+  [filterAll, filterSegment, filterWhere].forEach((f) => {
+    f.radio.addEventListener('change', audienceChanged);
+  });
+
+  view.replaceChildren(el('p', {}, [el('a', { href: '#/', text: '← Campaigns' })]), heading, form, next);
+
+  /** @param {CampaignSettings} c */
+  function fill(c) {
+    name.value = c.name;
+    if (!Array.from(template.options).some((o) => o.value === c.template)) template.appendChild(el('option', { value: c.template, text: c.template }));
+    template.value = c.template;
+    subject.value = c.subject;
+    from.value = c.from;
+    replyTo.value = c.replyTo || '';
+    tags.value = c.tags.join(', ');
+    rate.value = c.ratePerSecond === null ? '' : String(c.ratePerSecond);
+    listBoxes.forEach((boxes, list) => {
+      boxes.include.checked = c.audience.lists.indexOf(list) >= 0;
+      boxes.exclude.checked = c.audience.excludeLists.indexOf(list) >= 0;
+    });
+    if (c.audience.segment !== null) {
+      if (!Array.from(segment.options).some((o) => o.value === c.audience.segment))
+        segment.appendChild(el('option', { value: c.audience.segment, text: c.audience.segment }));
+      segment.value = c.audience.segment;
+      filterSegment.radio.checked = true;
+    } else if (c.audience.where !== null) {
+      where.value = c.audience.where;
+      filterWhere.radio.checked = true;
+    }
+  }
+
+  Promise.all([
+    api('GET', '/api/v1/lists'),
+    api('GET', '/api/v1/segments'),
+    api('GET', '/api/v1/templates'),
+    id ? api('GET', '/api/v1/campaigns/' + id) : Promise.resolve(null),
+  ])
+    .then(
+      /** @param {[{ items: ListRow[] }, { items: SegmentRow[] }, { items: TemplateRow[] }, CampaignSettings | null]} answers */ (answers) => {
+        if (stopped) return;
+        var lists = answers[0].items;
+        /** @param {ListRow} l @param {'include' | 'exclude'} role */
+        var box = (l, role) =>
+          /** @type {HTMLInputElement} */ (el('input', { type: 'checkbox', 'data-list': l.name, 'data-role': role, onchange: audienceChanged }));
+        put(includeBox, lists.length === 0 ? [el('p', { class: 'muted', text: 'No lists yet: create one and import recipients first.' })] : []);
+        lists.forEach((l) => {
+          var boxes = { include: box(l, 'include'), exclude: box(l, 'exclude') };
+          listBoxes.set(l.name, boxes);
+          includeBox.appendChild(
+            el('label', { class: 'pick' }, [boxes.include, el('span', { text: l.name }), el('span', { class: 'muted small', text: num(l.members) })]),
+          );
+          excludeBox.appendChild(
+            el('label', { class: 'pick' }, [boxes.exclude, el('span', { text: l.name }), el('span', { class: 'muted small', text: num(l.members) })]),
+          );
+        });
+        answers[1].items.forEach((sg) => {
+          segment.appendChild(el('option', { value: sg.name, text: sg.name + ': ' + shorten(sg.expression, 60) }));
+        });
+        put(template, [
+          el('option', { value: '', text: answers[2].items.length ? '— choose a template —' : 'No templates found' }),
+          ...answers[2].items.map((t) => el('option', { value: t.name, text: t.name + ' (' + t.parts.join(', ') + ')' })),
+        ]);
+        var c = answers[3];
+        if (c && c.status !== 'draft') {
+          view.replaceChildren(
+            el('p', {}, [el('a', { href: '#/', text: '← Campaigns' })]),
+            el('h1', { text: c.name }),
+            el('p', { 'data-testid': 'compose-not-draft' }, [
+              'This campaign is ' + c.status + ': only a draft can be edited. ',
+              el('a', { href: '#/campaigns/' + c.id, text: 'Its page' }),
+            ]),
+          );
+          return;
+        }
+        if (c) {
+          fill(c);
+          showNext();
+        }
+        audienceChanged();
+      },
+    )
+    .catch(/** @param {ApiError} err */ (err) => put(summary, [err.message]));
+}
+
 /** @param {string} part of a URL @returns {string} it decoded, or as it is when it is no valid encoding */
 function decoded(part) {
   try {
@@ -1682,6 +2200,9 @@ function route() {
   if (document.body.dataset.tokenRequired === 'true' && !state.token) return showLogin();
   login.hidden = true;
   byId('logout').hidden = !state.token;
+  if (location.hash === '#/campaigns/new') return composeView(null);
+  var edit = /^#\/campaigns\/(\d+)\/edit$/.exec(location.hash);
+  if (edit) return composeView(edit[1]);
   var m = /^#\/campaigns\/(\d+)$/.exec(location.hash);
   if (m) return campaignView(m[1]);
   if (location.hash === '#/lookup') return lookupView();
