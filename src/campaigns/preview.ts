@@ -97,7 +97,7 @@ export async function renderPreview(db: Db, campaign: Campaign, spec: CampaignRe
 }
 
 /**
- * The template checks (docs/templates.md, "Checks") for a campaign: those of one rendered
+ * The template checks (docs/operations.md, "Preview and checks") for a campaign: those of one rendered
  * message, and for each attribute its templates read, how many of its audience lack it.
  */
 export async function campaignChecks(db: Db, campaign: Campaign, spec: CampaignRenderSpec, rendered: RenderedPreview): Promise<TemplateCheck[]> {

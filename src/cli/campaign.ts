@@ -166,7 +166,7 @@ export function registerCampaignCommands(program: Command): void {
 
   campaign
     .command('preview <id>')
-    .description('render the message exactly as it would be sent to one recipient, and check it (docs/templates.md)')
+    .description('render the message exactly as it would be sent to one recipient, and check it (docs/operations.md, "Preview and checks")')
     .option('--as <email>', 'render as this recipient (default: the first recipient of its audience; sample data when it is empty)')
     .addOption(
       new Option('--format <format>', 'html or text: that part; eml: the whole message (RFC 5322); json: all of it with the checks')

@@ -2,7 +2,7 @@ import { Parser } from 'htmlparser2';
 import nunjucks from 'nunjucks';
 
 /**
- * Checks of a campaign's content before it is sent (docs/templates.md, "Checks"): pure
+ * Checks of a campaign's content before it is sent (docs/operations.md, "Preview and checks"): pure
  * functions over one rendered message and over the template sources, plus the counts of
  * recipients lacking an attribute, which the caller reads from the database.
  */
