@@ -26,6 +26,9 @@ import { normalizeEmail } from '../domain/email.js';
 import { UserError } from '../domain/errors.js';
 import { templatesDir } from '../config/paths.js';
 import { renderSpecFor } from '../sender/render/spec.js';
+import { dryRunChecks, previewCampaign, previewEml } from '../campaigns/preview.js';
+import { formatCheck } from '../domain/templateChecks.js';
+import fs from 'node:fs';
 
 export function registerCampaignCommands(program: Command): void {
   const campaign = program.command('campaign').description('create, run and inspect campaigns');
@@ -158,6 +161,42 @@ export function registerCampaignCommands(program: Command): void {
         const { recipient, outcome } = await sendTestMessage(db, config, campaignRow, to.email, o.as);
         if (outcome.kind !== 'accepted') throw new UserError(`the provider refused the test message: ${outcome.code} ${outcome.message}`);
         console.log(`sent a test of campaign ${campaignRow.id} to ${to.email}, rendered as ${recipient.email}: ${outcome.providerId}`);
+      }),
+    );
+
+  campaign
+    .command('preview <id>')
+    .description('render the message exactly as it would be sent to one recipient, and check it (docs/operations.md, "Preview and checks")')
+    .option('--as <email>', 'render as this recipient (default: the first recipient of its audience; sample data when it is empty)')
+    .addOption(
+      new Option('--format <format>', 'html or text: that part; eml: the whole message (RFC 5322); json: all of it with the checks')
+        .choices(['html', 'text', 'eml', 'json'])
+        .default('html'),
+    )
+    .option('--out <file>', 'write to this file instead of standard output')
+    .action((idArg: string, o: { as?: string; format: 'html' | 'text' | 'eml' | 'json'; out?: string }) =>
+      withContext(async ({ db, config }) => {
+        const campaignRow = await getCampaignOrThrow(db, campaignIdArg(idArg));
+        const { preview, rendered } = await previewCampaign(db, config, campaignRow, o.as);
+        const output =
+          o.format === 'json'
+            ? `${JSON.stringify(preview, null, 2)}\n`
+            : o.format === 'eml'
+              ? await previewEml(rendered, campaignRow, config)
+              : o.format === 'text'
+                ? preview.text
+                : preview.html;
+        if (o.out) fs.writeFileSync(o.out, output);
+        else process.stdout.write(output);
+        // Only the requested part goes to standard output; what it was rendered as, and the
+        // checks, go to standard error (in json they are part of the output).
+        if (o.format !== 'json') {
+          const who = { given: 'given with --as', audience: 'the first recipient of its audience', sample: 'sample data' }[preview.recipient.source];
+          console.error(`campaign ${campaignRow.id} rendered as ${preview.recipient.email} (${who})${o.out ? `, written to ${o.out}` : ''}`);
+          for (const note of preview.notes) console.error(`note: ${note}`);
+          for (const check of preview.checks) console.error(formatCheck(check));
+          if (preview.checks.length === 0) console.error('checks: nothing to report');
+        }
       }),
     );
 
@@ -303,6 +342,11 @@ async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Pr
     console.log(
       `dry run of campaign ${id}: ${report.rendered} rendered, ${report.failed} failed, average ${Math.round(report.bytes / Math.max(1, report.rendered) / 1024)} KB per message, ${seconds.toFixed(1)} s; nothing sent or recorded`,
     );
+    const { checkedAs, checks } = await dryRunChecks(db, campaignRow, specFor(campaignRow), renderer);
+    console.log(
+      `checks${checkedAs ? ` (the message as rendered for ${checkedAs}, and the whole audience's attributes)` : " (the audience's attributes)"}:${checks.length === 0 ? ' nothing to report' : ''}`,
+    );
+    for (const check of checks) console.log(`  ${formatCheck(check)}`);
   } finally {
     await renderer.close();
   }

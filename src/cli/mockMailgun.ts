@@ -50,6 +50,7 @@ export function registerMockMailgunCommand(program: Command): void {
     .option('--stall-ms <ms>', 'how long a stalled answer is held', intArg(0), 5000)
     .option('--stall-every <ms>', 'every this many ms the whole server stalls (accepts and answers nothing) ...', intArg(1))
     .option('--stall-for <ms>', '... for this many ms', intArg(0), 0)
+    .option('--keep-bodies <n>', 'keep the raw request bodies of the last N accepted messages (GET /mock/bodies)', intArg(0), 0)
     .action(
       async (o: {
         dropRate: number;
@@ -57,6 +58,7 @@ export function registerMockMailgunCommand(program: Command): void {
         stallMs: number;
         stallEvery?: number;
         stallFor: number;
+        keepBodies: number;
         port: number;
         host: string;
         apiKey?: string;
@@ -116,6 +118,7 @@ export function registerMockMailgunCommand(program: Command): void {
           dropRate: o.dropRate,
           stallRate: o.stallRate,
           stallMs: o.stallMs,
+          keepBodies: o.keepBodies,
           stalls: o.stallEvery && o.stallFor > 0 ? { everyMs: o.stallEvery, forMs: Math.min(o.stallFor, o.stallEvery) } : null,
         });
         console.log(`mock Mailgun listening on ${mock.url}`);

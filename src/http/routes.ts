@@ -19,6 +19,7 @@ import { removeSuppression } from '../sql/removeSuppression.js';
 import { recipientHistoryView } from '../campaigns/history.js';
 import { campaignTimeline } from '../sql/campaignTimeline.js';
 import { dryRunCampaign, sendTest } from './api/campaigns.js';
+import { previewAnswer } from './api/preview.js';
 import type { ApiContext } from './api/context.js';
 import { deliveries } from './api/deliveries.js';
 import { importUpload } from './api/lists.js';
@@ -44,6 +45,7 @@ import {
   recipientEmailParams,
   errorBody,
   listNameParams,
+  previewQuery,
   reportQuery,
   retryFailedBody,
   scheduleBody,
@@ -437,11 +439,27 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
       handler: async (req) => sendTest(ctx, req.params.id, req.body),
     }),
     route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/campaigns/:id/preview',
+      schema: api('The message exactly as it would be sent to one recipient (subject, headers, HTML and text parts) and the template checks', {
+        params: campaignIdParams,
+        querystring: previewQuery,
+        produces: ['application/json', 'text/html', 'text/plain', 'message/rfc822'],
+        response: {
+          200: ok(
+            'json: { campaignId, recipient: { email, name, source: audience|given|sample, inAudience }, notes, subject, headers, html, text, checks: [{ code, severity, message }] }; html (served with a CSP that runs nothing), text, or eml: that alone',
+          ),
+          ...errors,
+        },
+      }),
+      handler: async (req, reply) => previewAnswer(ctx, reply, req.params.id, req.query),
+    }),
+    route('token', 'none', {
       method: 'POST',
       url: '/api/v1/campaigns/:id/dry-run',
       schema: api('Render every recipient as a real run would; send and record nothing', {
         params: campaignIdParams,
-        response: { 200: ok('{ rendered, failed, bytes, failures: the first 1,000 render failures }'), ...errors },
+        response: { 200: ok('{ rendered, failed, bytes, failures: the first 1,000 render failures, checkedAs, checks: as the preview has them }'), ...errors },
       }),
       handler: async (req) => dryRunCampaign(ctx, req.params.id),
     }),

@@ -38,6 +38,11 @@ export interface MockMailgunOptions {
    * answered until the stall ends (an event loop that stopped), as a provider under load does.
    */
   stalls: { everyMs: number; forMs: number } | null;
+  /**
+   * Keep the raw request bodies of the last N accepted messages (`GET /mock/bodies`), so a test
+   * can compare what Herald sent byte for byte; 0 keeps none (the default: they are large).
+   */
+  keepBodies: number;
 }
 
 const defaultMockOptions: MockMailgunOptions = {
@@ -58,6 +63,7 @@ const defaultMockOptions: MockMailgunOptions = {
   stallRate: 0,
   stallMs: 0,
   stalls: null,
+  keepBodies: 0,
 };
 
 export interface MockMailgun {
@@ -108,6 +114,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
   let logsRequests = 0;
   let eventsRequests = 0;
   const startedAt = Date.now();
+  const keptBodies: Array<{ contentType: string; body: string }> = [];
   /** When the whole-server stall in force ends, or 0 when none is. */
   const stallEnds = (now: number): number => {
     if (!options.stalls) return 0;
@@ -185,6 +192,10 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
     const accepted = toAccepted(parsed, checked.to, id, now / 1000, domain, userVariables, headers);
     followUp?.beforeAccept(now);
     const first = store.record(accepted);
+    if (options.keepBodies > 0) {
+      keptBodies.push({ contentType: req.headers['content-type'] ?? '', body: raw.toString('base64') });
+      if (keptBodies.length > options.keepBodies) keptBodies.shift();
+    }
     if (first >= 0 && followUp) followUp.planMessage(first, checked.to.length, now, () => linksIn(parsed));
     if (options.dropRate > 0 && Math.random() < options.dropRate) return later(() => res.drop());
     if (options.stallRate > 0 && Math.random() < options.stallRate) {
@@ -240,6 +251,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
     if (req.method === 'GET' && url.pathname === '/mock/deliveries') return send(res, 200, store.deliveries.toJSON());
     if (req.method === 'GET' && url.pathname === '/mock/duplicates') return send(res, 200, duplicateAcceptances(store));
     if (req.method === 'GET' && url.pathname === '/mock/messages') return send(res, 200, store.messages);
+    if (req.method === 'GET' && url.pathname === '/mock/bodies') return send(res, 200, keptBodies);
     if (req.method === 'POST' && url.pathname === '/mock/outage') {
       // ?ms=N: answer every message request 503 for N ms from now (0 ends it).
       const ms = Number(url.searchParams.get('ms') ?? '0');
@@ -258,6 +270,7 @@ export async function startMockMailgun(overrides: Partial<MockMailgunOptions> = 
       followUp?.clear();
       webhooks?.clear();
       store.reset();
+      keptBodies.length = 0;
       return send(res, 200, { message: 'reset' });
     }
     send(res, 404, { message: `not found: ${req.method} ${url.pathname}` });

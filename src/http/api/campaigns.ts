@@ -4,6 +4,7 @@ import { dryRun, type RenderFailureLine } from '../../campaigns/dryRun.js';
 import { campaignStatusReport } from '../../campaigns/status.js';
 import { sendTestMessage } from '../../campaigns/testSend.js';
 import { openRendering } from '../../sender/render/openRendering.js';
+import { dryRunChecks } from '../../campaigns/preview.js';
 import { requireMailgun } from '../../config/config.js';
 import { templatesDir } from '../../config/paths.js';
 import { renderSpecFor } from '../../sender/render/spec.js';
@@ -53,10 +54,12 @@ export async function dryRunCampaign({ db, config }: ApiContext, id: number) {
   const { renderer, specFor } = await openRendering(config, db, {});
   const failures: RenderFailureLine[] = [];
   try {
-    const report = await dryRun(db, campaign, specFor(campaign), renderer, (f) => {
+    const spec = specFor(campaign);
+    const report = await dryRun(db, campaign, spec, renderer, (f) => {
       if (failures.length < DRY_RUN_FAILURES_SHOWN) failures.push(f);
     });
-    return { campaignId: id, rendered: report.rendered, failed: report.failed, bytes: report.bytes, failures };
+    const { checkedAs, checks } = await dryRunChecks(db, campaign, spec, renderer);
+    return { campaignId: id, rendered: report.rendered, failed: report.failed, bytes: report.bytes, failures, checkedAs, checks };
   } finally {
     await renderer.close();
   }

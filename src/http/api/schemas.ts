@@ -179,6 +179,16 @@ export const retryFailedBody = z
   })
   .strict();
 
+export const previewQuery = z
+  .object({
+    as: email.optional().describe("render as this recipient (default: the first of the campaign's audience; sample data when it is empty)"),
+    format: z
+      .enum(['json', 'html', 'text', 'eml'])
+      .default('json')
+      .describe('json: subject, headers, both parts and the checks; html or text: that part alone; eml: the whole message (RFC 5322)'),
+  })
+  .strict();
+
 export const reportQuery = z.object({ format: z.enum(['csv', 'jsonl']).default('csv') }).strict();
 
 const flag = z.enum(['true', 'false']).transform((v) => v === 'true');

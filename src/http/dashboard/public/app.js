@@ -25,6 +25,12 @@
  */
 /** @typedef {{ lists?: string[], excludeLists?: string[], segment?: string, where?: string }} AudienceInput */
 /**
+ * A campaign's message as it would be sent (GET /api/v1/campaigns/{id}/preview).
+ * @typedef {{ recipient: { email: string, name: string | null, source: 'audience' | 'given' | 'sample', inAudience: boolean | null },
+ *   notes: string[], subject: string, headers: Record<string, string>, html: string, text: string,
+ *   checks: Array<{ code: string, severity: 'warning' | 'info', message: string }> }} MessagePreview
+ */
+/**
  * A wrong field of a request (a segment's syntax error: with its 0-based position in the text).
  * @typedef {{ field: string, message: string, position?: number, line?: number, column?: number }} FieldProblem
  */
@@ -761,6 +767,7 @@ function campaignView(id) {
     actions,
     live,
     message,
+    previewPanel(id),
     cards,
     el('h2', { text: 'After acceptance' }),
     funnelBox,
@@ -973,6 +980,116 @@ function campaignView(id) {
     },
     onData: renderTimeline,
   });
+}
+
+/** Widths the preview shows the HTML at: a desktop client's reading pane, and a phone. */
+var PREVIEW_WIDTHS = { desktop: 620, mobile: 375 };
+
+/**
+ * The message exactly as it would be sent to one recipient (GET /api/v1/campaigns/{id}/preview):
+ * the template checks, subject and headers, the HTML at desktop and mobile widths, and the text
+ * part. Read when the panel is first opened (not with every campaign update), and again for
+ * the recipient typed in. The HTML goes into frames with an empty sandbox: no scripts, no
+ * forms, an origin of its own, so nothing in a template or a recipient's data runs here.
+ * @param {string} id
+ */
+function previewPanel(id) {
+  var asInput = /** @type {HTMLInputElement} */ (
+    el('input', { type: 'email', name: 'as', placeholder: 'the first recipient of the audience', class: 'as-input', 'data-testid': 'preview-as' })
+  );
+  var content = el('div', { 'data-testid': 'preview-content' });
+  var error = el('p', { class: 'error', role: 'alert', 'data-testid': 'preview-error' });
+  var read = false;
+  var asked = 0;
+  function load() {
+    var as = asInput.value.trim();
+    var mine = ++asked;
+    read = true;
+    content.classList.add('stale');
+    api('GET', '/api/v1/campaigns/' + id + '/preview' + (as ? '?as=' + encodeURIComponent(as) : ''))
+      .then(
+        /** @param {MessagePreview} p */ (p) => {
+          if (mine !== asked) return;
+          error.textContent = '';
+          content.classList.remove('stale');
+          put(content, messagePreview(p));
+        },
+      )
+      .catch(
+        /** @param {ApiError} err */ (err) => {
+          if (mine !== asked) return;
+          content.classList.remove('stale');
+          error.textContent = err.message;
+        },
+      );
+  }
+  var details = el('details', { class: 'panel preview', 'data-testid': 'preview' }, [
+    el('summary', {}, [el('h2', { text: 'Preview' })]),
+    el(
+      'form',
+      {
+        class: 'preview-as',
+        onsubmit: /** @param {Event} e */ (e) => {
+          e.preventDefault();
+          load();
+        },
+      },
+      [
+        el('label', { class: 'field' }, [el('span', { text: 'Render as (an address; empty: the first recipient)' }), asInput]),
+        el('button', { type: 'submit', text: 'Render' }),
+      ],
+    ),
+    error,
+    content,
+  ]);
+  details.addEventListener('toggle', () => {
+    if (/** @type {HTMLDetailsElement} */ (details).open && !read) load();
+  });
+  return details;
+}
+
+/** @param {MessagePreview} p @returns {Child[]} */
+function messagePreview(p) {
+  var who = { audience: 'the first recipient of the audience', given: 'as asked', sample: 'sample data: the audience is empty' }[p.recipient.source];
+  var warnings = p.checks.filter((c) => c.severity === 'warning').length;
+  /** @param {'desktop' | 'mobile'} kind */
+  var frame = (kind) =>
+    el('figure', { class: 'frame ' + kind }, [
+      el('figcaption', { class: 'frame-caption', text: (kind === 'desktop' ? 'Desktop' : 'Mobile') + ', ' + PREVIEW_WIDTHS[kind] + ' px' }),
+      el('iframe', {
+        sandbox: '',
+        srcdoc: p.html,
+        width: String(PREVIEW_WIDTHS[kind]),
+        title: 'The HTML part at ' + kind + ' width',
+        'data-testid': 'preview-' + kind,
+      }),
+    ]);
+  return [
+    el('p', { 'data-testid': 'preview-recipient' }, ['Rendered for ', el('b', { text: p.recipient.email }), ' (' + who + ')']),
+    p.notes.length
+      ? el(
+          'ul',
+          { class: 'warnings', 'data-testid': 'preview-notes' },
+          p.notes.map((n) => el('li', { text: n })),
+        )
+      : null,
+    el('h3', { text: p.checks.length === 0 ? 'Checks: nothing to report' : 'Checks: ' + warnings + (warnings === 1 ? ' warning' : ' warnings') }),
+    p.checks.length
+      ? el(
+          'ul',
+          { class: 'checks', 'data-testid': 'preview-checks' },
+          p.checks.map((c) => el('li', { class: c.severity, 'data-code': c.code }, [el('b', { text: c.severity }), ' ' + c.message])),
+        )
+      : null,
+    el('dl', { class: 'headers', 'data-testid': 'preview-headers' }, [
+      el('dt', { text: 'Subject' }),
+      el('dd', { 'data-testid': 'preview-subject', text: p.subject }),
+      ...Object.keys(p.headers).flatMap((name) => [el('dt', { text: name }), el('dd', { text: p.headers[name] })]),
+    ]),
+    el('div', { class: 'frames' }, [frame('desktop'), frame('mobile')]),
+    el('h3', { text: 'Text part' }),
+    el('pre', { class: 'text-part', 'data-testid': 'preview-text', text: p.text }),
+  ];
 }
 
 /** @type {Record<string, string>} */
