@@ -236,6 +236,22 @@ describe(`composing a campaign on the dashboard in a real browser (${dbLabel})`,
     assert.equal((await countDeliveries(db.kysely, id)).sent, 0, 'a test records no delivery');
     await page.screenshot({ path: path.join(artifacts, 'dashboard-compose-draft.png'), fullPage: true });
 
+    // Previewed from the composer's link: the campaign page's panel renders the saved draft for
+    // its first recipient, at desktop and mobile widths.
+    await next.getByRole('link', { name: 'Preview' }).click();
+    await page.waitForURL(new RegExp(`#/campaigns/${id}$`));
+    await page.locator('[data-testid="preview"] > summary').click();
+    await page.locator('[data-testid="preview-desktop"]').waitFor();
+    assert.equal(await page.locator('[data-testid="preview-subject"]').textContent(), `Spring for you, ${expected[0]!.name}`);
+    for (const kind of ['desktop', 'mobile']) {
+      const frame = page.frameLocator(`[data-testid="preview-${kind}"]`);
+      await frame.locator('body').filter({ hasText: expected[0]!.name }).waitFor();
+      await page.locator(`[data-testid="preview-${kind}"]`).screenshot({ path: path.join(artifacts, `dashboard-compose-preview-${kind}.png`) });
+    }
+    await page.locator('[data-testid="edit-draft"]').click();
+    await page.waitForURL(new RegExp(`#/campaigns/${id}/edit$`));
+    await next.getByRole('button', { name: 'Start now' }).waitFor();
+
     // Started: the campaign page follows it to the end.
     await next.getByRole('button', { name: 'Start now' }).click();
     await page.waitForURL(new RegExp(`#/campaigns/${id}$`));
