@@ -5,8 +5,9 @@ import { domainKey } from '../domain/email.js';
 import { hasLineBreak, isDomainName, isSenderAddress, isTag, LINE_BREAK_MESSAGE, MAX_TAGS, quoteDisplayName, TAG_RULE } from '../domain/validation.js';
 import { UserError } from '../domain/errors.js';
 import { templatesDir } from '../config/paths.js';
-import { checkCampaignTemplates } from '../sender/render/compile.js';
-import { renderSpecFor } from '../sender/render/spec.js';
+import type { ContentSnapshot } from '../domain/content.js';
+import { checkContent } from '../sender/render/compile.js';
+import { buildContent } from '../sender/render/content.js';
 import { insertCampaign } from '../sql/insertCampaign.js';
 import { resolveAudience } from './audience.js';
 
@@ -76,22 +77,7 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
     started_at: null,
     finished_at: null,
   };
-  const probe = {
-    ...values,
-    id: 0,
-    status: 'draft' as const,
-    claim_cursor: 0,
-    list_exhausted: false,
-    created_at: new Date(),
-    updated_at: new Date(),
-    waiting_reason: null,
-    waiting_until: null,
-    waiting_detail: null,
-    paused_reason: null,
-    details_purged_at: null,
-    audience_size: null,
-  };
-  await checkTemplatesOrThrow(renderSpecFor(probe, config, templatesDir(), 'check'));
+  await checkTemplatesOrThrow(() => buildContent(templatesDir(), input.template, input.subject));
   try {
     return await insertCampaign(db.kysely, values, {
       include: audience.include!.map((l) => l.id),
@@ -105,10 +91,17 @@ export async function createCampaign(db: Db, config: Config, input: CreateCampai
   }
 }
 
-export async function checkTemplatesOrThrow(spec: Parameters<typeof checkCampaignTemplates>[0]): Promise<void> {
+/**
+ * Makes (or reads) a campaign's content and compiles all of it: a template error refuses the
+ * command with `template error: file:line:col: …`. Returns the content that was checked.
+ */
+export async function checkTemplatesOrThrow(content: () => Promise<ContentSnapshot>): Promise<ContentSnapshot> {
   try {
-    await checkCampaignTemplates(spec);
+    const made = await content();
+    checkContent(made.sources);
+    return made;
   } catch (err) {
+    if ((err as Error).name !== 'TemplateError') throw err;
     throw new UserError(`template error: ${(err as Error).message}`);
   }
 }

@@ -24,8 +24,6 @@ import { checkTemplatesOrThrow } from '../campaigns/create.js';
 import { scheduleCampaign } from '../campaigns/control.js';
 import { normalizeEmail } from '../domain/email.js';
 import { UserError } from '../domain/errors.js';
-import { templatesDir } from '../config/paths.js';
-import { renderSpecFor } from '../sender/render/spec.js';
 
 export function registerCampaignCommands(program: Command): void {
   const campaign = program.command('campaign').description('create, run and inspect campaigns');
@@ -292,11 +290,13 @@ export async function sendAndWait(
 
 async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Promise<void> {
   const campaignRow = await getCampaignOrThrow(db, id);
-  await checkTemplatesOrThrow(renderSpecFor(campaignRow, config, templatesDir(), 'check'));
   const { renderer, specFor } = await openRendering(config, db, o);
   const started = Date.now();
   try {
-    const report = await dryRun(db, campaignRow, specFor(campaignRow), renderer, (f) =>
+    // The content it would send: the stored snapshot once started, else the files, checked whole.
+    const spec = await specFor(campaignRow);
+    if (spec.content) await checkTemplatesOrThrow(async () => ({ sources: spec.content!, hash: spec.contentHash! }));
+    const report = await dryRun(db, campaignRow, spec, renderer, (f) =>
       console.log(`render failed for ${f.email} (recipient ${f.recipientId}): ${f.code}: ${f.message}`),
     );
     const seconds = (Date.now() - started) / 1000;

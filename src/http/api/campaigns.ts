@@ -5,8 +5,6 @@ import { campaignStatusReport } from '../../campaigns/status.js';
 import { sendTestMessage } from '../../campaigns/testSend.js';
 import { openRendering } from '../../sender/render/openRendering.js';
 import { requireMailgun } from '../../config/config.js';
-import { templatesDir } from '../../config/paths.js';
-import { renderSpecFor } from '../../sender/render/spec.js';
 import { HttpError } from '../errors.js';
 import type { ApiContext } from './context.js';
 
@@ -48,12 +46,14 @@ export async function sendTest({ db, config }: ApiContext, id: number, body: { t
 /** `herald campaign start --dry-run` for the API: renders every recipient, sends and records nothing. */
 export async function dryRunCampaign({ db, config }: ApiContext, id: number) {
   const campaign = await getCampaignOrThrow(db, id);
-  await checkTemplatesOrThrow(renderSpecFor(campaign, config, templatesDir(), 'check'));
   // Render threads as the CLI's dry run uses them (cores - 1).
   const { renderer, specFor } = await openRendering(config, db, {});
   const failures: RenderFailureLine[] = [];
   try {
-    const report = await dryRun(db, campaign, specFor(campaign), renderer, (f) => {
+    // The content it would send: the stored snapshot once started, else the files, checked whole.
+    const spec = await specFor(campaign);
+    if (spec.content) await checkTemplatesOrThrow(async () => ({ sources: spec.content!, hash: spec.contentHash! }));
+    const report = await dryRun(db, campaign, spec, renderer, (f) => {
       if (failures.length < DRY_RUN_FAILURES_SHOWN) failures.push(f);
     });
     return { campaignId: id, rendered: report.rendered, failed: report.failed, bytes: report.bytes, failures };
