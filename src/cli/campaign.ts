@@ -9,6 +9,7 @@ import { onShutdownSignal } from '../app/signals.js';
 import { countDeliveries } from '../sql/countDeliveries.js';
 import { DEFAULT_RETRY_REASONS, retryFailedDeliveries, retryFailedSummary } from '../campaigns/retryFailed.js';
 import { writeReport } from '../campaigns/report.js';
+import { campaignContentView, formatContent, type CampaignContentView } from '../campaigns/content.js';
 import { assertDetailsKept, purgeCampaignDetails } from '../campaigns/purgeDetails.js';
 import { campaignIdArg, collect, intArg } from './args.js';
 import { withContext } from './context.js';
@@ -183,6 +184,41 @@ export function registerCampaignCommands(program: Command): void {
     );
 
   campaign
+    .command('show <id>')
+    .description("a campaign's settings and its content hash (the template sources fixed at its first start)")
+    .option('--json', 'machine-readable output')
+    .option('--content', 'print every file it renders from (and what MJML or CSS inlining made of its HTML)')
+    .action((idArg: string, o: { json?: boolean; content?: boolean }) =>
+      withContext(async ({ db }) => {
+        const row = await getCampaignOrThrow(db, campaignIdArg(idArg));
+        const content = await campaignContentView(db, row).catch((err: Error) => {
+          if (err.name === 'TemplateError') throw new UserError(`template error: ${err.message}`);
+          throw err;
+        });
+        const settings = {
+          id: row.id,
+          name: row.name,
+          status: row.status,
+          template: row.template,
+          subject: row.subject,
+          from: row.from_address,
+          replyTo: row.reply_to,
+          tags: row.tags,
+          domain: row.sending_domain,
+          startedAt: row.started_at?.toISOString() ?? null,
+        };
+        if (o.json) {
+          const { files, html, ...rest } = content;
+          const summary = { ...rest, html: { file: html.file, via: html.via }, files: Object.keys(files).sort() };
+          console.log(JSON.stringify({ ...settings, contentHash: content.stored ? content.hash : null, content: o.content ? content : summary }, null, 2));
+          return;
+        }
+        console.log(formatShow(settings, content));
+        if (o.content) console.log(formatContent(content));
+      }),
+    );
+
+  campaign
     .command('report <id>')
     .description('stream one row per recipient: email, status, attempts, provider id, error, sent_at')
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
@@ -306,4 +342,34 @@ async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Pr
   } finally {
     await renderer.close();
   }
+}
+
+function formatShow(
+  c: {
+    id: number;
+    name: string;
+    status: string;
+    template: string;
+    subject: string;
+    from: string;
+    replyTo: string | null;
+    tags: string[];
+    startedAt: string | null;
+  },
+  content: CampaignContentView,
+): string {
+  const html = content.html.via === 'mjml' ? ' (MJML, compiled once)' : content.html.via === 'inlined' ? ' (CSS inlined once)' : '';
+  return [
+    `campaign ${c.id} "${c.name}": ${c.status}`,
+    `  template: ${c.template}`,
+    `  subject: ${c.subject}`,
+    `  from: ${c.from}${c.replyTo ? `, reply-to ${c.replyTo}` : ''}`,
+    ...(c.tags.length > 0 ? [`  tags: ${c.tags.join(', ')}`] : []),
+    content.stored
+      ? `  content: ${content.hash} (stored ${content.madeAt} at its first start; the files are not read again)`
+      : `  content: not fixed yet; the files make ${content.hash} now (fixed when it starts)`,
+    `  html: ${content.html.file}${html}`,
+    `  text: ${content.text ?? 'derived from the rendered HTML'}`,
+    `  files: ${Object.keys(content.files).length} (--content prints them)`,
+  ].join('\n');
 }

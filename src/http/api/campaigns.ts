@@ -6,6 +6,8 @@ import { sendTestMessage } from '../../campaigns/testSend.js';
 import { openRendering } from '../../sender/render/openRendering.js';
 import { requireMailgun } from '../../config/config.js';
 import { HttpError } from '../errors.js';
+import { campaignContentView } from '../../campaigns/content.js';
+import { campaignContentHash } from '../../sql/campaignContentHash.js';
 import type { ApiContext } from './context.js';
 
 /** Render failures listed in a dry run's answer; the rest are counted only. */
@@ -18,6 +20,8 @@ export async function campaignView({ db }: Pick<ApiContext, 'db'>, id: number) {
   return {
     ...report,
     template: campaign.template,
+    // The content fixed at its first start (GET /api/v1/campaigns/{id}/content); null before.
+    contentHash: await campaignContentHash(db.kysely, id),
     subject: campaign.subject,
     from: campaign.from_address,
     replyTo: campaign.reply_to,
@@ -59,5 +63,17 @@ export async function dryRunCampaign({ db, config }: ApiContext, id: number) {
     return { campaignId: id, rendered: report.rendered, failed: report.failed, bytes: report.bytes, failures };
   } finally {
     await renderer.close();
+  }
+}
+
+/** What the campaign renders from: stored at its first start, or made from the files before. */
+export async function campaignContent({ db }: Pick<ApiContext, 'db'>, id: number) {
+  const campaign = await getCampaignOrThrow(db, id);
+  try {
+    return await campaignContentView(db, campaign);
+  } catch (err) {
+    // A draft whose files do not make content now (a missing folder, an MJML error).
+    if ((err as Error).name === 'TemplateError') throw new HttpError(409, `template error: ${(err as Error).message}`);
+    throw err;
   }
 }
