@@ -8,7 +8,8 @@ import { compile } from 'html-to-text';
  * Compiled once per thread: the converter's setup costs more than a conversion.
  */
 export const textFromHtml: (html: string) => string = compile({
-  wordwrap: 78,
+  // Not wrapped: a link stays on one line with its label, whatever its length.
+  wordwrap: false,
   selectors: [
     { selector: 'a', options: { linkBrackets: ['[', ']'], hideLinkIfSameAsText: true, noAnchorUrl: true } },
     { selector: 'img', format: 'skip' },
