@@ -108,6 +108,11 @@ describe(`the HTTP API's campaign tools: schedule, dry run, retry-failed, report
     const broken = await seedCampaign(db.kysely, list.listId, { status: 'draft', template: 'no-such-template' });
     const refused = await call<{ error: string }>('POST', `/api/v1/campaigns/${broken}/dry-run`);
     assert.equal(refused.status, 400, refused.text);
+    assert.match(refused.body.error, /^template error: .*no-such-template/);
+    // The preview of the same draft: the same error, not a server fault.
+    const preview = await call<{ error: string }>('GET', `/api/v1/campaigns/${broken}/preview`);
+    assert.equal(preview.status, 400, preview.text);
+    assert.match(preview.body.error, /^template error: .*no-such-template/);
     assert.equal((await call('POST', '/api/v1/campaigns/abc/dry-run')).status, 400);
   });
 

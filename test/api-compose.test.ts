@@ -135,6 +135,7 @@ describe(`composing a campaign through the API: templates, drafts edited, fields
     assert.deepEqual(items, [
       { name: 'broken', parts: ['html.njk', 'text.njk'] },
       { name: 'mjml-only', parts: ['html.mjml.njk', 'text.njk'] },
+      { name: 'product-news', parts: ['html.mjml.njk'] },
       { name: 'spring-sale', parts: ['html.njk', 'text.njk'] },
     ]);
   });

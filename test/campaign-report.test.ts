@@ -6,6 +6,9 @@ import { sql } from 'kysely';
 import { REPORT_COLUMNS, writeReport } from '../src/campaigns/report.js';
 import { campaignReportPages, reportPage } from '../src/sql/campaignReport.js';
 import { planKeyRangePages } from '../src/sql/planKeyLookups.js';
+import { templatesDir } from '../src/config/paths.js';
+import { buildContent } from '../src/sender/render/content.js';
+import { storeCampaignContent } from '../src/sql/storeCampaignContent.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 
 /** Values a CSV writer must quote (or must not), in the columns that take free text. */
@@ -107,6 +110,9 @@ describe(`campaign report (${dbLabel})`, () => {
   });
 
   it('writes the same CSV as csv-stringify and the same JSON lines as JSON.stringify, awkward values included', async () => {
+    // The campaign's content, as its first start stores it: its hash ends every row.
+    const content = await buildContent(templatesDir(), 'spring-sale', 'Hi {{ name }}');
+    await storeCampaignContent(db.kysely, campaignA, content);
     const rows = await db.kysely
       .selectFrom('deliveries as d')
       .innerJoin('recipients as r', 'r.id', 'd.recipient_id')
@@ -128,6 +134,7 @@ describe(`campaign report (${dbLabel})`, () => {
       clicks: 0,
       complained_at: null,
       unsubscribed_at: null,
+      content_hash: content.hash,
     }));
     assert.ok(objects.some((o) => o.error_message === 'two\nlines'));
     const csv = await collect((out) => writeReport(db, campaignA, 'csv', out));

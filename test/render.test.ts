@@ -7,27 +7,40 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import nunjucks from 'nunjucks';
 import { verifyUnsubscribeToken } from '../src/domain/unsubscribeToken.js';
 import { templatesDir } from '../src/config/paths.js';
-import { checkCampaignTemplates } from '../src/sender/render/compile.js';
+import { checkContent } from '../src/sender/render/compile.js';
+import { buildContent } from '../src/sender/render/content.js';
 import { RenderPool } from '../src/sender/render/pool.js';
 import type { CampaignRenderSpec, RenderRecipient, RenderResult } from '../src/sender/render/types.js';
 
 // Fixtures are read from the source tree, next to the compiled tests' origin.
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
 
-function spec(overrides: Partial<CampaignRenderSpec> = {}): CampaignRenderSpec {
+interface SpecOptions {
+  templatesDir?: string;
+  template?: string;
+  subject?: string;
+  unsubscribe?: CampaignRenderSpec['unsubscribe'];
+}
+
+/** A spec as the send path makes one: content from the template files (buildContent), then the rest. */
+async function spec(o: SpecOptions = {}): Promise<CampaignRenderSpec> {
+  const content = await buildContent(o.templatesDir ?? templatesDir(), o.template ?? 'spring-sale', o.subject ?? 'Hi {{ name | default("there", true) }}');
   return {
     key: `k-${Math.random()}`,
     campaignId: 7,
     campaignName: 'Spring',
-    templatesDir: templatesDir(),
-    template: 'spring-sale',
-    subject: 'Hi {{ name | default("there", true) }}',
+    content: content.sources,
+    contentHash: content.hash,
     from: 'Shop <news@example.com>',
     replyTo: 'help@example.com',
     tags: ['spring', 'sale'],
-    unsubscribe: { baseUrl: 'https://herald.example.com', mailto: 'unsubscribe@example.com', secret: 's3cret' },
-    ...overrides,
+    unsubscribe: o.unsubscribe === undefined ? { baseUrl: 'https://herald.example.com', mailto: 'unsubscribe@example.com', secret: 's3cret' } : o.unsubscribe,
   };
+}
+
+/** The create/start check: the content made from the files, compiled whole. */
+async function checkTemplates(o: SpecOptions = {}): Promise<void> {
+  checkContent((await buildContent(o.templatesDir ?? templatesDir(), o.template ?? 'spring-sale', o.subject ?? 'Hi {{ name }}')).sources);
 }
 
 const recipient = (i: number, attributes: Record<string, unknown> = {}, name: string | null = `Reader ${i}`): RenderRecipient => ({
@@ -52,7 +65,7 @@ describe('rendering on worker threads', () => {
 
   it('renders the shipped template into a complete Mailgun message per recipient', async () => {
     const result = await pool.render(
-      { spec: spec(), recipients: [recipient(1, { products: 'tent,boots', city: 'Oslo' }), recipient(2, {}, null)] },
+      { spec: await spec(), recipients: [recipient(1, { products: 'tent,boots', city: 'Oslo' }), recipient(2, {}, null)] },
       { timeoutMs: 10_000 },
     );
     assert.deepEqual(result.failures, []);
@@ -82,19 +95,19 @@ describe('rendering on worker threads', () => {
       assert.ok(result.bodies.resizable, 'page-backed, so a shrink gives memory back');
     };
     const large = await pool.render(
-      { spec: spec(), recipients: Array.from({ length: 20 }, (_, i) => recipient(i + 1, { products: 'tent,boots' })) },
+      { spec: await spec(), recipients: Array.from({ length: 20 }, (_, i) => recipient(i + 1, { products: 'tent,boots' })) },
       { timeoutMs: 10_000 },
     );
     exact(large);
     pool.recycle(large.bodies);
-    const small = await pool.render({ spec: spec(), recipients: [recipient(30)] }, { timeoutMs: 10_000 });
+    const small = await pool.render({ spec: await spec(), recipients: [recipient(30)] }, { timeoutMs: 10_000 });
     assert.equal(large.bodies.byteLength, 0, 'the spare went back to the render thread');
     exact(small);
     assert.match(String((await fields(small, 0)).get('html')), /Hello Reader 30/);
   });
 
   it('puts a verifiable one-click unsubscribe link in the headers and the footer', async () => {
-    const result = await pool.render({ spec: spec(), recipients: [recipient(3)] }, { timeoutMs: 10_000 });
+    const result = await pool.render({ spec: await spec(), recipients: [recipient(3)] }, { timeoutMs: 10_000 });
     const f = await fields(result, 0);
     assert.equal(f.get('h:List-Unsubscribe-Post'), 'List-Unsubscribe=One-Click');
     const header = String(f.get('h:List-Unsubscribe'));
@@ -105,7 +118,7 @@ describe('rendering on worker threads', () => {
   });
 
   it('escapes recipient data in HTML but not in the text part', async () => {
-    const result = await pool.render({ spec: spec(), recipients: [recipient(4, {}, 'Tom & <Jerry>')] }, { timeoutMs: 10_000 });
+    const result = await pool.render({ spec: await spec(), recipients: [recipient(4, {}, 'Tom & <Jerry>')] }, { timeoutMs: 10_000 });
     const f = await fields(result, 0);
     assert.match(String(f.get('html')), /Hello Tom &amp; &lt;Jerry&gt;/);
     assert.match(String(f.get('text')), /Hello Tom & <Jerry>/);
@@ -115,7 +128,10 @@ describe('rendering on worker threads', () => {
   it("gives templates a recipient's attributes under its own email and name, and a __proto__ attribute as plain data", async () => {
     const attributes = JSON.parse('{"city": "Oslo", "email": "spoof@evil.test", "name": "Spoof", "__proto__": {"polluted": "yes"}}') as Record<string, unknown>;
     const result = await pool.render(
-      { spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'recipient-fields', subject: 'x' }), recipients: [recipient(5, attributes)] },
+      {
+        spec: await spec({ templatesDir: path.join(fixtures, 'templates'), template: 'recipient-fields', subject: 'x' }),
+        recipients: [recipient(5, attributes)],
+      },
       { timeoutMs: 10_000 },
     );
     assert.deepEqual(result.failures, []);
@@ -144,7 +160,7 @@ describe('rendering on worker threads', () => {
     for (const [template, dir] of cases) {
       const plainAttributes = { city: 'Oslo', quote: 'plain', apostrophe: 'a', backslash: 'b', doubleQuote: 'c', count: 0, nested: { list: [], map: {} } };
       const recipients = [recipient(1, attributes, `Ann "A" <ann> & co`), recipient(2, template === 'spring-sale' ? {} : plainAttributes, null)];
-      const result = await pool.render({ spec: spec({ template, templatesDir: dir, unsubscribe: null }), recipients }, { timeoutMs: 10_000 });
+      const result = await pool.render({ spec: await spec({ template, templatesDir: dir, unsubscribe: null }), recipients }, { timeoutMs: 10_000 });
       assert.deepEqual(result.failures, [], template);
       const globalsFile = path.join(dir, 'globals.json');
       const globals = fs.existsSync(globalsFile) ? (JSON.parse(fs.readFileSync(globalsFile, 'utf8')) as Record<string, unknown>) : {};
@@ -173,7 +189,7 @@ describe('rendering on worker threads', () => {
   it('fails only the recipients whose data leaves a variable undefined', async () => {
     const recipients = Array.from({ length: 10 }, (_, i) => recipient(i, i % 3 === 0 ? {} : { coupon: `C${i}` }));
     const result = await pool.render(
-      { spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'strict', subject: 'x' }), recipients },
+      { spec: await spec({ templatesDir: path.join(fixtures, 'templates'), template: 'strict', subject: 'x' }), recipients },
       { timeoutMs: 10_000 },
     );
     assert.deepEqual(
@@ -189,7 +205,7 @@ describe('rendering on worker threads', () => {
 
   it('aborts a batch that renders too long, fails it with render_timeout, and keeps working', async () => {
     const slow = await pool.render(
-      { spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'slow', subject: 'x' }), recipients: [recipient(1), recipient(2)] },
+      { spec: await spec({ templatesDir: path.join(fixtures, 'templates'), template: 'slow', subject: 'x' }), recipients: [recipient(1), recipient(2)] },
       { timeoutMs: 300 },
     );
     assert.deepEqual(
@@ -199,14 +215,14 @@ describe('rendering on worker threads', () => {
         [1, 'render_timeout'],
       ],
     );
-    const fine = await pool.render({ spec: spec(), recipients: [recipient(5)] }, { timeoutMs: 10_000 });
+    const fine = await pool.render({ spec: await spec(), recipients: [recipient(5)] }, { timeoutMs: 10_000 });
     assert.deepEqual(fine.failures, []);
   });
 
   it('fails only the recipient that renders too long; the rest of its batch renders on a new thread', async () => {
     const recipients = Array.from({ length: 6 }, (_, i) => recipient(i + 1, i === 3 ? { loops: 100_000 } : {}));
     const result = await pool.render(
-      { spec: spec({ templatesDir: path.join(fixtures, 'templates'), template: 'slow-for-one', subject: 'Hi {{ name }}' }), recipients },
+      { spec: await spec({ templatesDir: path.join(fixtures, 'templates'), template: 'slow-for-one', subject: 'Hi {{ name }}' }), recipients },
       { timeoutMs: 300 },
     );
     assert.deepEqual(
@@ -227,32 +243,33 @@ describe('rendering on worker threads', () => {
     const delay = monitorEventLoopDelay({ resolution: 5 });
     delay.enable();
     const recipients = Array.from({ length: 2000 }, (_, i) => recipient(i, { products: 'tent,lantern,boots,pack,stove,jacket' }));
-    await pool.render({ spec: spec(), recipients }, { timeoutMs: 60_000 });
+    await pool.render({ spec: await spec(), recipients }, { timeoutMs: 60_000 });
     delay.disable();
     assert.ok(delay.max / 1e6 < 200, `event loop blocked for ${delay.max / 1e6} ms`);
   });
 });
 
 describe('template checks at create and start', () => {
-  it('names file, line and column of a syntax error', () => {
-    assert.throws(
-      () => checkCampaignTemplates(spec({ templatesDir: path.join(fixtures, 'templates'), template: 'broken-syntax' })),
+  it('names file, line and column of a syntax error', async () => {
+    await assert.rejects(
+      () => checkTemplates({ templatesDir: path.join(fixtures, 'templates'), template: 'broken-syntax' }),
       /templates\/broken-syntax\/html\.njk:2:\d+: expected variable end/,
     );
   });
-  it('names the partial when the error is inside it', () => {
-    assert.throws(
-      () => checkCampaignTemplates(spec({ templatesDir: path.join(fixtures, 'templates-broken-partial'), template: 'uses-broken-partial' })),
+  it('names the partial when the error is inside it', async () => {
+    await assert.rejects(
+      () => checkTemplates({ templatesDir: path.join(fixtures, 'templates-broken-partial'), template: 'uses-broken-partial' }),
       /templates-broken-partial\/_partials\/bad\.njk:3:\d+: expected variable end/,
     );
   });
-  it('names the subject when the subject is broken', () => {
-    assert.throws(() => checkCampaignTemplates(spec({ subject: 'Hi {{ name ' })), /^TemplateError: subject: expected variable end/);
+  it('names the subject when the subject is broken', async () => {
+    await assert.rejects(() => checkTemplates({ subject: 'Hi {{ name ' }), /^TemplateError: subject: expected variable end/);
   });
-  it('refuses a template folder that does not exist', () => {
-    assert.throws(() => checkCampaignTemplates(spec({ template: 'nope' })), /template 'nope' not found/);
+  it('refuses a template folder that does not exist', async () => {
+    await assert.rejects(() => checkTemplates({ template: 'nope' }), /template 'nope' not found/);
   });
-  it('accepts the shipped templates', () => {
-    checkCampaignTemplates(spec());
+  it('accepts the shipped templates', async () => {
+    await checkTemplates();
+    await checkTemplates({ template: 'product-news' });
   });
 });

@@ -10,9 +10,9 @@ import { testSend } from '../src/campaigns/testSend.js';
 import { openMailgunClient } from '../src/provider/mailgun/openMailgunClient.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import type { MailgunClient } from '../src/provider/mailgun/client.js';
-import { compileCampaign, describeError } from '../src/sender/render/compile.js';
+import { compileContent, describeError } from '../src/sender/render/compile.js';
 import { RenderPool } from '../src/sender/render/pool.js';
-import { renderSpecFor } from '../src/sender/render/spec.js';
+import { campaignRenderSpec } from '../src/sender/render/campaignSpec.js';
 import { findCampaign as getCampaign } from '../src/sql/findCampaign.js';
 import { createLogger } from '../src/config/log.js';
 import { startServer, type RunningServer } from '../src/http/app.js';
@@ -142,7 +142,15 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
     fs.writeFileSync(path.join(templates, name, 'text.njk'), 'Hi {{ name }} ({{ recipient.tier }})');
     const id = await createCampaign(db, config, { name, list: listName, template: name, subject: 'Hi {{ name | upper }}', from: 'news@example.org' });
     const campaign = (await getCampaign(db.kysely, id))!;
-    const { outcome } = await testSend(db, campaign, renderSpecFor(campaign, config, templates, 'benign'), pool, client, 'qa@example.org', undefined);
+    const { outcome } = await testSend(
+      db,
+      campaign,
+      await campaignRenderSpec(db.kysely, campaign, config, templates, 'benign'),
+      pool,
+      client,
+      'qa@example.org',
+      undefined,
+    );
     assert.equal(outcome.kind, 'accepted');
     const sent = (await messages()) as Array<{ subject: string }>;
     assert.equal(sent.length, 1);
@@ -150,7 +158,7 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
     // The mock keeps only the parts' sizes: the body itself, from the same render threads.
     const rendered = await pool.render(
       {
-        spec: renderSpecFor(campaign, config, templates, 'benign'),
+        spec: await campaignRenderSpec(db.kysely, campaign, config, templates, 'benign'),
         recipients: [{ recipientId: 1, email: 'u@example.org', name: 'User 1', attributes: { call: 'plain data', tier: 'gold' } }],
       },
       { timeoutMs: 30_000 },
@@ -271,7 +279,7 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
           status: 'draft',
         });
         const campaign = (await getCampaign(db.kysely, id))!;
-        const spec = renderSpecFor(campaign, config, templates, `p${index}`);
+        const spec = await campaignRenderSpec(db.kysely, campaign, config, templates, `p${index}`);
         try {
           await testSend(db, campaign, spec, pool, client, 'qa@example.org', undefined);
           problems.push(`${what}: test send went out`);
@@ -282,7 +290,7 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
 
         // 3. This thread: compile and render the way the main thread's checks and tools do.
         try {
-          const compiled = compileCampaign(spec);
+          const compiled = compileContent(spec.content!);
           const context = {
             ...compiled.globals,
             recipient: { email: 'a@example.org', name: 'A' },
@@ -295,7 +303,7 @@ describe(`templates cannot reach JavaScript (${dbLabel})`, () => {
           };
           let output = '';
           try {
-            output = compiled[field].render(context);
+            output = compiled[field]!.render(context);
           } catch (err) {
             const message = describeError(err, field);
             if (!where.test(message)) problems.push(`${what}: main-thread render said ${message}`);

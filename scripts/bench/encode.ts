@@ -7,22 +7,12 @@
  *   npm run bench:encode                      (and the same with Node 24 first on PATH)
  */
 import { writeUtf8 } from '../../src/provider/mailgun/multipart.js';
-import { compileCampaign } from '../../src/sender/render/compile.js';
+import { compileContent } from '../../src/sender/render/compile.js';
+import { buildContent } from '../../src/sender/render/content.js';
 import { templatesDir } from '../../src/config/paths.js';
 import { median } from '../lib/report.js';
 
-const compiled = compileCampaign({
-  key: 'encode-bench',
-  templatesDir: templatesDir(),
-  template: 'spring-sale',
-  subject: 'Spring sale for {{ name }}',
-  campaignId: 1,
-  campaignName: 'encode bench',
-  from: 'Shop <news@example.com>',
-  tags: [],
-  replyTo: null,
-  unsubscribe: null,
-});
+const compiled = compileContent((await buildContent(templatesDir(), 'spring-sale', 'Spring sale for {{ name }}')).sources);
 const htmls: string[] = [];
 for (let i = 1; i <= 300; i++) {
   const attributes = { city: `City ${i % 500}`, products: i % 3 === 0 ? 'tent,lantern,boots,pack,stove,jacket' : '' };

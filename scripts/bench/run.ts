@@ -20,7 +20,7 @@ import { connect } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { packageRoot, templatesDir } from '../../src/config/paths.js';
 import { RenderPool } from '../../src/sender/render/pool.js';
-import { renderSpecFor } from '../../src/sender/render/spec.js';
+import { campaignRenderSpec } from '../../src/sender/render/campaignSpec.js';
 import { transitionCampaign } from '../../src/sql/transitionCampaign.js';
 import { freshDatabase, machineLine, median, postgresCpuSeconds, writeBenchmarkSection } from '../lib/report.js';
 
@@ -152,7 +152,7 @@ async function oneRun(run: number): Promise<{ ceiling: Result; baseline: Result;
     const campaign = await db.kysely.selectFrom('campaigns').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     const rendered = await pool.render(
       {
-        spec: renderSpecFor(campaign, config, templatesDir(), 'bench'),
+        spec: await campaignRenderSpec(db.kysely, campaign, config, templatesDir(), 'bench'),
         recipients: [{ recipientId: 1, email: 'reader1@example1.com', name: 'Reader 1', attributes: { products: 'tent,lantern,boots,pack,stove,jacket' } }],
       },
       { timeoutMs: 10_000 },

@@ -66,7 +66,7 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
     timeoutMs: Math.min(options.requestTimeout ?? 10_000, Math.floor(leaseMs / 4)),
     log,
   });
-  const { renderer, specFor } = await openRendering(config, db, options);
+  const { renderer, specFor, contentFor } = await openRendering(config, db, options);
   const workerOptions: SenderProcessOptions = {
     ...defaultSenderProcessOptions,
     run,
@@ -81,6 +81,7 @@ export async function openSendingStack(config: Config, db: Db, log: Logger, opti
       client,
       renderer,
       renderSpec: specFor,
+      contentFor,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
     },

@@ -15,8 +15,9 @@ import {
 } from '../domain/validation.js';
 import { UserError } from '../domain/errors.js';
 import { templatesDir } from '../config/paths.js';
-import { checkCampaignTemplates } from '../sender/render/compile.js';
-import { renderSpecFor } from '../sender/render/spec.js';
+import type { ContentSnapshot } from '../domain/content.js';
+import { checkContent } from '../sender/render/compile.js';
+import { buildContent } from '../sender/render/content.js';
 import { insertCampaign } from '../sql/insertCampaign.js';
 import { resolveAudience } from './audience.js';
 
@@ -105,25 +106,7 @@ export async function prepareCampaign(db: Db, config: Config, input: CreateCampa
     segment_id: audience.segment?.id ?? null,
     where_text: audience.where,
   };
-  const probe = {
-    ...values,
-    id: 0,
-    status: 'draft' as const,
-    claim_cursor: 0,
-    list_exhausted: false,
-    created_at: new Date(),
-    updated_at: new Date(),
-    scheduled_at: null,
-    started_at: null,
-    finished_at: null,
-    waiting_reason: null,
-    waiting_until: null,
-    waiting_detail: null,
-    paused_reason: null,
-    details_purged_at: null,
-    audience_size: null,
-  };
-  await checkTemplatesOrThrow(renderSpecFor(probe, config, templatesDir(), 'check'));
+  await checkTemplatesOrThrow(() => buildContent(templatesDir(), input.template, input.subject));
   return { values, audience: { include: audience.include!.map((l) => l.id), exclude: audience.exclude.map((l) => l.id) } };
 }
 
@@ -135,16 +118,29 @@ export function audienceRace(err: unknown): unknown {
 }
 
 /**
- * Compiles a campaign's templates; an error names the file and line, and (for the API) the
- * field: `subject` when the subject is what failed, else `template`.
+ * Makes (or reads) a campaign's content and compiles all of it: a template error refuses the
+ * command with `template error: file:line:col: …` and (for the API) names the field:
+ * `subject` when the subject is what failed, else `template`. Returns the content checked.
  */
-export async function checkTemplatesOrThrow(spec: Parameters<typeof checkCampaignTemplates>[0]): Promise<void> {
+export async function checkTemplatesOrThrow(content: () => Promise<ContentSnapshot>): Promise<ContentSnapshot> {
   try {
-    await checkCampaignTemplates(spec);
+    const made = await content();
+    checkContent(made.sources);
+    return made;
   } catch (err) {
-    const message = (err as Error).message;
-    throw new UserError(`template error: ${message}`, [{ field: /^subject\b/.test(message) ? 'subject' : 'template', message }]);
+    throw templateUserError(err);
   }
+}
+
+/**
+ * A draft's content made from files that do not compile (a missing folder, an MJML or
+ * Nunjucks error) is the user's to fix: the error, naming file and line, and the field it is
+ * about. Anything else passes through as it is.
+ */
+export function templateUserError(err: unknown): unknown {
+  if ((err as Error).name !== 'TemplateError') return err;
+  const message = (err as Error).message;
+  return new UserError(`template error: ${message}`, [{ field: /^subject\b/.test(message) ? 'subject' : 'template', message }]);
 }
 
 function checkOneLine(option: string, field: string, value: string): void {

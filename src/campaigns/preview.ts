@@ -1,4 +1,5 @@
 import type { Config } from '../config/config.js';
+import { templateUserError } from './create.js';
 import type { Db } from '../db/connect.js';
 import type { Campaign } from '../db/schema.js';
 import { UserError } from '../domain/errors.js';
@@ -157,7 +158,9 @@ export async function previewCampaign(
 ): Promise<{ preview: CampaignPreview; rendered: RenderedPreview }> {
   const { renderer, specFor } = await openRendering(config, db, { renderThreads: 1 });
   try {
-    const spec = specFor(campaign);
+    const spec = await specFor(campaign).catch((err: unknown) => {
+      throw templateUserError(err);
+    });
     const rendered = await renderPreview(db, campaign, spec, renderer, as);
     const checks = await campaignChecks(db, campaign, spec, rendered);
     const { message } = rendered;

@@ -1,5 +1,6 @@
 import type { Db } from '../db/connect.js';
 import { campaignReportPages, type ReportRow } from '../sql/campaignReport.js';
+import { campaignContentHash } from '../sql/campaignContentHash.js';
 import { writeChunks } from './writeChunks.js';
 
 export type ReportFormat = 'csv' | 'jsonl';
@@ -7,7 +8,9 @@ export type ReportFormat = 'csv' | 'jsonl';
 /**
  * The send state, then what happened after acceptance (docs/operations.md, "Outcomes"):
  * outcome is accepted / delivered / bounced_hard / bounced_soft for a sent message (empty
- * otherwise); opens and clicks count every event, first_* are the earliest.
+ * otherwise); opens and clicks count every event, first_* are the earliest. content_hash names
+ * the campaign's content, the same on every row (docs/architecture.md, "A campaign's content");
+ * empty before its first start.
  */
 export const REPORT_COLUMNS = [
   'email',
@@ -28,12 +31,13 @@ export const REPORT_COLUMNS = [
   'clicks',
   'complained_at',
   'unsubscribed_at',
+  'content_hash',
 ];
 
 const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
 const outcomeOf = (r: ReportRow): string | null => (r.status === 'sent' ? (r.standing ?? 'accepted') : null);
 
-function rowObject(r: ReportRow): Record<string, string | number | null> {
+function rowObject(r: ReportRow, hash: string | null): Record<string, string | number | null> {
   return {
     email: r.email,
     status: r.status,
@@ -53,6 +57,7 @@ function rowObject(r: ReportRow): Record<string, string | number | null> {
     clicks: r.clicks ?? 0,
     complained_at: iso(r.complainedAt),
     unsubscribed_at: iso(r.unsubscribedAt),
+    content_hash: hash,
   };
 }
 
@@ -69,17 +74,19 @@ function csvField(value: string | null): string {
   return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
-function csvPage(page: ReportRow[]): string {
+function csvPage(page: ReportRow[], hash: string | null): string {
+  // A hash is hex: never quoted.
+  const tail = hash ?? '';
   let out = '';
   for (const r of page) {
-    out += `${csvField(r.email)},${r.status},${r.attempts},${csvField(r.providerId)},${csvField(r.errorCode)},${csvField(r.errorMessage)},${r.sentAt?.toISOString() ?? ''},${outcomeOf(r) ?? ''},${r.deliveredAt?.toISOString() ?? ''},${r.failureSeverity ?? ''},${csvField(r.failureReason)},${r.failureCode ?? ''},${r.firstOpenAt?.toISOString() ?? ''},${r.opens ?? 0},${r.firstClickAt?.toISOString() ?? ''},${r.clicks ?? 0},${r.complainedAt?.toISOString() ?? ''},${r.unsubscribedAt?.toISOString() ?? ''}\n`;
+    out += `${csvField(r.email)},${r.status},${r.attempts},${csvField(r.providerId)},${csvField(r.errorCode)},${csvField(r.errorMessage)},${r.sentAt?.toISOString() ?? ''},${outcomeOf(r) ?? ''},${r.deliveredAt?.toISOString() ?? ''},${r.failureSeverity ?? ''},${csvField(r.failureReason)},${r.failureCode ?? ''},${r.firstOpenAt?.toISOString() ?? ''},${r.opens ?? 0},${r.firstClickAt?.toISOString() ?? ''},${r.clicks ?? 0},${r.complainedAt?.toISOString() ?? ''},${r.unsubscribedAt?.toISOString() ?? ''},${tail}\n`;
   }
   return out;
 }
 
-function jsonlPage(page: ReportRow[]): string {
+function jsonlPage(page: ReportRow[], hash: string | null): string {
   let out = '';
-  for (const r of page) out += `${JSON.stringify(rowObject(r))}\n`;
+  for (const r of page) out += `${JSON.stringify(rowObject(r, hash))}\n`;
   return out;
 }
 
@@ -94,7 +101,8 @@ export async function writeReport(db: Db, id: number, format: ReportFormat, out:
 }
 
 async function* reportChunks(db: Db, id: number, format: ReportFormat): AsyncGenerator<string> {
+  const hash = await campaignContentHash(db.kysely, id);
   if (format === 'csv') yield `${REPORT_COLUMNS.join(',')}\n`;
   // One write per page: a write per row cost a system call per row on stdout.
-  for await (const page of campaignReportPages(db.kysely, id)) yield format === 'csv' ? csvPage(page) : jsonlPage(page);
+  for await (const page of campaignReportPages(db.kysely, id)) yield format === 'csv' ? csvPage(page, hash) : jsonlPage(page, hash);
 }

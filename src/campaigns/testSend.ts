@@ -53,7 +53,7 @@ export async function sendTestMessage(
   const { renderer, specFor } = await openRendering(config, db, { renderThreads: 1 });
   const client = openMailgunClient(config);
   try {
-    return await testSend(db, campaign, specFor(campaign), renderer, client, to, as);
+    return await testSend(db, campaign, await specFor(campaign), renderer, client, to, as);
   } finally {
     await renderer.close();
     await client.close();

@@ -9,6 +9,7 @@ import { onShutdownSignal } from '../app/signals.js';
 import { countDeliveries } from '../sql/countDeliveries.js';
 import { DEFAULT_RETRY_REASONS, retryFailedDeliveries, retryFailedSummary } from '../campaigns/retryFailed.js';
 import { writeReport } from '../campaigns/report.js';
+import { campaignContentView, formatContent, type CampaignContentView } from '../campaigns/content.js';
 import { assertDetailsKept, purgeCampaignDetails } from '../campaigns/purgeDetails.js';
 import { campaignIdArg, collect, intArg } from './args.js';
 import { withContext } from './context.js';
@@ -20,12 +21,10 @@ import { capYoungGenerationBeforeAction } from '../app/youngGeneration.js';
 import { tuneGarbageCollection } from '../app/gcTuning.js';
 import { dryRun } from '../campaigns/dryRun.js';
 import { sendTestMessage } from '../campaigns/testSend.js';
-import { checkTemplatesOrThrow } from '../campaigns/create.js';
+import { checkTemplatesOrThrow, templateUserError } from '../campaigns/create.js';
 import { scheduleCampaign } from '../campaigns/control.js';
 import { normalizeEmail } from '../domain/email.js';
 import { UserError } from '../domain/errors.js';
-import { templatesDir } from '../config/paths.js';
-import { renderSpecFor } from '../sender/render/spec.js';
 import { dryRunChecks, previewCampaign, previewEml } from '../campaigns/preview.js';
 import { formatCheck } from '../domain/templateChecks.js';
 import fs from 'node:fs';
@@ -224,6 +223,41 @@ export function registerCampaignCommands(program: Command): void {
     );
 
   campaign
+    .command('show <id>')
+    .description("a campaign's settings and its content hash (the template sources fixed at its first start)")
+    .option('--json', 'machine-readable output')
+    .option('--content', 'print every file it renders from (and what MJML or CSS inlining made of its HTML)')
+    .action((idArg: string, o: { json?: boolean; content?: boolean }) =>
+      withContext(async ({ db }) => {
+        const row = await getCampaignOrThrow(db, campaignIdArg(idArg));
+        const content = await campaignContentView(db, row).catch((err: Error) => {
+          if (err.name === 'TemplateError') throw new UserError(`template error: ${err.message}`);
+          throw err;
+        });
+        const settings = {
+          id: row.id,
+          name: row.name,
+          status: row.status,
+          template: row.template,
+          subject: row.subject,
+          from: row.from_address,
+          replyTo: row.reply_to,
+          tags: row.tags,
+          domain: row.sending_domain,
+          startedAt: row.started_at?.toISOString() ?? null,
+        };
+        if (o.json) {
+          const { files, html, ...rest } = content;
+          const summary = { ...rest, html: { file: html.file, via: html.via }, files: Object.keys(files).sort() };
+          console.log(JSON.stringify({ ...settings, contentHash: content.stored ? content.hash : null, content: o.content ? content : summary }, null, 2));
+          return;
+        }
+        console.log(formatShow(settings, content));
+        if (o.content) console.log(formatContent(content));
+      }),
+    );
+
+  campaign
     .command('report <id>')
     .description('stream one row per recipient: email, status, attempts, provider id, error, sent_at')
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
@@ -331,18 +365,22 @@ export async function sendAndWait(
 
 async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Promise<void> {
   const campaignRow = await getCampaignOrThrow(db, id);
-  await checkTemplatesOrThrow(renderSpecFor(campaignRow, config, templatesDir(), 'check'));
   const { renderer, specFor } = await openRendering(config, db, o);
   const started = Date.now();
   try {
-    const report = await dryRun(db, campaignRow, specFor(campaignRow), renderer, (f) =>
+    // The content it would send: the stored snapshot once started, else the files, checked whole.
+    const spec = await specFor(campaignRow).catch((err: unknown) => {
+      throw templateUserError(err);
+    });
+    if (spec.content) await checkTemplatesOrThrow(async () => ({ sources: spec.content!, hash: spec.contentHash! }));
+    const report = await dryRun(db, campaignRow, spec, renderer, (f) =>
       console.log(`render failed for ${f.email} (recipient ${f.recipientId}): ${f.code}: ${f.message}`),
     );
     const seconds = (Date.now() - started) / 1000;
     console.log(
       `dry run of campaign ${id}: ${report.rendered} rendered, ${report.failed} failed, average ${Math.round(report.bytes / Math.max(1, report.rendered) / 1024)} KB per message, ${seconds.toFixed(1)} s; nothing sent or recorded`,
     );
-    const { checkedAs, checks } = await dryRunChecks(db, campaignRow, specFor(campaignRow), renderer);
+    const { checkedAs, checks } = await dryRunChecks(db, campaignRow, spec, renderer);
     console.log(
       `checks${checkedAs ? ` (the message as rendered for ${checkedAs}, and the whole audience's attributes)` : " (the audience's attributes)"}:${checks.length === 0 ? ' nothing to report' : ''}`,
     );
@@ -350,4 +388,34 @@ async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Pr
   } finally {
     await renderer.close();
   }
+}
+
+function formatShow(
+  c: {
+    id: number;
+    name: string;
+    status: string;
+    template: string;
+    subject: string;
+    from: string;
+    replyTo: string | null;
+    tags: string[];
+    startedAt: string | null;
+  },
+  content: CampaignContentView,
+): string {
+  const html = content.html.via === 'mjml' ? ' (MJML, compiled once)' : content.html.via === 'inlined' ? ' (CSS inlined once)' : '';
+  return [
+    `campaign ${c.id} "${c.name}": ${c.status}`,
+    `  template: ${c.template}`,
+    `  subject: ${c.subject}`,
+    `  from: ${c.from}${c.replyTo ? `, reply-to ${c.replyTo}` : ''}`,
+    ...(c.tags.length > 0 ? [`  tags: ${c.tags.join(', ')}`] : []),
+    content.stored
+      ? `  content: ${content.hash} (stored ${content.madeAt} at its first start; the files are not read again)`
+      : `  content: not fixed yet; the files make ${content.hash} now (fixed when it starts)`,
+    `  html: ${content.html.file}${html}`,
+    `  text: ${content.text ?? 'derived from the rendered HTML'}`,
+    `  files: ${Object.keys(content.files).length} (--content prints them)`,
+  ].join('\n');
 }

@@ -255,6 +255,17 @@ export interface Database {
   campaign_lists: CampaignListsTable;
   campaign_audience: CampaignAudienceTable;
   erased_addresses: ErasedAddressesTable;
+  campaign_content: CampaignContentTable;
+}
+
+/** What a started campaign renders from, fixed at its first start (migration 0014). */
+export interface CampaignContentTable {
+  campaign_id: number;
+  /** ContentSources (src/domain/content.ts). */
+  sources: Json;
+  /** sha256 (hex) of the canonical JSON of `sources`. */
+  hash: string;
+  made_at: Generated<Date>;
 }
 
 /** Deliveries per campaign, status and reason (error_code, '' for none): folded, or changes since. */

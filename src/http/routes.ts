@@ -18,7 +18,7 @@ import { listSuppressions } from '../sql/listSuppressions.js';
 import { removeSuppression } from '../sql/removeSuppression.js';
 import { recipientHistoryView } from '../campaigns/history.js';
 import { campaignTimeline } from '../sql/campaignTimeline.js';
-import { dryRunCampaign, sendTest } from './api/campaigns.js';
+import { campaignContent, dryRunCampaign, sendTest } from './api/campaigns.js';
 import { previewAnswer } from './api/preview.js';
 import type { ApiContext } from './api/context.js';
 import { deliveries } from './api/deliveries.js';
@@ -395,6 +395,21 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
         response: { 200: ok('the campaign'), ...errors },
       }),
       handler: async (req) => reads.view(req.params.id),
+    }),
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/campaigns/:id/content',
+      schema: api(
+        'What the campaign renders from: the template sources stored at its first start (never rewritten), or made from the files before it starts (stored: false)',
+        {
+          params: campaignIdParams,
+          response: {
+            200: ok('{ campaignId, hash, stored, madeAt, template, subject, html: { file, via, compiled }, text, files: { path: source } }'),
+            ...errors,
+          },
+        },
+      ),
+      handler: async (req) => campaignContent(ctx, req.params.id),
     }),
     route('token', 'none', {
       method: 'GET',

@@ -80,7 +80,8 @@ export interface RunDeps {
   renderer: Renderer;
   client: Provider;
   reporter: Reporter;
-  renderSpec: (campaign: Campaign) => CampaignRenderSpec;
+  /** The campaign's render spec with its stored content (sender/render/campaignSpec.ts). */
+  renderSpec: (campaign: Campaign) => Promise<CampaignRenderSpec>;
   /** Resolves when this worker may send (lease fresh, results recordable). */
   mayProceed: () => Promise<void> | void;
   onRequest?: () => void;
@@ -254,7 +255,10 @@ export class CampaignRun {
           new Date(this.deps.clock().getTime() - this.settings.reconcileAfterMs),
         ),
       );
-      const renderLoops = Array.from({ length: this.deps.renderer.threads + 1 }, () => this.renderLoop());
+      // Read once per run: every render loop and every recipient of this run renders the content
+      // stored at the campaign's start.
+      const spec = await this.retrying('read the campaign content', () => this.deps.renderSpec(this.campaign), true);
+      const renderLoops = spec ? Array.from({ length: this.deps.renderer.threads + 1 }, () => this.renderLoop(spec)) : [];
       const rendered = Promise.all(renderLoops).then(() => this.backlog.close());
       const sending = runSenders({
         client: this.deps.client,
@@ -357,8 +361,7 @@ export class CampaignRun {
     }
   }
 
-  private async renderLoop(): Promise<void> {
-    const spec = this.deps.renderSpec(this.campaign);
+  private async renderLoop(spec: CampaignRenderSpec): Promise<void> {
     for (;;) {
       const recipients = await this.renderQueue.take();
       if (!recipients || this.haltReason) return;

@@ -28,6 +28,8 @@ import { ConcurrencyLimit } from './send/concurrencyLimit.js';
 import { Pacer } from './send/pacer.js';
 import { ProviderGate } from './send/providerGate.js';
 import type { CampaignRenderSpec } from './render/types.js';
+import type { ContentSnapshot } from '../domain/content.js';
+import { findCampaign } from '../sql/findCampaign.js';
 
 export interface SenderProcessOptions {
   run: RunSettings;
@@ -58,7 +60,9 @@ export interface SenderProcessDeps {
   log: Logger;
   client: Provider;
   renderer: Renderer;
-  renderSpec: (campaign: Campaign) => CampaignRenderSpec;
+  renderSpec: (campaign: Campaign) => Promise<CampaignRenderSpec>;
+  /** A scheduled campaign's content as it starts (stored with it): see promoteDueCampaigns. */
+  contentFor?: (campaign: Campaign) => Promise<ContentSnapshot>;
   /** Decides which cap day it is; injectable so tests can move to the next day. */
   clock?: () => Date;
   /** Where the pipeline's counters, histograms and queue depths go (/metrics). */
@@ -192,7 +196,17 @@ export class SenderProcess {
       let campaigns: Campaign[] = [];
       try {
         await expireDeadWorkers(this.deps.db.kysely, this.options.leaseMs);
-        const { missed, failed } = await promoteDueCampaigns(this.deps.db.kysely, this.options.scheduleGraceMs);
+        const contentFor = this.deps.contentFor;
+        const { missed, failed } = await promoteDueCampaigns(
+          this.deps.db.kysely,
+          this.options.scheduleGraceMs,
+          contentFor &&
+            (async (id) => {
+              const campaign = await findCampaign(this.deps.db.kysely, id);
+              if (!campaign) throw new Error(`campaign ${id} does not exist`);
+              return contentFor(campaign);
+            }),
+        );
         for (const id of missed) {
           if (this.warnedMissed.has(id)) continue;
           this.warnedMissed.add(id);
@@ -201,7 +215,10 @@ export class SenderProcess {
         for (const { id, message } of failed) {
           if (this.warnedMissed.has(id)) continue;
           this.warnedMissed.add(id);
-          this.deps.log.warn({ campaignId: id, err: message }, 'scheduled campaign could not start: its audience could not be fixed; it stays scheduled');
+          this.deps.log.warn(
+            { campaignId: id, err: message },
+            'scheduled campaign could not start: its audience or its content could not be fixed; it stays scheduled',
+          );
         }
         const running = (await runningCampaigns(this.deps.db.kysely)).filter(wanted);
         for (const c of running) this.limitsFor(this.domainOf(c));

@@ -3,6 +3,8 @@ import type { Campaign, Database } from '../db/schema.js';
 import { transitionFor, type CampaignAction } from '../domain/campaignState.js';
 import { notifyCampaignChanged } from './notifyCampaignChanged.js';
 import { snapshotAudience } from './snapshotAudience.js';
+import { storeCampaignContent } from './storeCampaignContent.js';
+import type { ContentSnapshot } from '../domain/content.js';
 
 /**
  * Moves a campaign along the state machine in one statement, so two operators racing
@@ -11,13 +13,15 @@ import { snapshotAudience } from './snapshotAudience.js';
  * A move to running fixes the audience in the same transaction when it is not fixed yet
  * (the first start; a campaign paused while scheduled starts later): workers see the
  * campaign running only with its audience in place, and a second start that lost the race
- * for the row finds nothing to do (docs/audience.md).
+ * for the row finds nothing to do (docs/audience.md). Its content (`extra.content`, made from
+ * the files by the caller) is stored in the same transaction unless it has some already: a
+ * snapshot is never rewritten (docs/architecture.md, "A campaign's content").
  */
 export async function transitionCampaign(
   db: Kysely<Database>,
   id: number,
   action: CampaignAction,
-  extra: { scheduledAt?: Date | null } = {},
+  extra: { scheduledAt?: Date | null; content?: ContentSnapshot } = {},
 ): Promise<Campaign | undefined> {
   const { from, to } = transitionFor(action);
   const move = async (trx: Kysely<Database>): Promise<Campaign | undefined> => {
@@ -40,6 +44,7 @@ export async function transitionCampaign(
       await snapshotAudience(trx, id, new Date());
       row = await trx.selectFrom('campaigns').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     }
+    if (row && to === 'running' && extra.content) await storeCampaignContent(trx, id, extra.content);
     if (row) await notifyCampaignChanged(trx, id);
     return row;
   };

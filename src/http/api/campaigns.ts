@@ -1,14 +1,14 @@
 import { getCampaignOrThrow } from '../../campaigns/control.js';
-import { checkTemplatesOrThrow } from '../../campaigns/create.js';
+import { checkTemplatesOrThrow, templateUserError } from '../../campaigns/create.js';
 import { dryRun, type RenderFailureLine } from '../../campaigns/dryRun.js';
 import { campaignStatusReport } from '../../campaigns/status.js';
 import { sendTestMessage } from '../../campaigns/testSend.js';
 import { openRendering } from '../../sender/render/openRendering.js';
 import { dryRunChecks } from '../../campaigns/preview.js';
 import { requireMailgun } from '../../config/config.js';
-import { templatesDir } from '../../config/paths.js';
-import { renderSpecFor } from '../../sender/render/spec.js';
 import { HttpError } from '../errors.js';
+import { campaignContentView } from '../../campaigns/content.js';
+import { campaignContentHash } from '../../sql/campaignContentHash.js';
 import type { ApiContext } from './context.js';
 
 /** Render failures listed in a dry run's answer; the rest are counted only. */
@@ -21,6 +21,8 @@ export async function campaignView({ db }: Pick<ApiContext, 'db'>, id: number) {
   return {
     ...report,
     template: campaign.template,
+    // The content fixed at its first start (GET /api/v1/campaigns/{id}/content); null before.
+    contentHash: await campaignContentHash(db.kysely, id),
     subject: campaign.subject,
     from: campaign.from_address,
     replyTo: campaign.reply_to,
@@ -49,12 +51,15 @@ export async function sendTest({ db, config }: ApiContext, id: number, body: { t
 /** `herald campaign start --dry-run` for the API: renders every recipient, sends and records nothing. */
 export async function dryRunCampaign({ db, config }: ApiContext, id: number) {
   const campaign = await getCampaignOrThrow(db, id);
-  await checkTemplatesOrThrow(renderSpecFor(campaign, config, templatesDir(), 'check'));
   // Render threads as the CLI's dry run uses them (cores - 1).
   const { renderer, specFor } = await openRendering(config, db, {});
   const failures: RenderFailureLine[] = [];
   try {
-    const spec = specFor(campaign);
+    // The content it would send: the stored snapshot once started, else the files, checked whole.
+    const spec = await specFor(campaign).catch((err: unknown) => {
+      throw templateUserError(err);
+    });
+    if (spec.content) await checkTemplatesOrThrow(async () => ({ sources: spec.content!, hash: spec.contentHash! }));
     const report = await dryRun(db, campaign, spec, renderer, (f) => {
       if (failures.length < DRY_RUN_FAILURES_SHOWN) failures.push(f);
     });
@@ -62,5 +67,17 @@ export async function dryRunCampaign({ db, config }: ApiContext, id: number) {
     return { campaignId: id, rendered: report.rendered, failed: report.failed, bytes: report.bytes, failures, checkedAs, checks };
   } finally {
     await renderer.close();
+  }
+}
+
+/** What the campaign renders from: stored at its first start, or made from the files before. */
+export async function campaignContent({ db }: Pick<ApiContext, 'db'>, id: number) {
+  const campaign = await getCampaignOrThrow(db, id);
+  try {
+    return await campaignContentView(db, campaign);
+  } catch (err) {
+    // A draft whose files do not make content now (a missing folder, an MJML error).
+    if ((err as Error).name === 'TemplateError') throw new HttpError(409, `template error: ${(err as Error).message}`);
+    throw err;
   }
 }

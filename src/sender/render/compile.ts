@@ -1,8 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import nunjucks from 'nunjucks';
 import { installTemplateSandbox } from './sandbox.js';
-import type { CampaignRenderSpec } from './types.js';
+import type { ContentSources } from '../../domain/content.js';
 
 // Every thread that compiles templates renders them with this module's environments: the
 // guard goes in before the first template exists (render threads, and the main thread's
@@ -13,7 +12,8 @@ installTemplateSandbox();
 export interface CompiledCampaign {
   subject: nunjucks.Template;
   html: nunjucks.Template;
-  text: nunjucks.Template;
+  /** Null: the text part is derived from each message's rendered HTML (textFromHtml). */
+  text: nunjucks.Template | null;
   globals: Record<string, unknown>;
 }
 
@@ -28,99 +28,97 @@ interface Environments {
   plain: nunjucks.Environment;
 }
 
-const environments = new Map<string, Environments>();
-
 /**
- * Nunjucks' FileSystemLoader keeps `{% include %}` inside its folder by comparing string
- * prefixes, so `../templates-private/x.njk` from `/srv/templates` passes (`/srv/templates-private`
- * starts with `/srv/templates`). A subject comes from API token holders: includes must stay
- * inside the templates folder.
+ * Resolves `{% include %}`, `{% extends %}` and `{% import %}` against a campaign's content
+ * (ContentSources.files) and nothing else: no file is read while rendering, so an include
+ * cannot leave the templates folder (a name that is not in the map, `../x` or an absolute
+ * path, is simply not found) and editing the files changes nothing for a started campaign.
+ * Error messages name the file as `templates/<name>`, as they did when the files were read.
  */
-class TemplatesLoader extends nunjucks.FileSystemLoader {
-  private readonly root: string;
-  constructor(templatesDir: string) {
-    super(templatesDir, { noCache: false, watch: false });
-    this.root = path.resolve(templatesDir);
+class ContentLoader extends nunjucks.Loader {
+  private readonly prefix: string;
+  constructor(
+    private readonly files: Readonly<Record<string, string>>,
+    root: string,
+  ) {
+    super();
+    this.prefix = `${root}/`;
   }
-  override getSource(name: string): nunjucks.LoaderSource {
-    const full = path.resolve(this.root, name);
-    if (!full.startsWith(this.root + path.sep)) return null as unknown as nunjucks.LoaderSource;
-    return super.getSource(name);
+  getSource(name: string): nunjucks.LoaderSource {
+    const src = Object.hasOwn(this.files, name) ? this.files[name] : undefined;
+    if (src === undefined) return null as unknown as nunjucks.LoaderSource;
+    return { src, path: this.prefix + name, noCache: false };
+  }
+  // `./x` and `../x` relative to the including template, inside the map's names.
+  override resolve(from: string, to: string): string {
+    const parent = from.startsWith(this.prefix) ? from.slice(this.prefix.length) : from;
+    return path.posix.normalize(path.posix.join(path.posix.dirname(parent), to));
   }
 }
 
-function environmentsFor(templatesDir: string): Environments {
-  let envs = environments.get(templatesDir);
-  if (!envs) {
-    const make = (autoescape: boolean): nunjucks.Environment =>
-      new nunjucks.Environment(new TemplatesLoader(templatesDir), {
-        autoescape,
-        throwOnUndefined: true,
-      });
-    envs = { html: make(true), plain: make(false) };
-    environments.set(templatesDir, envs);
-  }
-  return envs;
+function environmentsFor(content: ContentSources): Environments {
+  // One loader each: a loader caches the templates it compiled, and the two environments
+  // compile the same partial differently (autoescape).
+  const make = (autoescape: boolean): nunjucks.Environment =>
+    new nunjucks.Environment(new ContentLoader(content.files, content.root) as unknown as nunjucks.ILoader, {
+      autoescape,
+      throwOnUndefined: true,
+    });
+  return { html: make(true), plain: make(false) };
 }
 
 /** Shared values for every template (company name, postal address…), from templates/globals.json. */
-function loadGlobals(templatesDir: string): Record<string, unknown> {
-  const file = path.join(templatesDir, 'globals.json');
-  if (!fs.existsSync(file)) return {};
+function globalsOf(content: ContentSources): Record<string, unknown> {
+  const text = content.files['globals.json'];
+  if (text === undefined) return {};
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    return JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
-    throw new TemplateError(`${displayPath(templatesDir, file)}: ${(err as Error).message}`);
+    throw new TemplateError(`${content.root}/globals.json: ${(err as Error).message}`);
   }
 }
 
-export function compileCampaign(spec: CampaignRenderSpec): CompiledCampaign {
-  const envs = environmentsFor(spec.templatesDir);
-  const folder = path.join(spec.templatesDir, spec.template);
-  if (!/^[\w.-]+$/.test(spec.template) || !fs.existsSync(folder)) {
-    throw new TemplateError(`template '${spec.template}' not found: expected a folder ${displayPath(spec.templatesDir, folder)} with html.njk and text.njk`);
-  }
-  const load = (env: nunjucks.Environment, name: string): nunjucks.Template => {
-    const file = path.join(folder, name);
-    if (!fs.existsSync(file)) throw new TemplateError(`${displayPath(spec.templatesDir, file)} is missing`);
-    return compileSource(env, fs.readFileSync(file, 'utf8'), file, spec.templatesDir);
-  };
+/** Compiles a campaign's parts from its content; each render thread does it once per campaign. */
+export function compileContent(content: ContentSources): CompiledCampaign {
+  return compileWith(content, environmentsFor(content));
+}
+
+function compileWith(content: ContentSources, envs: Environments): CompiledCampaign {
+  const named = (file: string): string => `${content.root}/${file}`;
+  const htmlSource = content.html.compiled ?? content.files[content.html.file];
+  if (htmlSource === undefined) throw new TemplateError(`${named(content.html.file)} is missing`);
+  const textSource = content.text === null ? undefined : content.files[content.text];
+  if (content.text !== null && textSource === undefined) throw new TemplateError(`${named(content.text)} is missing`);
   return {
-    subject: compileSource(envs.plain, spec.subject, 'subject', spec.templatesDir),
-    html: load(envs.html, 'html.njk'),
-    text: load(envs.plain, 'text.njk'),
-    globals: loadGlobals(spec.templatesDir),
+    subject: compileSource(envs.plain, content.subject, 'subject'),
+    // MJML and inlined HTML are compiled sources: errors in them name the source file.
+    html: compileSource(envs.html, htmlSource, named(content.html.file)),
+    text: content.text === null ? null : compileSource(envs.plain, textSource!, named(content.text)),
+    globals: globalsOf(content),
   };
 }
 
 /**
- * Compiles a campaign's parts and every shared layout and partial, so a syntax error anywhere
- * is reported at create/start time with its file, line and column instead of failing every
- * recipient later.
+ * Compiles a campaign's parts and every shared layout and partial of its content, so a syntax
+ * error anywhere is reported at create/start time with its file, line and column instead of
+ * failing every recipient later.
  */
-export function checkCampaignTemplates(spec: CampaignRenderSpec): void {
-  compileCampaign(spec);
-  const envs = environmentsFor(spec.templatesDir);
-  for (const file of sharedTemplates(spec.templatesDir)) {
-    compileSource(file.endsWith('.html.njk') ? envs.html : envs.plain, fs.readFileSync(file, 'utf8'), file, spec.templatesDir);
+export function checkContent(content: ContentSources): void {
+  const envs = environmentsFor(content);
+  // The sources first, so an error in an MJML or inlined template is reported at its line in
+  // the file that was written, not in what it was compiled to.
+  for (const [file, source] of Object.entries(content.files).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (!file.endsWith('.njk')) continue;
+    compileSource(file.endsWith('.html.njk') || file.endsWith('.mjml.njk') ? envs.html : envs.plain, source, `${content.root}/${file}`);
   }
+  compileWith(content, envs);
 }
 
-function sharedTemplates(templatesDir: string): string[] {
-  const files: string[] = [];
-  for (const entry of fs.readdirSync(templatesDir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || !entry.name.startsWith('_')) continue;
-    const dir = path.join(templatesDir, entry.name);
-    for (const f of fs.readdirSync(dir)) if (f.endsWith('.njk')) files.push(path.join(dir, f));
-  }
-  return files.sort();
-}
-
-function compileSource(env: nunjucks.Environment, source: string, file: string, templatesDir: string): nunjucks.Template {
+function compileSource(env: nunjucks.Environment, source: string, file: string): nunjucks.Template {
   try {
     return new nunjucks.Template(source, env, file, true);
   } catch (err) {
-    throw new TemplateError(describeError(err, file === 'subject' ? 'subject' : displayPath(templatesDir, file)));
+    throw new TemplateError(describeError(err, file));
   }
 }
 
@@ -151,8 +149,4 @@ function shorten(file: string): string {
   const templates = `${path.sep}templates${path.sep}`;
   const at = file.lastIndexOf(templates);
   return at >= 0 ? file.slice(at + 1) : file;
-}
-
-function displayPath(templatesDir: string, file: string): string {
-  return path.join(path.basename(templatesDir), path.relative(templatesDir, file));
 }

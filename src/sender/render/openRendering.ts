@@ -2,14 +2,18 @@ import type { Config } from '../../config/config.js';
 import { templatesDir } from '../../config/paths.js';
 import type { Db } from '../../db/connect.js';
 import type { Campaign } from '../../db/schema.js';
+import type { ContentSnapshot } from '../../domain/content.js';
 import { unsubscribeSecret } from '../../sql/unsubscribeSecret.js';
+import { campaignContent, campaignRenderSpec } from './campaignSpec.js';
 import { RenderPool } from './pool.js';
-import { renderSpecFor } from './spec.js';
 import type { CampaignRenderSpec } from './types.js';
 
 export interface Rendering {
   renderer: RenderPool;
-  specFor: (campaign: Campaign) => CampaignRenderSpec;
+  /** The campaign's render spec with its content: the stored snapshot once started, else the files. */
+  specFor: (campaign: Campaign) => Promise<CampaignRenderSpec>;
+  /** The content a campaign starts with (stored in the transaction that starts it). */
+  contentFor: (campaign: Campaign) => Promise<ContentSnapshot>;
 }
 
 /** The render pool and how to describe a campaign to it, as every sending path needs them. */
@@ -20,5 +24,9 @@ export async function openRendering(config: Config, db: Db, options: { renderThr
   // secret generated once and kept in the database.
   const signing = { ...config, secret: await unsubscribeSecret(db.kysely, config.secret) };
   const dir = templatesDir();
-  return { renderer, specFor: (campaign) => renderSpecFor(campaign, signing, dir, runKey) };
+  return {
+    renderer,
+    specFor: (campaign) => campaignRenderSpec(db.kysely, campaign, signing, dir, runKey),
+    contentFor: (campaign) => campaignContent(db.kysely, campaign, dir),
+  };
 }

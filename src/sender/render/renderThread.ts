@@ -2,7 +2,8 @@ import { Piscina, workerData } from 'piscina';
 import { formatDeliveryId } from '../../domain/deliveryId.js';
 import { signUnsubscribeToken } from '../../domain/unsubscribeToken.js';
 import { MultipartWriter, type FormField } from '../../provider/mailgun/multipart.js';
-import { compileCampaign, describeError, type CompiledCampaign } from './compile.js';
+import { compileContent, describeError, type CompiledCampaign } from './compile.js';
+import { textFromHtml } from './derivedText.js';
 import { useFasterRuntime } from './fasterRuntime.js';
 import type { CampaignRenderSpec, RenderRecipient, RenderResult, RenderTask } from './types.js';
 
@@ -83,7 +84,8 @@ function prepare(spec: CampaignRenderSpec): Prepared {
   // One boundary for the whole pool (see RenderPool): a task split across threads after a
   // timeout still yields bodies that share one Content-Type.
   const boundary = (workerData as { boundary?: string } | undefined)?.boundary;
-  const prepared = { compiled: compileCampaign(spec), writer: new MultipartWriter(staticFields, boundary) };
+  if (!spec.content) throw new Error(spec.contentError ?? 'the campaign has no content');
+  const prepared = { compiled: compileContent(spec.content), writer: new MultipartWriter(staticFields, boundary) };
   cache.set(spec.key, prepared);
   if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
   return prepared;
@@ -114,9 +116,9 @@ function renderOne(spec: CampaignRenderSpec, p: Prepared, r: RenderRecipient, no
   try {
     subject = p.compiled.subject.render(context).trim();
     html = p.compiled.html.render(context);
-    text = p.compiled.text.render(context);
+    text = p.compiled.text ? p.compiled.text.render(context) : textFromHtml(html);
   } catch (err) {
-    return describeError(err, spec.template);
+    return describeError(err, spec.content!.template);
   }
   // After trim, a line break left in the subject came from the data (a recipient's field) and
   // would end the Subject header and start another: this recipient fails, nothing is sent.

@@ -1,47 +1,42 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { referencedTemplates, type TemplateSource } from '../../domain/templateChecks.js';
 import type { CampaignRenderSpec } from './types.js';
 
 /**
- * The sources a campaign renders from: its subject, its folder's html.njk and text.njk, and
- * every layout, partial and macro file they pull in by name, read from the templates folder
- * as compile.ts reads them. The one place the template checks get sources from (a stored
- * content snapshot can stand in for the files here). Names are as compile.ts shows them
- * (`templates/spring-sale/html.njk`); a file that cannot be read is left out (compiling it
- * reports that).
+ * The sources a campaign renders from, taken from its content (the stored snapshot once
+ * started, else the files as they are now): its subject, the HTML part as it renders (MJML or
+ * inlined HTML already compiled), the text part, and every layout, partial and macro file they
+ * pull in by name. The one place the template checks get sources from. Names are as compile.ts
+ * shows them (`templates/spring-sale/html.njk`); a name not in the content is left out
+ * (compiling it reports that). Content that could not be made gives nothing to check.
  */
 export function campaignTemplateSources(spec: CampaignRenderSpec): TemplateSource[] {
-  const root = path.resolve(spec.templatesDir);
-  const shown = (rel: string): string => path.join(path.basename(root), rel);
+  const content = spec.content;
+  if (!content) return [];
+  const shown = (rel: string): string => `${content.root}/${rel}`;
   const sources: TemplateSource[] = [];
   const seen = new Set<string>();
-  const queue = ['html.njk', 'text.njk'].map((f) => path.join(spec.template, f));
-  const read = (rel: string): void => {
-    if (seen.has(rel)) return;
-    seen.add(rel);
-    const full = path.resolve(root, rel);
-    // Includes stay inside the templates folder, as TemplatesLoader keeps them.
-    if (!full.startsWith(root + path.sep) || !fs.existsSync(full)) return;
-    const source = { name: shown(rel), source: fs.readFileSync(full, 'utf8') };
-    const refs = referencedTemplates(source);
+  const queue: string[] = [];
+  const add = (source: TemplateSource): void => {
+    try {
+      queue.push(...referencedTemplates(source));
+    } catch {
+      // A source that does not parse is reported by the compile check.
+    }
     sources.push(source);
-    queue.push(...refs);
   };
-  try {
-    const subject = { name: 'subject', source: spec.subject };
-    queue.push(...referencedTemplates(subject));
-    sources.push(subject);
-  } catch {
-    // A subject that does not parse is reported by the compile check.
+  add({ name: 'subject', source: content.subject });
+  seen.add(content.html.file);
+  add({ name: shown(content.html.file), source: content.html.compiled ?? content.files[content.html.file] ?? '' });
+  if (content.text !== null && content.files[content.text] !== undefined) {
+    seen.add(content.text);
+    add({ name: shown(content.text), source: content.files[content.text]! });
   }
   while (queue.length > 0) {
     const next = queue.shift()!;
-    try {
-      read(next);
-    } catch {
-      // A file that does not parse is reported by the compile check.
-    }
+    if (seen.has(next)) continue;
+    seen.add(next);
+    const source = content.files[next];
+    if (source !== undefined) add({ name: shown(next), source });
   }
   return sources;
 }

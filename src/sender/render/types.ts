@@ -3,18 +3,24 @@
  * thread boundary, so it is plain data (structured-clone friendly).
  */
 
+import type { ContentSources } from '../../domain/content.js';
+
 /** What a worker needs to render one campaign; compiled once per worker and cached by `key`. */
 export interface CampaignRenderSpec {
-  /** Cache key: changes whenever anything below changes (e.g. `${campaignId}:${updatedAt}`). */
+  /** Cache key: changes whenever anything below changes (`${campaignId}:${content hash}:${runKey}`). */
   key: string;
   campaignId: number;
   campaignName: string;
-  /** Absolute path of the templates folder. */
-  templatesDir: string;
-  /** Template name: a folder under templatesDir holding html.njk and text.njk. */
-  template: string;
-  /** Nunjucks source of the subject line. */
-  subject: string;
+  /**
+   * What the campaign renders from: its stored snapshot once it has started, else made from
+   * the files (sender/render/campaignSpec.ts). Null with `contentError` when a campaign
+   * started before snapshots existed has files that no longer make one: every recipient
+   * fails with that error, as they did when a template broke.
+   */
+  content: ContentSources | null;
+  contentError?: string;
+  /** sha256 of the content (ContentSnapshot.hash). */
+  contentHash: string | null;
   from: string;
   replyTo: string | null;
   tags: string[];
