@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium } from './support/browser.js';
 import { request } from 'undici';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/config/log.js';
@@ -12,11 +13,10 @@ import { startServer, type RunningServer } from '../src/http/app.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { serverOptions } from './support/server.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'dashboard-audience-token';
 // Screenshots for people to look at (test/artifacts/README.md); written on every run.
 const artifacts = path.join(packageRoot, 'test', 'artifacts');
-const skip = fs.existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)`;
+const skip = chromiumSkip;
 if (skip) console.log(`# dashboard audience browser test skipped: ${skip}`);
 
 /** A recipient as the test imports it, and as the expected counts are worked out from. */
@@ -108,20 +108,7 @@ describe(`the audience on the dashboard in a real browser (${dbLabel})`, { skip 
     }
     await call('POST', '/api/v1/suppressions', { emails: [SUPPRESSED], reason: 'manual' });
     await call('POST', '/api/v1/segments', { name: 'berliners', where: 'city = "Berlin"' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // As root in a sandboxed machine with no outside network: no sandbox, no background traffic.
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

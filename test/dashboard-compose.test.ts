@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium } from './support/browser.js';
 import { request } from 'undici';
 import { openSendingStack, type SendingStack } from '../src/app/sendingStack.js';
 import { loadConfig } from '../src/config/config.js';
@@ -16,11 +17,10 @@ import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
 import { serverOptions } from './support/server.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'dashboard-compose-token';
 // Screenshots for people to look at (test/artifacts/README.md); written on every run.
 const artifacts = path.join(packageRoot, 'test', 'artifacts');
-const skip = fs.existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)`;
+const skip = chromiumSkip;
 if (skip) console.log(`# dashboard composer browser test skipped: ${skip}`);
 
 interface Person {
@@ -94,20 +94,7 @@ describe(`composing a campaign on the dashboard in a real browser (${dbLabel})`,
       await call('POST', `/api/v1/lists/${name}/recipients`, csv(people), 'text/csv');
     }
     await call('POST', '/api/v1/segments', { name: 'free-plan', where: 'plan = "free"' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // As root in a sandboxed machine with no outside network: no sandbox, no background traffic.
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

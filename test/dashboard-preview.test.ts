@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { chromiumSkip, launchChromium } from './support/browser.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/config/log.js';
 import { packageRoot } from '../src/config/paths.js';
@@ -12,11 +13,10 @@ import { dbLabel, openTestDb, type TestDb } from './support/db.js';
 import { seedCampaign, seedList } from './support/fixtures.js';
 import { serverOptions } from './support/server.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'dashboard-preview-token';
 // Screenshots for people to look at (test/artifacts/README.md); written on every run.
 const artifacts = path.join(packageRoot, 'test', 'artifacts');
-const skip = fs.existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)`;
+const skip = chromiumSkip;
 if (skip) console.log(`# dashboard browser test skipped: ${skip}`);
 
 describe(`the dashboard's preview panel in a real browser (${dbLabel})`, { skip }, () => {
@@ -49,19 +49,7 @@ describe(`the dashboard's preview panel in a real browser (${dbLabel})`, { skip 
       HERALD_PUBLIC_URL: 'https://herald.example.org',
     });
     server = await startServer(db, createLogger('silent'), serverOptions({ apiToken: TOKEN, config }));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium } from './support/browser.js';
 import { request } from 'undici';
 import { openSendingStack, type SendingStack } from '../src/app/sendingStack.js';
 import { loadConfig } from '../src/config/config.js';
@@ -19,12 +20,11 @@ import { seedCampaign, seedList } from './support/fixtures.js';
 import { MOCK_DOMAIN, MOCK_KEY, startMockProcess, type MockProcess } from './support/processes.js';
 import { serverOptions } from './support/server.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'dashboard-test-token';
 const SIGNING_KEY = 'dashboard-signing-key';
 // Screenshots for people to look at (test/artifacts/README.md); written on every run.
 const artifacts = path.join(packageRoot, 'test', 'artifacts');
-const skip = fs.existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)`;
+const skip = chromiumSkip;
 if (skip) console.log(`# dashboard browser test skipped: ${skip}`);
 
 describe(`the dashboard in a real browser (${dbLabel})`, { skip }, () => {
@@ -50,20 +50,7 @@ describe(`the dashboard in a real browser (${dbLabel})`, { skip }, () => {
     server = await startServer(db, createLogger('silent'), serverOptions({ apiToken: TOKEN, config, metrics, webhookSigningKey: SIGNING_KEY }));
     stack = await openSendingStack(config, db, createLogger('silent'), { concurrency: 20, metrics });
     running = stack.worker.runCampaigns(() => true, true);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // As root in a sandboxed machine with no outside network: no sandbox, no background traffic.
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

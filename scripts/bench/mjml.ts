@@ -13,9 +13,9 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
+import { startBenchMock } from '../lib/mock.js';
 import { createCampaign } from '../../src/campaigns/create.js';
 import { loadConfig } from '../../src/config/config.js';
 import { packageRoot, templatesDir } from '../../src/config/paths.js';
@@ -36,22 +36,8 @@ const cli = path.join(packageRoot, 'dist/src/cli/main.js');
 const KEY = 'key-bench';
 const DOMAIN = 'bench.herald.test';
 
-async function startMock(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [cli, 'mock-mailgun', '--port', '0', '--latency', '50', '--jitter', '20', '--record', 'deliveries', '--api-key', KEY], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const m = /(http:\/\/\S+)/.exec(line);
-    if (m)
-      return {
-        url: m[1]!,
-        stop: async () => {
-          child.kill('SIGTERM');
-          await once(child, 'exit');
-        },
-      };
-  }
-  throw new Error('mock did not start');
+function startMock(): Promise<{ url: string; stop: () => Promise<void> }> {
+  return startBenchMock(cli, ['--latency', '50', '--jitter', '20', '--record', 'deliveries', '--api-key', KEY]);
 }
 
 async function run(args: string[], env: Record<string, string>): Promise<void> {

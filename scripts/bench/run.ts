@@ -10,7 +10,6 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import { request } from 'undici';
@@ -22,6 +21,7 @@ import { packageRoot, templatesDir } from '../../src/config/paths.js';
 import { RenderPool } from '../../src/sender/render/pool.js';
 import { campaignRenderSpec } from '../../src/sender/render/campaignSpec.js';
 import { transitionCampaign } from '../../src/sql/transitionCampaign.js';
+import { startBenchMock } from '../lib/mock.js';
 import { freshDatabase, machineLine, median, postgresCpuSeconds, writeBenchmarkSection } from '../lib/report.js';
 
 const { values } = parseArgs({
@@ -55,42 +55,12 @@ interface Result {
   postgresCpuSeconds?: number | null;
 }
 
-async function startMock(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [
-      ...profileArgs,
-      cli,
-      'mock-mailgun',
-      '--port',
-      '0',
-      '--latency',
-      '50',
-      '--jitter',
-      '20',
-      '--fail-rate',
-      '0.0025',
-      '--throttle-rate',
-      '0.0025',
-      '--record',
-      'deliveries',
-      '--api-key',
-      KEY,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+function startMock(): Promise<{ url: string; stop: () => Promise<void> }> {
+  return startBenchMock(
+    cli,
+    ['--latency', '50', '--jitter', '20', '--fail-rate', '0.0025', '--throttle-rate', '0.0025', '--record', 'deliveries', '--api-key', KEY],
+    profileArgs,
   );
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const m = /(http:\/\/\S+)/.exec(line);
-    if (m)
-      return {
-        url: m[1]!,
-        stop: async () => {
-          child.kill('SIGTERM');
-          await once(child, 'exit');
-        },
-      };
-  }
-  throw new Error('mock did not start');
 }
 
 /** Runs fn and returns its result with what it cost Postgres in CPU seconds. */
