@@ -32,6 +32,18 @@ export interface RecipientsTable {
   updated_at: Generated<Date>;
   /** Set when the person was erased: the row is then an anonymous tombstone (migration 0013). */
   erased_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** A delivery to them reached `sent`, as far as the marking step got (migration 0015; read with recipient_sends_marked). */
+  ever_sent: Generated<boolean>;
+}
+
+/** Per campaign, how far its sent recipients are marked in recipients.ever_sent (migration 0015). */
+export interface RecipientSendsMarkedTable {
+  campaign_id: number;
+  /** The campaign's kept sent count when the last complete pass began; null before one completed. */
+  marked_sent: number | null;
+  /** A pass in progress: the kept sent count when it began, and the last recipient id done. */
+  pass_sent: number | null;
+  pass_after: number | null;
 }
 
 /** A keyed hash of each erased address, never the address (migration 0013). */
@@ -247,6 +259,7 @@ export interface Database {
   domain_daily_usage: DomainDailyUsageTable;
   delivery_counts: DeliveryCountsTable;
   delivery_count_changes: DeliveryCountsTable;
+  recipient_sends_marked: RecipientSendsMarkedTable;
   campaign_samples: CampaignSamplesTable;
   delivery_outcomes: DeliveryOutcomesTable;
   unmatched_events: UnmatchedEventsTable;
