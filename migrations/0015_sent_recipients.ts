@@ -1,8 +1,10 @@
 import { sql, type Kysely } from 'kysely';
 
 // "never sent" without reading every delivery (docs/segments.md, "Why never sent reads a kept
-// fact"). `recipients.ever_sent` is true once a delivery to the recipient reached status
-// `sent`. It is not written where deliveries are written (the send path stays as it is): a
+// fact"). `sent_recipients` holds the id of every recipient a delivery to whom reached status
+// `sent`: one narrow row each, inserted once, so marking rewrites no recipient row (the
+// recipients heap, which every segment reads whole, does not grow). It is not written where
+// deliveries are written (the send path stays as it is): a
 // background step (src/sql/markSentRecipients.ts, run with the count fold) marks the sent
 // recipients of each campaign that is not running, in batches, and records in
 // `recipient_sends_marked` the campaign's kept sent count (delivery_counts, migration 0008)
@@ -11,7 +13,7 @@ import { sql, type Kysely } from 'kysely';
 // answer is exact whether or not the step has run.
 export async function up(db: Kysely<unknown>): Promise<void> {
   for (const statement of [
-    sql`alter table recipients add column ever_sent boolean not null default false`,
+    sql`create table sent_recipients (recipient_id bigint primary key references recipients (id) on delete cascade)`,
     sql`
       create table recipient_sends_marked (
         campaign_id bigint primary key references campaigns (id) on delete cascade,
@@ -31,14 +33,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       where exists (select 1 from campaigns c where c.id = k.campaign_id)
       group by campaign_id
     `,
-    sql`update recipients r set ever_sent = true where exists (select 1 from deliveries d where d.recipient_id = r.id and d.status = 'sent')`,
+    sql`insert into sent_recipients (recipient_id) select distinct recipient_id from deliveries where status = 'sent'`,
   ]) {
     await statement.execute(db);
   }
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const statement of [sql`drop table recipient_sends_marked`, sql`alter table recipients drop column ever_sent`]) {
+  for (const statement of [sql`drop table recipient_sends_marked`, sql`drop table sent_recipients`]) {
     await statement.execute(db);
   }
 }

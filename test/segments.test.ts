@@ -379,7 +379,9 @@ describe(`never sent with the kept mark (${dbLabel})`, () => {
   }
   const setStatus = (campaign: number, status: string) => sql`update campaigns set status = ${status} where id = ${campaign}`.execute(db.kysely);
   const marked = async (): Promise<string[]> =>
-    (await sql<{ email: string }>`select email from recipients where ever_sent order by email`.execute(db.kysely)).rows.map((r) => r.email.split('@')[0]!);
+    (await sql<{ email: string }>`select email from recipients join sent_recipients on recipient_id = id order by email`.execute(db.kysely)).rows.map(
+      (r) => r.email.split('@')[0]!,
+    );
 
   before(async () => {
     db = await openTestDb();
@@ -483,7 +485,7 @@ describe(`migration 0015 marks the recipients already sent to (${dbLabel})`, () 
       values (${campaign}, ${a}, 'sent', now()), (${campaign}, ${b}, 'failed', null), (${campaign}, ${c}, 'sent', now())
     `.execute(db.kysely);
     await migrateToLatest(db);
-    const rows = await sql<{ email: string }>`select email from recipients where ever_sent order by email`.execute(db.kysely);
+    const rows = await sql<{ email: string }>`select email from recipients join sent_recipients on recipient_id = id order by email`.execute(db.kysely);
     assert.deepEqual(
       rows.rows.map((r) => r.email),
       ['a@m.test', 'c@m.test'],

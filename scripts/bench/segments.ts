@@ -9,7 +9,7 @@
  * import stores them (strings; 2% of scores not a number), five campaigns started 150 to 7 days
  * ago, each sent to 40% of the recipients (the last fifth of them never sent anything), outcomes
  * for 60% of the sent deliveries with opens, clicks, hard bounces and complaints, and 1% of the
- * addresses suppressed; the sent recipients are marked (recipients.ever_sent) as the workers'
+ * addresses suppressed; the sent recipients are marked (sent_recipients) as the workers'
  * background step marks them once a campaign stops running. Autovacuum is off on the big tables so "stale" stays stale until the
  * benchmark runs ANALYZE. Each query runs in its own transaction after planSegmentQuery, as the
  * product runs them (--default-work-mem leaves it out, to compare). The database is its own,

@@ -32,11 +32,14 @@ export interface RecipientsTable {
   updated_at: Generated<Date>;
   /** Set when the person was erased: the row is then an anonymous tombstone (migration 0013). */
   erased_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
-  /** A delivery to them reached `sent`, as far as the marking step got (migration 0015; read with recipient_sends_marked). */
-  ever_sent: Generated<boolean>;
 }
 
-/** Per campaign, how far its sent recipients are marked in recipients.ever_sent (migration 0015). */
+/** Recipients a delivery to whom reached `sent`, as far as the marking step got (migration 0015; read with recipient_sends_marked). */
+export interface SentRecipientsTable {
+  recipient_id: number;
+}
+
+/** Per campaign, how far its sent recipients are marked in sent_recipients (migration 0015). */
 export interface RecipientSendsMarkedTable {
   campaign_id: number;
   /** The campaign's kept sent count when the last complete pass began; null before one completed. */
@@ -260,6 +263,7 @@ export interface Database {
   delivery_counts: DeliveryCountsTable;
   delivery_count_changes: DeliveryCountsTable;
   recipient_sends_marked: RecipientSendsMarkedTable;
+  sent_recipients: SentRecipientsTable;
   campaign_samples: CampaignSamplesTable;
   delivery_outcomes: DeliveryOutcomesTable;
   unmatched_events: UnmatchedEventsTable;

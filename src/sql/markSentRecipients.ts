@@ -20,7 +20,7 @@ function keptSentCounts(): RawBuilder<{ campaign_id: number; sent: number }> {
 }
 
 /**
- * The campaigns whose sent recipients are not (all) marked in `recipients.ever_sent`: their
+ * The campaigns whose sent recipients are not (all) marked in `sent_recipients`: their
  * kept sent count is not the one the last complete marking pass began with (running, sending
  * again, never marked). "never sent" reads these campaigns' deliveries, and the mark for the
  * rest (migration 0015, docs/segments.md).
@@ -76,7 +76,7 @@ export async function markSentRecipients(
         order by recipient_id
         limit ${batch}
       ), marked as (
-        update recipients r set ever_sent = true from picked p where r.id = p.recipient_id and not r.ever_sent
+        insert into sent_recipients (recipient_id) select recipient_id from picked on conflict do nothing
       )
       select count(*) as n, max(recipient_id) as last from picked
     `.execute(trx);

@@ -212,7 +212,7 @@ function compile(node: SegmentAst, ctx: Context): RawBuilder<boolean> {
       // The kept mark, and the sends of the campaigns it does not cover yet (a running one):
       // exact whether or not the marking has caught up (migration 0015). When it covers every
       // campaign (the check runs once), the deliveries are not read at all.
-      return sql`(not r.ever_sent and (
+      return sql`(not exists (select 1 from sent_recipients seg_s where seg_s.recipient_id = r.id) and (
         not exists (${unmarkedSentCampaigns()})
         or r.id not in (
           select seg_d.recipient_id from deliveries seg_d
