@@ -4,7 +4,9 @@ import { sql } from 'kysely';
 import { migrateTo, migrateToLatest } from '../src/db/migrate.js';
 import { parseSegment, type SegmentAst } from '../src/domain/segment/index.js';
 import { recordEvents, type IncomingEvent } from '../src/events/recordEvents.js';
+import { purgeCampaignDetails } from '../src/campaigns/purgeDetails.js';
 import { addSuppressions } from '../src/sql/addSuppressions.js';
+import { markSentRecipients } from '../src/sql/markSentRecipients.js';
 import { segmentPredicate, type SegmentPredicateOptions } from '../src/sql/segmentPredicate.js';
 import { writeResults } from '../src/sql/writeResults.js';
 import { dbLabel, openTestDb, type TestDb } from './support/db.js';
@@ -349,6 +351,149 @@ describe(`segments over engagement (${dbLabel})`, () => {
     assert.deepEqual(await matching(db, 'not (opened in the last 3 campaigns or bounced or never sent)'), ['p4', 'p5']);
     assert.deepEqual(await matching(db, 'not opened within 94 days and not complained and not never sent'), ['p1', 'p3', 'p4']);
     assert.deepEqual(await matching(db, 'not clicked and bounced or not opened within 94 days and not bounced and plan = "pro"'), ['p3', 'p6', 'p8']);
+  });
+});
+
+describe(`never sent with the kept mark (${dbLabel})`, () => {
+  let db: TestDb;
+  const ids = new Map<string, number>();
+  let list = 0;
+
+  async function send(campaign: number, who: string, status: 'sent' | 'failed'): Promise<void> {
+    await sql`
+      insert into deliveries (campaign_id, recipient_id, status, worker_id, claimed_at)
+      values (${campaign}, ${ids.get(who)!}, 'queued', 'w1', now())
+    `.execute(db.kysely);
+    await writeResults(db.kysely, [
+      {
+        campaignId: campaign,
+        recipientId: ids.get(who)!,
+        status,
+        attempts: 1,
+        providerId: status === 'sent' ? `<${who}.${campaign}@mg.test>` : null,
+        errorCode: status === 'failed' ? 'rejected' : null,
+        errorMessage: null,
+        sentAt: status === 'sent' ? daysAgo(3) : null,
+      },
+    ]);
+  }
+  const setStatus = (campaign: number, status: string) => sql`update campaigns set status = ${status} where id = ${campaign}`.execute(db.kysely);
+  const marked = async (): Promise<string[]> =>
+    (await sql<{ email: string }>`select email from recipients join sent_recipients on recipient_id = id order by email`.execute(db.kysely)).rows.map(
+      (r) => r.email.split('@')[0]!,
+    );
+
+  before(async () => {
+    db = await openTestDb();
+    for (const who of ['q1', 'q2', 'q3', 'q4', 'q5', 'q6']) ids.set(who, await addRecipient(db, `${who}@mark.test`, null, {}));
+    list = (await db.kysely.insertInto('lists').values({ name: 'mark' }).returning('id').executeTakeFirstOrThrow()).id;
+  });
+  after(async () => {
+    await db?.dispose();
+  });
+
+  it('gives the same answer before, during and after the marking, and reads a running campaign from its deliveries', async () => {
+    const a = await seedCampaign(db.kysely, list);
+    const b = await seedCampaign(db.kysely, list);
+    for (const who of ['q1', 'q2', 'q3']) await send(a, who, 'sent');
+    await send(a, 'q4', 'failed');
+    await send(b, 'q3', 'sent');
+    await send(b, 'q5', 'sent');
+    const expected = ['q4', 'q6'];
+    assert.deepEqual(await matching(db, 'never sent'), expected);
+    // Both running: nothing is marked, the deliveries answer.
+    assert.equal(await markSentRecipients(db.kysely), 'idle');
+    assert.deepEqual(await marked(), []);
+
+    await setStatus(a, 'finished');
+    await setStatus(b, 'paused');
+    // One recipient per step: after every step the answer is the same.
+    let steps = 0;
+    while ((await markSentRecipients(db.kysely, { batch: 1 })) === 'more') {
+      steps++;
+      assert.deepEqual(await matching(db, 'never sent'), expected, `after step ${steps}`);
+      assert.deepEqual(await matching(db, 'not never sent'), ['q1', 'q2', 'q3', 'q5'], `after step ${steps}`);
+    }
+    // a: 3 sent, one step each and one that finds the end; b: 2 and one.
+    assert.equal(steps, 7);
+    assert.deepEqual(await marked(), ['q1', 'q2', 'q3', 'q5']);
+    const rows = await sql<{ campaign_id: number; marked_sent: number }>`
+      select campaign_id, marked_sent from recipient_sends_marked order by campaign_id
+    `.execute(db.kysely);
+    assert.deepEqual(
+      rows.rows.map((r) => [Number(r.campaign_id), Number(r.marked_sent)]),
+      [
+        [a, 3],
+        [b, 2],
+      ],
+    );
+
+    // b sends again: its kept count moved, so its deliveries are read until it is marked anew.
+    await setStatus(b, 'running');
+    await send(b, 'q6', 'sent');
+    assert.deepEqual(await matching(db, 'never sent'), ['q4']);
+    assert.equal(await markSentRecipients(db.kysely), 'idle', 'a running campaign is not marked');
+    await setStatus(b, 'finished');
+    while ((await markSentRecipients(db.kysely)) === 'more');
+    assert.deepEqual(await marked(), ['q1', 'q2', 'q3', 'q5', 'q6']);
+    assert.deepEqual(await matching(db, 'never sent'), ['q4']);
+
+    // The mark is what answers for a marked campaign: with a's rows gone (purged), its
+    // recipients were still sent.
+    await purgeCampaignDetails(db, a);
+    assert.equal(Number((await sql<{ n: number }>`select count(*) as n from deliveries where campaign_id = ${a}`.execute(db.kysely)).rows[0]!.n), 0);
+    assert.deepEqual(await matching(db, 'never sent'), ['q4']);
+  });
+
+  it('marks a campaign before its details are purged, whether or not the background marking got to it', async () => {
+    const c = await seedCampaign(db.kysely, list);
+    const fresh = await addRecipient(db, 'q7@mark.test', null, {});
+    ids.set('q7', fresh);
+    await send(c, 'q7', 'sent');
+    await setStatus(c, 'finished');
+    assert.deepEqual(await matching(db, 'never sent'), ['q4']);
+    await purgeCampaignDetails(db, c);
+    assert.deepEqual(await matching(db, 'never sent'), ['q4']);
+    assert.ok((await marked()).includes('q7'));
+  });
+});
+
+describe(`migration 0015 marks the recipients already sent to (${dbLabel})`, () => {
+  let db: TestDb;
+  before(async () => {
+    db = await openTestDb();
+  });
+  after(async () => {
+    await db?.dispose();
+  });
+
+  it('marks every recipient with a sent delivery and records each campaign as marked', async () => {
+    await migrateTo(db, '0013_erasure');
+    const list = (await sql<{ id: number }>`insert into lists (name) values ('m') returning id`.execute(db.kysely)).rows[0]!.id;
+    const [a, b, c] = await Promise.all(
+      ['a', 'b', 'c'].map(
+        async (x) => (await sql<{ id: number }>`insert into recipients (email) values (${`${x}@m.test`}) returning id`.execute(db.kysely)).rows[0]!.id,
+      ),
+    );
+    const campaign = (
+      await sql<{ id: number }>`
+        insert into campaigns (name, list_id, template, subject, from_address, status) values ('m', ${list}, 't', 's', 'f@m.test', 'finished') returning id
+      `.execute(db.kysely)
+    ).rows[0]!.id;
+    await sql`
+      insert into deliveries (campaign_id, recipient_id, status, sent_at)
+      values (${campaign}, ${a}, 'sent', now()), (${campaign}, ${b}, 'failed', null), (${campaign}, ${c}, 'sent', now())
+    `.execute(db.kysely);
+    await migrateToLatest(db);
+    const rows = await sql<{ email: string }>`select email from recipients join sent_recipients on recipient_id = id order by email`.execute(db.kysely);
+    assert.deepEqual(
+      rows.rows.map((r) => r.email),
+      ['a@m.test', 'c@m.test'],
+    );
+    const mark = await sql<{ marked_sent: number }>`select marked_sent from recipient_sends_marked where campaign_id = ${campaign}`.execute(db.kysely);
+    assert.equal(Number(mark.rows[0]?.marked_sent), 2);
+    assert.equal(await markSentRecipients(db.kysely), 'idle');
+    assert.deepEqual(await matching(db, 'never sent'), ['b']);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { Db } from '../db/connect.js';
 import { ConflictError } from '../domain/errors.js';
 import { markDetailsPurged } from '../sql/markDetailsPurged.js';
+import { markSentRecipients } from '../sql/markSentRecipients.js';
 import { purgeAudienceBatch } from '../sql/purgeAudienceBatch.js';
 import { purgeDeliveriesBatch } from '../sql/purgeDeliveriesBatch.js';
 import { getCampaignOrThrow } from './control.js';
@@ -26,6 +27,9 @@ export async function purgeCampaignDetails(db: Db, id: number, onProgress: (dele
   if (!purgedAt) {
     throw new ConflictError(`campaign ${id} is ${campaign.status}: only a finished or cancelled campaign's details can be purged`);
   }
+  // Its sent recipients are marked before its deliveries go: "never sent" stays false for them
+  // (docs/segments.md), whether or not the background marking had got to this campaign.
+  while ((await markSentRecipients(db.kysely, { campaignId: id, wait: true })) === 'more');
   let deleted = 0;
   for (;;) {
     const n = await purgeDeliveriesBatch(db.kysely, id, PURGE_BATCH);

@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import { once } from 'node:events';
 import type { Command } from 'commander';
 import { previewAudience, type AudiencePreview } from '../campaigns/audience.js';
+import { audienceExport } from '../campaigns/exportAudience.js';
 import { createSegment, deleteSegment, listSavedSegments, showSegment } from '../campaigns/segments.js';
 import { UserError } from '../domain/errors.js';
 import { collect } from './args.js';
@@ -73,6 +76,36 @@ export function registerSegmentCommands(program: Command): void {
         const preview = await previewAudience(db, { lists: o.list, excludeLists: o.excludeList, segment: name, where: o.where });
         console.log(o.json ? JSON.stringify(preview, null, 2) : formatPreview(preview));
       }),
+    );
+
+  segments
+    .command('export [name]')
+    .description('the recipients a segment (saved, or --where) selects as CSV: email, name, one column per attribute (what recipients import reads)')
+    .option('--where <expression>', 'segment text instead of a saved segment')
+    .option('--list <list>', 'only members of this list (repeatable; default: every recipient)', collect)
+    .option('--exclude-list <list>', 'leave out the members of this list (repeatable)', collect)
+    .option('--include-suppressed', 'also the suppressed recipients (by default the file holds those segments count counts)')
+    .option('--out <file>', 'write to this file (default: standard output)')
+    .option('--raw', 'values exactly as stored, for a program to read back (default: a cell a spreadsheet would run as a formula starts with an apostrophe)')
+    .action(
+      (name: string | undefined, o: { where?: string; list?: string[]; excludeList?: string[]; includeSuppressed?: boolean; out?: string; raw?: boolean }) =>
+        withContext(async ({ db }) => {
+          if (name !== undefined && o.where !== undefined) throw new UserError('segments export: give a saved segment NAME or --where, not both');
+          if (name === undefined && o.where === undefined) throw new UserError("segments export: give a saved segment NAME or --where 'EXPR'");
+          const exported = await audienceExport(
+            db,
+            { lists: o.list, excludeLists: o.excludeList, segment: name, where: o.where },
+            { spreadsheetSafe: !o.raw, includeSuppressed: o.includeSuppressed ?? false },
+          );
+          if (!o.out) {
+            await exported.write(process.stdout);
+            return;
+          }
+          const out = fs.createWriteStream(o.out);
+          await exported.write(out);
+          out.end();
+          await once(out, 'finish');
+        }),
     );
 }
 

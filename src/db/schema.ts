@@ -34,6 +34,21 @@ export interface RecipientsTable {
   erased_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+/** Recipients a delivery to whom reached `sent`, as far as the marking step got (migration 0015; read with recipient_sends_marked). */
+export interface SentRecipientsTable {
+  recipient_id: number;
+}
+
+/** Per campaign, how far its sent recipients are marked in sent_recipients (migration 0015). */
+export interface RecipientSendsMarkedTable {
+  campaign_id: number;
+  /** The campaign's kept sent count when the last complete pass began; null before one completed. */
+  marked_sent: number | null;
+  /** A pass in progress: the kept sent count when it began, and the last recipient id done. */
+  pass_sent: number | null;
+  pass_after: number | null;
+}
+
 /** A keyed hash of each erased address, never the address (migration 0013). */
 export interface ErasedAddressesTable {
   address_hash: string;
@@ -247,6 +262,8 @@ export interface Database {
   domain_daily_usage: DomainDailyUsageTable;
   delivery_counts: DeliveryCountsTable;
   delivery_count_changes: DeliveryCountsTable;
+  recipient_sends_marked: RecipientSendsMarkedTable;
+  sent_recipients: SentRecipientsTable;
   campaign_samples: CampaignSamplesTable;
   delivery_outcomes: DeliveryOutcomesTable;
   unmatched_events: UnmatchedEventsTable;

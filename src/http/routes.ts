@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { controlCampaign, scheduleCampaign } from '../campaigns/control.js';
 import { createCampaign } from '../campaigns/create.js';
@@ -26,11 +27,13 @@ import { importUpload } from './api/lists.js';
 import { patchOf, upsertFromBody } from './api/recipients.js';
 import { changeRecipient, removeFromList } from '../campaigns/recipients.js';
 import { DEFAULT_ERASE_WAIT_MS, eraseRecipient, readmitRecipient } from '../campaigns/erasure.js';
-import { listExport } from '../campaigns/exportList.js';
+import { listExport, type RecipientExport } from '../campaigns/exportList.js';
+import { audienceExport } from '../campaigns/exportAudience.js';
 import { recipientPatchSchema } from '../domain/recipientInput.js';
 import {
   addSuppressionsBody,
   audiencePreviewBody,
+  audienceExportBody,
   campaignIdParams,
   createCampaignBody,
   createListBody,
@@ -50,6 +53,7 @@ import {
   retryFailedBody,
   scheduleBody,
   segmentNameParams,
+  segmentExportQuery,
   suppressionsQuery,
   testSendBody,
   updateCampaignBody,
@@ -82,6 +86,22 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
       return await write();
     } finally {
       reads.changed(id);
+    }
+  };
+  /** Streams an export with backpressure, as the report is; every error (a name not found) came before this. */
+  const sendCsv = async (reply: { hijack(): unknown; raw: ServerResponse }, exported: RecipientExport, what: string): Promise<void> => {
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      'content-type': 'text/csv; charset=utf-8',
+      'content-disposition': `attachment; filename="${exported.filename}"`,
+      'cache-control': 'no-store',
+    });
+    try {
+      await exported.write(reply.raw);
+      reply.raw.end();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, `${what} stream failed`);
+      reply.raw.destroy();
     }
   };
   const campaignAction = (action: CampaignAction, summary: string) =>
@@ -225,22 +245,7 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
       }),
       // Streamed with backpressure, as the report is; a list that does not exist is a 404
       // before anything is written.
-      handler: async (req, reply) => {
-        const exported = await listExport(db, req.params.name, { spreadsheetSafe: !req.query.raw });
-        reply.hijack();
-        reply.raw.writeHead(200, {
-          'content-type': 'text/csv; charset=utf-8',
-          'content-disposition': `attachment; filename="${exported.filename}"`,
-          'cache-control': 'no-store',
-        });
-        try {
-          await exported.write(reply.raw);
-          reply.raw.end();
-        } catch (err) {
-          log.error({ err: (err as Error).message }, 'list export stream failed');
-          reply.raw.destroy();
-        }
-      },
+      handler: async (req, reply) => sendCsv(reply, await listExport(db, req.params.name, { spreadsheetSafe: !req.query.raw }), 'list export'),
     }),
 
     route('token', 'json', {
@@ -325,6 +330,41 @@ export function routeTable(ctx: ApiContext, dashboard: DashboardAssets, openApi:
       handler: async (req) => {
         await deleteSegment(db, req.params.name);
         return { removed: req.params.name };
+      },
+    }),
+    route('token', 'none', {
+      method: 'GET',
+      url: '/api/v1/segments/:name/export',
+      schema: api("The recipients a saved segment selects (after exclusions and suppressions) as CSV, in the list export's layout, streamed", {
+        params: segmentNameParams,
+        querystring: segmentExportQuery,
+        produces: ['text/csv'],
+        response: { 200: ok('CSV with a header row, as `recipients import` reads it'), ...errors },
+      }),
+      handler: async (req, reply) => {
+        const q = req.query;
+        // Every value of a repeated parameter (the schema above checked the last one).
+        const all = new URL(req.url, 'http://herald').searchParams;
+        const exported = await audienceExport(
+          db,
+          { segment: req.params.name, lists: all.getAll('lists'), excludeLists: all.getAll('excludeLists') },
+          { spreadsheetSafe: !q.raw, includeSuppressed: q.includeSuppressed ?? false },
+        );
+        await sendCsv(reply, exported, 'segment export');
+      },
+    }),
+    route('token', 'json', {
+      method: 'POST',
+      url: '/api/v1/audience/export',
+      schema: api('The recipients an audience (lists, exclusions, a segment or its text) holds as CSV, as the preview counts them, streamed', {
+        body: audienceExportBody,
+        produces: ['text/csv'],
+        response: { 200: ok('CSV with a header row, as `recipients import` reads it'), ...errors },
+      }),
+      handler: async (req, reply) => {
+        const { raw, includeSuppressed, ...input } = req.body;
+        const exported = await audienceExport(db, input, { spreadsheetSafe: !raw, includeSuppressed: includeSuppressed ?? false });
+        await sendCsv(reply, exported, 'audience export');
       },
     }),
     route('token', 'json', {

@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { CompareOp, Field, SegmentAst, TextOp, Window } from '../domain/segment/index.js';
+import { unmarkedSentCampaigns } from './markSentRecipients.js';
 
 export interface SegmentPredicateOptions {
   /**
@@ -208,6 +209,15 @@ function compile(node: SegmentAst, ctx: Context): RawBuilder<boolean> {
     case 'complained':
       return inAnyOf([engagementSet(node, ctx)!]);
     case 'neverSent':
-      return sql`not exists (select 1 from deliveries seg_d where seg_d.recipient_id = r.id and seg_d.status = 'sent')`;
+      // The kept mark, and the sends of the campaigns it does not cover yet (a running one):
+      // exact whether or not the marking has caught up (migration 0015). When it covers every
+      // campaign (the check runs once), the deliveries are not read at all.
+      return sql`(not exists (select 1 from sent_recipients seg_s where seg_s.recipient_id = r.id) and (
+        not exists (${unmarkedSentCampaigns()})
+        or r.id not in (
+          select seg_d.recipient_id from deliveries seg_d
+          where seg_d.status = 'sent' and seg_d.campaign_id = any(array(${unmarkedSentCampaigns()}))
+        )
+      ))`;
   }
 }

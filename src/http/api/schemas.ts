@@ -92,16 +92,28 @@ export const createSegmentBody = z
   })
   .strict();
 
-export const audiencePreviewBody = z
+const audienceFields = {
+  lists: listNames.optional().describe('lists whose members are counted (default: every recipient)'),
+  excludeLists: listNames.optional(),
+  segment: segmentName.optional(),
+  where: segmentText.optional(),
+};
+const segmentOrWhere = (body: { segment?: string | undefined; where?: string | undefined }, ctx: z.RefinementCtx): void => {
+  if (body.segment !== undefined && body.where !== undefined) ctx.addIssue({ code: 'custom', path: ['where'], message: 'give segment or where, not both' });
+};
+
+export const audiencePreviewBody = z.object(audienceFields).strict().superRefine(segmentOrWhere);
+
+export const audienceExportBody = z
   .object({
-    lists: listNames.optional().describe('lists whose members are counted (default: every recipient)'),
-    excludeLists: listNames.optional(),
-    segment: segmentName.optional(),
-    where: segmentText.optional(),
+    ...audienceFields,
+    includeSuppressed: z.boolean().optional().describe('also the suppressed recipients (by default the file holds those the preview counts)'),
+    raw: z.boolean().optional().describe('values exactly as stored; by default a cell a spreadsheet would run as a formula starts with an apostrophe'),
   })
   .strict()
+  .superRefine(segmentOrWhere)
   .superRefine((body, ctx) => {
-    if (body.segment !== undefined && body.where !== undefined) ctx.addIssue({ code: 'custom', path: ['where'], message: 'give segment or where, not both' });
+    if (body.segment === undefined && body.where === undefined) ctx.addIssue({ code: 'custom', path: ['where'], message: 'give segment or where' });
   });
 
 export const segmentNameParams = z.object({ name: z.string().describe('segment name') });
@@ -218,6 +230,16 @@ export const eraseQuery = z
 
 export const exportQuery = z
   .object({ raw: flag.optional().describe('values exactly as stored; by default a cell a spreadsheet would run as a formula starts with an apostrophe') })
+  .strict();
+
+export const segmentExportQuery = z
+  .object({
+    // Repeated parameters are read from the URL by the handler (the query parser keeps the last).
+    lists: listName.optional().describe('only members of this list; repeat the parameter for several (default: every recipient)'),
+    excludeLists: listName.optional().describe('leave out the members of this list; repeat the parameter for several'),
+    includeSuppressed: flag.optional().describe('also the suppressed recipients (by default the file holds those the preview counts)'),
+    raw: flag.optional().describe('values exactly as stored; by default a cell a spreadsheet would run as a formula starts with an apostrophe'),
+  })
   .strict();
 
 export const importQuery = z
