@@ -1,4 +1,3 @@
-import MailComposer from 'nodemailer/lib/mail-composer';
 import type { FormField } from './multipart.js';
 
 /**
@@ -67,6 +66,8 @@ export async function toRfc822(message: DecodedMessage, envelope: { messageId: s
     else if (name === 'X-Mailgun-Variables' && /^[\x20-\x7e]*$/.test(value)) extra.push({ key: name, value: { prepared: true, value } });
     else extra.push({ key: name, value });
   }
+  // Loaded on first use: only a preview as .eml needs it, not every CLI process that could.
+  const { default: MailComposer } = await import('nodemailer/lib/mail-composer');
   const composer = new MailComposer({
     from,
     to,

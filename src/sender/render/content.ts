@@ -1,7 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import juice from 'juice';
-import mjml2html from 'mjml';
 import {
   LostTagError,
   makeSnapshot,
@@ -13,6 +11,24 @@ import {
   type ProtectedSource,
 } from '../../domain/content.js';
 import { TemplateError } from './compile.js';
+
+/**
+ * MJML and juice load on first use: together they take most of a second and tens of MB to
+ * load, which every worker, serve and CLI process would pay at start for templates that may
+ * never need them. (Their cost is measured in BENCHMARKS.md, "MJML vs plain HTML".)
+ */
+type Mjml = typeof import('mjml');
+type Juice = typeof import('juice');
+let mjmlModule: Promise<Mjml> | null = null;
+let juiceModule: Promise<Juice> | null = null;
+function loadMjml(): Promise<Mjml> {
+  mjmlModule ??= import('mjml').then((m) => (m as unknown as { default: Mjml }).default);
+  return mjmlModule;
+}
+function loadJuice(): Promise<Juice> {
+  juiceModule ??= import('juice').then((m) => (m as unknown as { default: Juice }).default);
+  return juiceModule;
+}
 
 /**
  * Makes a campaign's content from the template files (docs/architecture.md, "A campaign's
@@ -71,7 +87,7 @@ export async function buildContent(templatesDir: string, template: string, subje
     html = { file: mjmlFile, via: 'mjml', compiled: await compileMjml(files[mjmlFile]!, `${root}/${mjmlFile}`) };
   } else if (files[htmlFile] !== undefined) {
     html = options.inlineCss
-      ? { file: htmlFile, via: 'inlined', compiled: inlineCss(files[htmlFile]!, `${root}/${htmlFile}`) }
+      ? { file: htmlFile, via: 'inlined', compiled: await inlineCss(files[htmlFile]!, `${root}/${htmlFile}`) }
       : { file: htmlFile, via: 'plain', compiled: null };
   } else {
     throw new TemplateError(`${root}/${htmlFile} is missing (or write ${root}/${mjmlFile})`);
@@ -159,6 +175,7 @@ export async function compileMjml(source: string, where: string): Promise<string
   const after = source.slice(end + '</mjml>'.length);
   const linesBefore = before.split('\n').length - 1;
   const p = protect(source.slice(start, end + '</mjml>'.length));
+  const mjml2html = await loadMjml();
   let result: Awaited<ReturnType<typeof mjml2html>>;
   try {
     result = await mjml2html(p.text, { validationLevel: 'soft', keepComments: false, ignoreIncludes: true, minify: false, beautify: false });
@@ -177,7 +194,8 @@ export async function compileMjml(source: string, where: string): Promise<string
 }
 
 /** juice over html.njk's own <style> blocks; media queries stay in a <style> block. */
-export function inlineCss(source: string, where: string): string {
+export async function inlineCss(source: string, where: string): Promise<string> {
+  const juice = await loadJuice();
   const p = protect(source);
   let html: string;
   try {
