@@ -18,8 +18,9 @@ export interface TemplateCheck {
 }
 
 /**
- * Gmail shows only the first 102 KB of a message's HTML and hides the rest behind "[Message
- * clipped] View entire message"; the unsubscribe footer usually goes with it.
+ * Gmail shows only the start of a long message's HTML and hides the rest behind "[Message
+ * clipped] View entire message"; the unsubscribe footer usually goes with it. The limit is
+ * Gmail's documented clipping size (docs/operations.md, "Preview and checks").
  */
 export const GMAIL_CLIP_BYTES = 102 * 1024;
 

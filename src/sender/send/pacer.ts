@@ -193,9 +193,9 @@ export class Pacer {
 
   private chunkSize(): number {
     // Permits are fetched in chunks (few Bottleneck jobs) but held locally, so each process can
-    // run ahead of the shared limit by a chunk and a half: 75 ms worth alone, 30 ms worth when
-    // shared. Smaller shared chunks mean more Redis round trips per second than a busy worker
-    // turns around, and the rate falls short of the one configured (test/pacer.test.ts).
+    // run ahead of the shared limit by a chunk and a half (docs/operations.md, "What a rate
+    // means"). Shared chunks are smaller, but not so small that a busy worker cannot turn their
+    // Redis round trips around in time (BENCHMARKS.md, "Pacing").
     return Math.max(1, Math.floor((this.limiterRate ?? 1) / (this.options.redisUrl ? 50 : 20)));
   }
 
@@ -283,8 +283,8 @@ export class Pacer {
 }
 
 /**
- * A token bucket: the reservoir grows by one interval's worth every 100 ms when the rate
- * divides evenly (smooth), else every second. Intervals are counted from the first, not from
+ * A token bucket: the reservoir grows by one interval's worth at each short interval when the
+ * rate divides evenly (smooth), else at each second. Intervals are counted from the first, not from
  * the tick that noticed them (see increaseReservoirByWholeIntervals), so a late tick delays
  * permits without losing them. The bucket holds one interval's worth and one chunk more: a
  * remainder smaller than a chunk, which no sender can take, carries over to the next interval
