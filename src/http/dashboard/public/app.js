@@ -1296,6 +1296,40 @@ function lazyQueue() {
   };
 }
 
+/**
+ * Debounced requests of which only the newest input counts (the segment editor's and the
+ * composer's audience size): one request at a time; an input changed while one is in flight
+ * is asked for when it answers; an answer to an older input is not shown.
+ * @param {() => boolean} stopped true once the view is gone
+ * @param {() => void} onChange runs at each change (e.g. marks the shown answer stale)
+ * @param {(isCurrent: () => boolean) => Promise<unknown> | null} request starts one request
+ *   (null: nothing to ask); its handlers show an answer only while isCurrent()
+ * @returns {() => void} call at each change
+ */
+function newestOnly(stopped, onChange, request) {
+  var version = 0;
+  var inFlight = false;
+  /** @type {number | null} */
+  var timer = null;
+  function ask() {
+    timer = null;
+    if (inFlight || stopped()) return;
+    var asked = version;
+    var pending = request(() => asked === version && !stopped());
+    if (!pending) return;
+    inFlight = true;
+    pending.then(() => {
+      inFlight = false;
+      if (asked !== version && !timer && !stopped()) ask();
+    });
+  }
+  return () => {
+    version++;
+    onChange();
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(ask, PREVIEW_DEBOUNCE_MS);
+  };
+}
 /** @param {Preview} p @returns {string} e.g. "1,204 recipients (3 suppressed left out)" */
 function previewCount(p) {
   return num(p.count) + (p.count === 1 ? ' recipient' : ' recipients') + (p.suppressed > 0 ? ' (' + num(p.suppressed) + ' suppressed left out)' : '');
@@ -1486,9 +1520,9 @@ function segmentView(name) {
   var savedAs = name ? { name: name, expression: '' } : null;
 
   var stopped = false;
+  // A request timer still pending when the view goes finds it stopped (newestOnly).
   state.stops.push(() => {
     stopped = true;
-    if (timer) clearTimeout(timer);
   });
 
   /** @returns {AudienceInput} */
@@ -1532,28 +1566,15 @@ function segmentView(name) {
     fallback.textContent = !err.fields || err.fields.length === 0 ? err.message : rest.join('; ');
   }
 
-  // As you type: one request at a time, the newest input asked for when it answers; an answer
-  // to anything but the newest input is dropped.
-  var version = 0;
-  var inFlight = false;
-  /** @type {number | null} */
-  var timer = null;
-  function changed() {
-    version++;
-    countLine.classList.add('stale');
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(ask, PREVIEW_DEBOUNCE_MS);
-  }
-  function ask() {
-    timer = null;
-    if (inFlight || stopped) return;
-    var asked = version;
-    var text = expr.value;
-    inFlight = true;
-    api('POST', '/api/v1/audience/preview', audienceInput())
-      .then(
+  // As you type: the newest input only (newestOnly).
+  var changed = newestOnly(
+    () => stopped,
+    () => countLine.classList.add('stale'),
+    (isCurrent) => {
+      var text = expr.value;
+      return api('POST', '/api/v1/audience/preview', audienceInput()).then(
         /** @param {Preview} p */ (p) => {
-          if (asked !== version || stopped) return;
+          if (!isCurrent()) return;
           exprError.replaceChildren();
           pickerError.textContent = '';
           previewError.textContent = '';
@@ -1586,7 +1607,7 @@ function segmentView(name) {
           ]);
         },
         /** @param {ApiError} err */ (err) => {
-          if (asked !== version || stopped) return;
+          if (!isCurrent()) return;
           exprError.replaceChildren();
           pickerError.textContent = '';
           countLine.textContent = err.status === 400 ? 'No count: fix the expression or the lists.' : 'No count.';
@@ -1595,12 +1616,9 @@ function segmentView(name) {
           samples.replaceChildren();
           showFields(err, {}, previewError, text);
         },
-      )
-      .then(() => {
-        inFlight = false;
-        if (asked !== version && !timer && !stopped) ask();
-      });
-  }
+      );
+    },
+  );
   expr.addEventListener('input', () => {
     if (savedAs && expr.value !== savedAs.expression) savedAs = null;
     changed();
@@ -1808,9 +1826,9 @@ function composeView(id) {
   var draftId = id;
   var dirty = false;
   var stopped = false;
+  // A request timer still pending when the view goes finds it stopped (newestOnly).
   state.stops.push(() => {
     stopped = true;
-    if (timer) clearTimeout(timer);
   });
 
   /** @type {Record<string, HTMLElement>} each field's error, by API field */
@@ -2009,35 +2027,22 @@ function composeView(id) {
     return input;
   }
 
-  // The audience's size as you choose: one request at a time, the newest choice asked for when
-  // it answers; an answer to anything but the newest choice is dropped (as in the segment editor).
-  var version = 0;
-  var inFlight = false;
-  /** @type {number | null} */
-  var timer = null;
-  function audienceChanged() {
-    version++;
-    count.classList.add('stale');
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(ask, PREVIEW_DEBOUNCE_MS);
-  }
-  function ask() {
-    timer = null;
-    if (inFlight || stopped) return;
-    var asked = version;
-    var input = audienceInput();
-    var text = where.value;
-    if (!input.lists) {
-      count.textContent = 'Choose at least one list to send to.';
-      count.classList.remove('stale');
-      warnings.replaceChildren();
-      return;
-    }
-    inFlight = true;
-    api('POST', '/api/v1/audience/preview', input)
-      .then(
+  // The audience's size as you choose: the newest choice only (newestOnly).
+  var audienceChanged = newestOnly(
+    () => stopped,
+    () => count.classList.add('stale'),
+    (isCurrent) => {
+      var input = audienceInput();
+      var text = where.value;
+      if (!input.lists) {
+        count.textContent = 'Choose at least one list to send to.';
+        count.classList.remove('stale');
+        warnings.replaceChildren();
+        return null;
+      }
+      return api('POST', '/api/v1/audience/preview', input).then(
         /** @param {Preview} p */ (p) => {
-          if (asked !== version || stopped) return;
+          if (!isCurrent()) return;
           ['lists', 'excludeLists', 'segment', 'where'].forEach((f) => {
             errorBoxes[f].replaceChildren();
           });
@@ -2049,18 +2054,15 @@ function composeView(id) {
           );
         },
         /** @param {ApiError} err */ (err) => {
-          if (asked !== version || stopped) return;
+          if (!isCurrent()) return;
           count.textContent = err.status === 400 ? 'No count: fix the audience.' : 'No count.';
           count.classList.remove('stale');
           warnings.replaceChildren();
           showErrors(err, text, true);
         },
-      )
-      .then(() => {
-        inFlight = false;
-        if (asked !== version && !timer && !stopped) ask();
-      });
-  }
+      );
+    },
+  );
 
   /**
    * Shows each refused field next to it (a where text's syntax error at its place); the rest,
