@@ -16,7 +16,7 @@ import {
 import { UserError } from '../domain/errors.js';
 import { templatesDir } from '../config/paths.js';
 import type { ContentSnapshot } from '../domain/content.js';
-import { checkContent } from '../sender/render/compile.js';
+import { checkContent, templateUserError } from '../sender/render/compile.js';
 import { buildContent } from '../sender/render/content.js';
 import { insertCampaign } from '../sql/insertCampaign.js';
 import { resolveAudience } from './audience.js';
@@ -130,17 +130,6 @@ export async function checkTemplatesOrThrow(content: () => Promise<ContentSnapsh
   } catch (err) {
     throw templateUserError(err);
   }
-}
-
-/**
- * A draft's content made from files that do not compile (a missing folder, an MJML or
- * Nunjucks error) is the user's to fix: the error, naming file and line, and the field it is
- * about. Anything else passes through as it is.
- */
-export function templateUserError(err: unknown): unknown {
-  if ((err as Error).name !== 'TemplateError') return err;
-  const message = (err as Error).message;
-  return new UserError(`template error: ${message}`, [{ field: /^subject\b/.test(message) ? 'subject' : 'template', message }]);
 }
 
 function checkOneLine(option: string, field: string, value: string): void {

@@ -1,5 +1,4 @@
 import type { Config } from '../config/config.js';
-import { templateUserError } from './create.js';
 import type { Db } from '../db/connect.js';
 import type { Campaign } from '../db/schema.js';
 import { UserError } from '../domain/errors.js';
@@ -158,9 +157,7 @@ export async function previewCampaign(
 ): Promise<{ preview: CampaignPreview; rendered: RenderedPreview }> {
   const { renderer, specFor } = await openRendering(config, db, { renderThreads: 1 });
   try {
-    const spec = await specFor(campaign).catch((err: unknown) => {
-      throw templateUserError(err);
-    });
+    const spec = await specFor(campaign);
     const rendered = await renderPreview(db, campaign, spec, renderer, as);
     const checks = await campaignChecks(db, campaign, spec, rendered);
     const { message } = rendered;

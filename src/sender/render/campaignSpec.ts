@@ -4,7 +4,7 @@ import type { Campaign, Database } from '../../db/schema.js';
 import type { ContentSnapshot } from '../../domain/content.js';
 import { findCampaignContent } from '../../sql/findCampaignContent.js';
 import { storeCampaignContent } from '../../sql/storeCampaignContent.js';
-import { TemplateError } from './compile.js';
+import { TemplateError, templateUserError } from './compile.js';
 import { buildContent } from './content.js';
 import { renderSpecFor } from './spec.js';
 import type { CampaignRenderSpec } from './types.js';
@@ -33,7 +33,8 @@ export async function campaignContent(db: Kysely<Database>, campaign: Campaign, 
  *
  * A started campaign whose snapshot cannot be made from the files (it predates snapshots and
  * its template broke since) gets a spec that fails every recipient with the template error,
- * as a broken template did before: a worker must not stop on it.
+ * as a broken template did before: a worker must not stop on it. A draft's broken files are a
+ * UserError naming the file and line (and the field, for the API).
  */
 export async function campaignRenderSpec(
   db: Kysely<Database>,
@@ -46,6 +47,7 @@ export async function campaignRenderSpec(
     return renderSpecFor(campaign, config, await campaignContent(db, campaign, templatesDir), runKey);
   } catch (err) {
     if (err instanceof TemplateError && campaign.started_at !== null) return renderSpecFor(campaign, config, { error: err.message }, runKey);
-    throw err;
+    // A draft's files that do not compile are the user's to fix, whoever asked (dry run, preview).
+    throw templateUserError(err);
   }
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import nunjucks from 'nunjucks';
+import { UserError } from '../../domain/errors.js';
 import { installTemplateSandbox } from './sandbox.js';
 import type { ContentSources } from '../../domain/content.js';
 
@@ -19,6 +20,17 @@ export interface CompiledCampaign {
 
 export class TemplateError extends Error {
   override name = 'TemplateError';
+}
+
+/**
+ * A draft's content made from files that do not compile (a missing folder, an MJML or
+ * Nunjucks error) is the user's to fix: the error, naming file and line, and the field it is
+ * about. Anything else passes through as it is.
+ */
+export function templateUserError(err: unknown): unknown {
+  if ((err as Error).name !== 'TemplateError') return err;
+  const message = (err as Error).message;
+  return new UserError(`template error: ${message}`, [{ field: /^subject\b/.test(message) ? 'subject' : 'template', message }]);
 }
 
 interface Environments {
