@@ -12,6 +12,8 @@
  *   (c) the count preview (`segments count`: size after exclusions and suppressions, 10 samples,
  *       attributes no recipient has) on the whole database and on the campaign's lists.
  * The mock runs in its own process as in the send benchmark (50 ms ± 20 ms, 0.25% 429s and 503s).
+ * --counts-only measures (c) alone; --keep keeps the generated database and --reuse URL measures
+ * on a kept one (with --counts-only: the other parts make lists and campaigns of fixed names).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -37,8 +39,16 @@ const { values } = parseArgs({
     counts: { type: 'string', default: '5' },
     'send-where': { type: 'string', default: 'plan in ("pro", "team") and score >= 60 and score < 70 and not bounced' },
     'no-write': { type: 'boolean', default: false },
+    /** Only (c), the count previews: no mock sends, no campaign starts. */
+    'counts-only': { type: 'boolean', default: false },
+    /** Keeps the generated database (its URL is printed) instead of dropping it. */
+    keep: { type: 'boolean', default: false },
+    /** Measures on a database kept by an earlier --keep run instead of generating one. */
+    reuse: { type: 'string' },
   },
 });
+const countsOnly = values['counts-only'];
+if (values.reuse && !countsOnly) throw new Error('--reuse measures the counts alone: add --counts-only (the sends make lists and campaigns of fixed names)');
 const recipients = Number(values.recipients);
 const runs = Number(values.runs);
 const countRepeats = Number(values.counts);
@@ -71,7 +81,7 @@ interface RunResult {
   countListsMs: number;
 }
 
-const fresh = await freshDatabase('herald_bench_audience');
+const fresh = values.reuse ? { url: values.reuse, drop: async () => undefined } : await freshDatabase('herald_bench_audience');
 const mock = await startMockProcess(['--latency', '50', '--jitter', '20', '--fail-rate', '0.0025', '--throttle-rate', '0.0025', '--record', 'deliveries']);
 const db = await connect({ databaseUrl: fresh.url });
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-bench-audience-'));
@@ -85,7 +95,8 @@ async function cleanUp(): Promise<void> {
   cleaned = true;
   await db.close();
   await mock.stop();
-  await fresh.drop();
+  if (values.keep) console.log(`kept: ${fresh.url}`);
+  else await fresh.drop();
   fs.rmSync(work, { recursive: true, force: true });
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -151,9 +162,15 @@ async function timedCount(input: AudienceInput): Promise<number> {
   return median(times);
 }
 
-try {
+/** A list of the recipients matching `where`. */
+async function ids(name: string, where: RawBuilder<unknown>): Promise<void> {
+  const list = await db.kysely.insertInto('lists').values({ name }).returning('id').executeTakeFirstOrThrow();
+  await sql`insert into list_members (list_id, recipient_id) select ${list.id}, id from recipients where ${where}`.execute(db.kysely);
+}
+
+/** The database: recipients, the three lists, an earlier campaign with outcomes. */
+async function generate(): Promise<void> {
   await migrateToLatest(db);
-  const t0 = performance.now();
   await sql`
     insert into recipients (email, name, attributes)
     select 'reader' || g || '@example' || (g % 97) || '.com', 'Reader ' || g,
@@ -164,10 +181,6 @@ try {
         'products', case when g % 3 = 0 then 'tent,lantern,boots,pack,stove,jacket' else '' end)
     from generate_series(1, ${recipients}) g
   `.execute(db.kysely);
-  const ids = async (name: string, where: RawBuilder<unknown>): Promise<void> => {
-    const list = await db.kysely.insertInto('lists').values({ name }).returning('id').executeTakeFirstOrThrow();
-    await sql`insert into list_members (list_id, recipient_id) select ${list.id}, id from recipients where ${where}`.execute(db.kysely);
-  };
   // Two lists overlapping in a fifth of the recipients, and one to leave out.
   await ids('customers', sql`id <= ${Math.round(recipients * 0.6)}`);
   await ids('trial', sql`id > ${Math.round(recipients * 0.4)}`);
@@ -197,12 +210,17 @@ try {
   // Its sent recipients marked, as the workers' background step would have by now (migration
   // 0015): the measured runs do not do that work for an earlier campaign.
   while ((await markSentRecipients(db.kysely, { wait: true })) === 'more');
-  audienceSize = (await previewAudience(db, audienceInput)).count;
-  sendSize = (await previewAudience(db, sendInput)).count;
-  broadSize = (await previewAudience(db, broadInput)).count;
   // As in the send benchmark: no autovacuum or checkpoint of the load during the measured phases.
   await sql`vacuum analyze`.execute(db.kysely);
   await sql`checkpoint`.execute(db.kysely);
+}
+
+try {
+  const t0 = performance.now();
+  if (!values.reuse) await generate();
+  audienceSize = (await previewAudience(db, audienceInput)).count;
+  sendSize = (await previewAudience(db, sendInput)).count;
+  broadSize = (await previewAudience(db, broadInput)).count;
   setupSeconds = (performance.now() - t0) / 1000;
   console.log(
     `${recipients.toLocaleString('en')} recipients; segmented audience ${audienceSize.toLocaleString('en')}, sent campaigns ${sendSize.toLocaleString('en')}; set up in ${setupSeconds.toFixed(0)} s`,
@@ -210,6 +228,12 @@ try {
 
   for (let run = 1; run <= runs; run++) {
     const load = os.loadavg()[0]!;
+    if (countsOnly) {
+      const all = await timedCount({ where: SEGMENT });
+      const lists = await timedCount(audienceInput);
+      console.log(`run ${run} (load ${load.toFixed(1)}): count ${all.toFixed(0)} ms (all), ${lists.toFixed(0)} ms (lists)`);
+      continue;
+    }
     // (a) An idle watching worker; the start fixes the audience, the worker sends at once.
     const a = await timeToFirstMessage(`start-${run}`, audienceInput);
     const broad = await timeToFirstMessage(`start-broad-${run}`, broadInput);
@@ -256,6 +280,7 @@ try {
   await cleanUp();
 }
 
+if (countsOnly) process.exit(0);
 const med = (pick: (r: RunResult) => number): number => median(results.map(pick));
 const ms = (n: number): string => `${(n / 1000).toFixed(2)} s`;
 const table = [
@@ -265,8 +290,8 @@ const table = [
   `| (a) start → first message accepted | ${ms(med((r) => r.firstAcceptedMs))} | ${results.map((r) => ms(r.firstAcceptedMs)).join(', ')} | < 10 s |`,
   `| (a) start's transaction, segment matching all (${broadSize.toLocaleString('en')}) | ${ms(med((r) => r.broadStartMs))} | ${results.map((r) => ms(r.broadStartMs)).join(', ')} | |`,
   `| (a) start → first message accepted, segment matching all | ${ms(med((r) => r.broadFirstAcceptedMs))} | ${results.map((r) => ms(r.broadFirstAcceptedMs)).join(', ')} | < 10 s |`,
-  `| (b) segmented campaign, msgs/s | ${med((r) => r.segmentRate).toLocaleString('en')} | ${results.map((r) => r.segmentRate).join(', ')} | |`,
-  `| (b) plain list of the same recipients, msgs/s | ${med((r) => r.plainRate).toLocaleString('en')} | ${results.map((r) => r.plainRate).join(', ')} | |`,
+  `| (b) segmented campaign, msgs/s | ${Math.round(med((r) => r.segmentRate)).toLocaleString('en')} | ${results.map((r) => r.segmentRate).join(', ')} | |`,
+  `| (b) plain list of the same recipients, msgs/s | ${Math.round(med((r) => r.plainRate)).toLocaleString('en')} | ${results.map((r) => r.plainRate).join(', ')} | |`,
   `| (b) segmented / plain (within a run) | ${(med((r) => r.segmentRate / r.plainRate) * 100).toFixed(1)}% | ${results.map((r) => `${((r.segmentRate / r.plainRate) * 100).toFixed(1)}% (${r.order})`).join(', ')} | ≥ 95% |`,
   `| (c) segment count, every recipient | ${ms(med((r) => r.countAllMs))} | ${results.map((r) => ms(r.countAllMs)).join(', ')} | < 1 s |`,
   `| (c) segment count, two lists minus one | ${ms(med((r) => r.countListsMs))} | ${results.map((r) => ms(r.countListsMs)).join(', ')} | < 1 s |`,
