@@ -41,6 +41,8 @@ const { values } = parseArgs({
     reuse: { type: 'string' },
     /** Runs the queries without planSegmentQuery (Postgres's default work_mem), to compare. */
     'default-work-mem': { type: 'boolean', default: false },
+    /** Prints each count's plan (EXPLAIN ANALYZE) once per mode, to see where the time goes. */
+    explain: { type: 'boolean', default: false },
   },
 });
 const n = Number(values.recipients.replaceAll('_', ''));
@@ -182,6 +184,12 @@ async function measure(text: string, mode: 'stale' | 'analysed'): Promise<Row> {
     );
     row.sampleMs.push(performance.now() - t);
     if (sample.rows.length !== Math.min(10, row.count)) throw new Error(`${text}: ${sample.rows.length} samples for ${row.count} recipients`);
+  }
+  if (values.explain) {
+    const plan = await inTransaction((trx) =>
+      sql<{ 'QUERY PLAN': string }>`explain (analyze, buffers) select count(*)::int as n from recipients r where ${predicate}`.execute(trx),
+    );
+    console.log(plan.rows.map((p) => p['QUERY PLAN']).join('\n'));
   }
   console.log(`${mode} ${text}: ${row.count} recipients, count ${ms(median(row.countMs))}, sample ${ms(median(row.sampleMs))}`);
   return row;
