@@ -15,7 +15,7 @@ import { campaignIdArg, collect, intArg } from './args.js';
 import { withContext } from './context.js';
 import { showProgress } from './progress.js';
 import { RunStats } from './runStats.js';
-import { openSendingStack, type SendingOptions } from '../app/sendingStack.js';
+import type { SendingOptions } from '../app/sendingStack.js';
 import { openRendering } from '../sender/render/openRendering.js';
 import { capYoungGenerationBeforeAction } from '../app/youngGeneration.js';
 import { tuneGarbageCollection } from '../app/gcTuning.js';
@@ -325,6 +325,9 @@ export async function sendAndWait(
   id: number,
   o: SendingOptions & { shutdownTimeout: number; statsJson?: string },
 ): Promise<void> {
+  // Loaded here, not at the top: the sending stack (HTTP client, rate limiter, Redis, metrics)
+  // is most of what a sending command loads, and the campaign commands that do not send skip it.
+  const { openSendingStack } = await import('../app/sendingStack.js');
   const stack = await openSendingStack(config, db, log, o);
   const stats = new RunStats();
   const detach = onShutdownSignal(log, o.shutdownTimeout, () => stack.close());

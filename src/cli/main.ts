@@ -1,19 +1,5 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { registerCampaignCommands } from './campaign.js';
-import { withContext } from './context.js';
-import { registerDemoCommand } from './demo.js';
-import { registerDoctorCommand } from './doctor.js';
-import { registerEventCommands } from './events.js';
-import { registerDomainCommands } from './domains.js';
-import { registerListCommands } from './lists.js';
-import { registerMockMailgunCommand } from './mockMailgun.js';
-import { registerRecipientCommands } from './recipients.js';
-import { registerSegmentCommands } from './segments.js';
-import { registerServeCommand } from './serve.js';
-import { registerSuppressionCommands } from './suppressions.js';
-import { registerWorkerCommand } from './worker.js';
-import { migrateToLatest } from '../db/migrate.js';
 
 // A reader that goes away early (`herald … | head`) ends the output, quietly, as Unix tools do;
 // without a listener the EPIPE would crash the process with a stack trace.
@@ -28,32 +14,45 @@ const program = new Command()
   .showHelpAfterError()
   .exitOverride();
 
-program
-  .command('migrate')
-  .description('apply database migrations (other commands do this automatically)')
-  .action(() =>
-    withContext(async ({ db }) => {
-      // withContext has already migrated; report what the schema is at.
-      const applied = await migrateToLatest(db);
-      console.log(applied.length === 0 ? 'schema is up to date' : `applied ${applied.length} migration(s)`);
-    }),
-  );
+type Register = (program: Command) => void;
 
-registerListCommands(program);
-registerRecipientCommands(program);
-registerSegmentCommands(program);
-registerSuppressionCommands(program);
-registerCampaignCommands(program);
-registerDomainCommands(program);
-registerWorkerCommand(program);
-registerDemoCommand(program);
-registerDoctorCommand(program);
-registerEventCommands(program);
-registerMockMailgunCommand(program);
-registerServeCommand(program);
+/**
+ * Each top-level command and the module that defines it, in the order help lists them. Only
+ * the module of the command being run is loaded: between them they import the whole of Herald
+ * (the database drivers, the sending stack, the HTTP server), and loading all of it on every
+ * invocation was most of a short command's time. Help, and a name that is not here, load all.
+ */
+const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Register>]> = [
+  ['migrate', async () => (await import('./migrate.js')).registerMigrateCommand],
+  ['lists', async () => (await import('./lists.js')).registerListCommands],
+  ['recipients', async () => (await import('./recipients.js')).registerRecipientCommands],
+  ['segments', async () => (await import('./segments.js')).registerSegmentCommands],
+  ['suppressions', async () => (await import('./suppressions.js')).registerSuppressionCommands],
+  ['campaign', async () => (await import('./campaign.js')).registerCampaignCommands],
+  ['domains', async () => (await import('./domains.js')).registerDomainCommands],
+  ['worker', async () => (await import('./worker.js')).registerWorkerCommand],
+  ['demo', async () => (await import('./demo.js')).registerDemoCommand],
+  ['doctor', async () => (await import('./doctor.js')).registerDoctorCommand],
+  ['events', async () => (await import('./events.js')).registerEventCommands],
+  ['mock-mailgun', async () => (await import('./mockMailgun.js')).registerMockMailgunCommand],
+  ['serve', async () => (await import('./serve.js')).registerServeCommand],
+];
+
+/** The command named first on the command line (after the global options), if any. */
+function commandNamed(argv: readonly string[]): string | undefined {
+  return argv.slice(2).find((a) => !a.startsWith('-'));
+}
+
+async function registerCommands(argv: readonly string[]): Promise<void> {
+  const named = commandNamed(argv);
+  const one = COMMANDS.find(([name]) => name === named);
+  const loads = await Promise.all((one ? [one] : COMMANDS).map(([, load]) => load()));
+  for (const register of loads) register(program);
+}
 
 async function main(argv: string[]): Promise<void> {
   try {
+    await registerCommands(argv);
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import { UserError } from '../domain/errors.js';
 import type { Database } from './schema.js';
@@ -103,6 +102,8 @@ function describeThrown(err: unknown): string {
 
 async function connectPglite(dataDir: string | undefined): Promise<Db> {
   if (dataDir) prepareDataDir(dataDir);
+  // Loaded on first use: a process on real Postgres never needs the embedded engine.
+  const [{ PGlite }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('kysely-pglite-dialect')]);
   let pglite: PGlite;
   try {
     pglite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), parsers: { [INT8_OID]: parseInt8, [DATE_OID]: keepDate } });
