@@ -100,6 +100,6 @@ console.log(`\n${table}`);
 if (values.write) {
   writeBenchmarkSection(
     'CLI start-up',
-    `${machineLine()}; median of ${runs} runs each.\n\nCommand: \`DATABASE_URL=postgres://… npm run bench:cli -- --runs ${runs}${values.against ? ' --against OTHER/dist/src/cli/main.js' : ''}\`\n\nFrom spawn to exit of a short command on a database with the schema in place and no other rows; \`segments count\` runs one count. The two builds alternate.\n\n${table}`,
+    `${machineLine()}; median of ${runs} runs each.\n\nCommand: \`DATABASE_URL=postgres://… npm run bench:cli -- --runs ${runs}${values.against ? ' --against OTHER/dist/src/cli/main.js' : ''}\`\n\nFrom spawn to exit of a short command on a database with the schema in place and no other rows than a list and a draft campaign; \`segments count\` runs one count. The two builds alternate.\n\n${table}`,
   );
 }
