@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { loadConfig } from '../src/config/config.js';
+import { connect } from '../src/db/connect.js';
 import { dbLabel } from './support/db.js';
 import { openCliSandbox, type CliSandbox, runHerald, spawnHerald } from './support/processes.js';
 
@@ -86,6 +88,23 @@ describe(`the herald command on bad input and closed pipes (${dbLabel})`, () => 
       assert.doesNotMatch(r.output, /object Object/);
       assert.ok(r.ms < 15_000, `${dataDir}: took ${r.ms} ms`);
     }
+  });
+
+  it('exits 1 from doctor on a kept count that differs from the rows, and 0 once --recount corrected it', async () => {
+    const listId = (await runHerald(['lists', 'create', 'tampered'], env)).trim();
+    // Changed by hand, as a bug or an operator's UPDATE would; the CLI holds no connection now.
+    const db = await connect({ databaseUrl: env.DATABASE_URL || undefined, dataDir: env.HERALD_DATA_DIR });
+    await sql`update lists set member_count = 5 where id = ${Number(listId)}`.execute(db.kysely);
+    await db.close();
+    const found = await fails(['doctor'], env);
+    assert.equal(found.code, 1, found.output);
+    assert.match(found.output, new RegExp(`^differs: list ${listId} members: kept 5, rows 0$`, 'm'));
+    const corrected = await fails(['doctor', '--recount'], env);
+    assert.equal(corrected.code, 0, corrected.output);
+    assert.match(corrected.output, new RegExp(`^corrected: list ${listId} members: kept 5, rows 0$`, 'm'));
+    const clean = await fails(['doctor'], env);
+    assert.equal(clean.code, 0, clean.output);
+    assert.match(clean.output, /^kept counts: equal to the rows$/m);
   });
 
   it('refuses a MAILGUN_BASE_URL that is not http(s) at start, naming the variable', async () => {

@@ -26,6 +26,10 @@ export async function withContext<T>(fn: (ctx: CommandContext) => Promise<T>): P
     await migrateToLatest(db);
     return await fn({ config, log, db });
   } finally {
+    // Closing PGlite ends its runtime with status 0 (it sets process.exitCode): keep the exit
+    // status the command set, such as doctor's 1 on a difference.
+    const exitCode = process.exitCode;
     await db.close();
+    process.exitCode = exitCode;
   }
 }
