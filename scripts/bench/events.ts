@@ -49,6 +49,7 @@ import { findCampaign } from '../../src/sql/findCampaign.js';
 import { insertCampaign } from '../../src/sql/insertCampaign.js';
 import { transitionCampaign } from '../../src/sql/transitionCampaign.js';
 import { processTicks, TickCounter, clockTicksPerSecond, watchPeakRss } from '../lib/procStats.js';
+import { insertBenchRecipients } from '../lib/fixtures.js';
 import { freshDatabase, machineLine, median, postgresCpuSeconds, writeBenchmarkSection } from '../lib/report.js';
 import { eventData, streamSize, webhookBody, webhookMix, webhookMixSize } from './providerEvents.js';
 
@@ -265,12 +266,7 @@ interface SendResult {
 async function generate(): Promise<{ webhookCampaign: number; streamCampaign: number }> {
   const t0 = performance.now();
   await migrateToLatest(db);
-  await sql`
-    insert into recipients (email, name, attributes)
-    select 'reader' || g || '@example' || (g % 97) || '.com', 'Reader ' || g,
-           jsonb_build_object('city', 'City ' || (g % 500), 'products', case when g % 3 = 0 then 'tent,lantern,boots,pack,stove,jacket' else '' end)
-    from generate_series(1, ${deliveries}::int) g
-  `.execute(db.kysely);
+  await insertBenchRecipients(db, deliveries);
   for (const [name, size] of [
     ['everyone', deliveries],
     ['backfill', backfillMessages],

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { sql } from 'kysely';
+import { benchList } from '../lib/fixtures.js';
 import { startBenchMock } from '../lib/mock.js';
 import { createCampaign } from '../../src/campaigns/create.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -61,16 +61,7 @@ async function sendOnce(template: string, templates: string, mockUrl: string, wo
   const db = await connect({ databaseUrl: fresh.url });
   try {
     await migrateToLatest(db);
-    const list = await db.kysely.insertInto('lists').values({ name: 'bench' }).returning('id').executeTakeFirstOrThrow();
-    await sql`
-      insert into recipients (email, name, attributes)
-      select 'reader' || g || '@example' || (g % 97) || '.com', 'Reader ' || g,
-             jsonb_build_object('city', 'City ' || (g % 500), 'products', case when g % 3 = 0 then 'tent,lantern,boots,pack,stove,jacket' else '' end)
-      from generate_series(1, ${recipients}) g
-    `.execute(db.kysely);
-    await sql`insert into list_members (list_id, recipient_id) select ${list.id}, id from recipients`.execute(db.kysely);
-    await sql`vacuum analyze`.execute(db.kysely);
-    await sql`checkpoint`.execute(db.kysely);
+    await benchList(db, recipients);
     const env = {
       DATABASE_URL: fresh.url,
       MAILGUN_API_KEY: KEY,

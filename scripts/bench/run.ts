@@ -11,7 +11,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { sql } from 'kysely';
 import { request } from 'undici';
 import { createCampaign } from '../../src/campaigns/create.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -21,6 +20,7 @@ import { packageRoot, templatesDir } from '../../src/config/paths.js';
 import { RenderPool } from '../../src/sender/render/pool.js';
 import { campaignRenderSpec } from '../../src/sender/render/campaignSpec.js';
 import { transitionCampaign } from '../../src/sql/transitionCampaign.js';
+import { benchList } from '../lib/fixtures.js';
 import { startBenchMock } from '../lib/mock.js';
 import { freshDatabase, machineLine, median, postgresCpuSeconds, writeBenchmarkSection } from '../lib/report.js';
 
@@ -87,19 +87,7 @@ async function oneRun(run: number): Promise<{ ceiling: Result; baseline: Result;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-bench-'));
   try {
     await migrateToLatest(db);
-    const list = await db.kysely.insertInto('lists').values({ name: 'bench' }).returning('id').executeTakeFirstOrThrow();
-    await sql`
-      insert into recipients (email, name, attributes)
-      select 'reader' || g || '@example' || (g % 97) || '.com', 'Reader ' || g,
-             jsonb_build_object('city', 'City ' || (g % 500), 'products', case when g % 3 = 0 then 'tent,lantern,boots,pack,stove,jacket' else '' end)
-      from generate_series(1, ${recipients}) g
-    `.execute(db.kysely);
-    await sql`insert into list_members (list_id, recipient_id) select ${list.id}, id from recipients`.execute(db.kysely);
-    // A list is not bulk-loaded seconds before its campaign: vacuum and checkpoint now, so
-    // neither autovacuum of the fixture tables nor the checkpoint of their load runs during the
-    // measured phase.
-    await sql`vacuum analyze`.execute(db.kysely);
-    await sql`checkpoint`.execute(db.kysely);
+    await benchList(db, recipients);
     const config = loadConfig({
       ...process.env,
       DATABASE_URL: fresh.url,
