@@ -283,6 +283,20 @@ describe(`composing a campaign through the API: templates, drafts edited, fields
     assert.equal(started.audience.size, free - pressFree);
   });
 
+  it("answers a draft's content as its files make it now, and 409 naming the file once they no longer do", async () => {
+    fs.cpSync(path.join(templates, 'spring-sale'), path.join(templates, 'vanishing'), { recursive: true });
+    const { id } = await draft({ template: 'vanishing' });
+    const content = await ok<{ stored: boolean; hash: string; template: string; files: Record<string, string> }>('GET', `/api/v1/campaigns/${id}/content`);
+    assert.equal(content.stored, false);
+    assert.equal(content.template, 'vanishing');
+    assert.match(content.hash, /^[0-9a-f]{64}$/);
+    assert.ok('vanishing/html.njk' in content.files, Object.keys(content.files).join(', '));
+    fs.rmSync(path.join(templates, 'vanishing', 'html.njk'));
+    const gone = await call('GET', `/api/v1/campaigns/${id}/content`);
+    assert.equal(gone.status, 409);
+    assert.match(gone.body.error ?? '', /^template error: .*vanishing\/html\.njk is missing/);
+  });
+
   it('refuses to edit a campaign that is not a draft (409), and a campaign that does not exist (404)', async () => {
     const scheduled = await draft();
     await ok('POST', `/api/v1/campaigns/${scheduled.id}/schedule`, { at: new Date(Date.now() + 86_400_000).toISOString() });

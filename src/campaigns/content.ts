@@ -2,6 +2,7 @@ import { templatesDir } from '../config/paths.js';
 import type { Db } from '../db/connect.js';
 import type { Campaign } from '../db/schema.js';
 import type { ContentSources } from '../domain/content.js';
+import { ConflictError } from '../domain/errors.js';
 import { buildContent } from '../sender/render/content.js';
 import { findCampaignContent } from '../sql/findCampaignContent.js';
 
@@ -27,7 +28,7 @@ export interface CampaignContentView {
 
 export async function campaignContentView(db: Db, campaign: Campaign): Promise<CampaignContentView> {
   const stored = await findCampaignContent(db.kysely, campaign.id);
-  const content = stored ?? (await buildContent(templatesDir(), campaign.template, campaign.subject));
+  const content = stored ?? (await draftContent(campaign));
   const s = content.sources;
   return {
     campaignId: campaign.id,
@@ -40,6 +41,19 @@ export async function campaignContentView(db: Db, campaign: Campaign): Promise<C
     text: s.text,
     files: s.files,
   };
+}
+
+/**
+ * What a campaign not started yet would store now. Files that do not make content (a folder
+ * gone, an MJML error) conflict with the draft as saved: 409 in the API, the message in the CLI.
+ */
+async function draftContent(campaign: Campaign) {
+  try {
+    return await buildContent(templatesDir(), campaign.template, campaign.subject);
+  } catch (err) {
+    if ((err as Error).name === 'TemplateError') throw new ConflictError(`template error: ${(err as Error).message}`);
+    throw err;
+  }
 }
 
 /** The text form of `campaign show --content`: each file under a header line, then what was compiled. */

@@ -230,10 +230,7 @@ export function registerCampaignCommands(program: Command): void {
     .action((idArg: string, o: { json?: boolean; content?: boolean }) =>
       withContext(async ({ db }) => {
         const row = await getCampaignOrThrow(db, campaignIdArg(idArg));
-        const content = await campaignContentView(db, row).catch((err: Error) => {
-          if (err.name === 'TemplateError') throw new UserError(`template error: ${err.message}`);
-          throw err;
-        });
+        const content = await campaignContentView(db, row);
         const settings = {
           id: row.id,
           name: row.name,

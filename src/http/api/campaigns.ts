@@ -70,12 +70,5 @@ export async function dryRunCampaign({ db, config }: ApiContext, id: number) {
 
 /** What the campaign renders from: stored at its first start, or made from the files before. */
 export async function campaignContent({ db }: Pick<ApiContext, 'db'>, id: number) {
-  const campaign = await getCampaignOrThrow(db, id);
-  try {
-    return await campaignContentView(db, campaign);
-  } catch (err) {
-    // A draft whose files do not make content now (a missing folder, an MJML error).
-    if ((err as Error).name === 'TemplateError') throw new HttpError(409, `template error: ${(err as Error).message}`);
-    throw err;
-  }
+  return campaignContentView(db, await getCampaignOrThrow(db, id));
 }
