@@ -18,7 +18,12 @@ useFasterRuntime();
 const LINE_BREAK = 'contains a line break (CR or LF), which would start a new mail header';
 
 const CACHE_SIZE = 16;
-const cache = new Map<string, Prepared>();
+/**
+ * By spec key (campaign, content hash, run): what was prepared, or why it could not be. A
+ * key's content never changes, so a campaign whose content does not compile fails each later
+ * batch from here instead of compiling it all again.
+ */
+const cache = new Map<string, Prepared | { error: string }>();
 /**
  * Where this thread writes a batch's bodies before copying them out at their exact size.
  * Kept and grown, never shrunk: a batch buffer sized with headroom would carry that headroom
@@ -64,6 +69,12 @@ function batchBuffer(bytes: number): ArrayBuffer {
 }
 
 function prepare(spec: CampaignRenderSpec): Prepared {
+  const prepared = cachedPrepare(spec);
+  if ('error' in prepared) throw new Error(prepared.error);
+  return prepared;
+}
+
+function cachedPrepare(spec: CampaignRenderSpec): Prepared | { error: string } {
   const hit = cache.get(spec.key);
   if (hit) {
     // Re-insert to keep the map in least-recently-used order.
@@ -71,6 +82,18 @@ function prepare(spec: CampaignRenderSpec): Prepared {
     cache.set(spec.key, hit);
     return hit;
   }
+  let prepared: Prepared | { error: string };
+  try {
+    prepared = compilePrepared(spec);
+  } catch (err) {
+    prepared = { error: (err as Error).message };
+  }
+  cache.set(spec.key, prepared);
+  if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  return prepared;
+}
+
+function compilePrepared(spec: CampaignRenderSpec): Prepared {
   // Checked at create; a campaign stored before that check (or written to the database
   // directly) must not send a header with a line break either: every recipient fails.
   for (const [header, value] of [['From', spec.from], ['Reply-To', spec.replyTo ?? ''], ...spec.tags.map((tag) => ['X-Mailgun-Tag', tag])] as const) {
@@ -85,10 +108,7 @@ function prepare(spec: CampaignRenderSpec): Prepared {
   // timeout still yields bodies that share one Content-Type.
   const boundary = (workerData as { boundary?: string } | undefined)?.boundary;
   if (!spec.content) throw new Error(spec.contentError ?? 'the campaign has no content');
-  const prepared = { compiled: compileContent(spec.content), writer: new MultipartWriter(staticFields, boundary) };
-  cache.set(spec.key, prepared);
-  if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
-  return prepared;
+  return { compiled: compileContent(spec.content), writer: new MultipartWriter(staticFields, boundary) };
 }
 
 function renderOne(spec: CampaignRenderSpec, p: Prepared, r: RenderRecipient, now: Date, testSendTo: string | undefined): FormField[] | string {
