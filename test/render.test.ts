@@ -30,7 +30,6 @@ async function spec(o: SpecOptions = {}): Promise<CampaignRenderSpec> {
     campaignId: 7,
     campaignName: 'Spring',
     content: content.sources,
-    contentHash: content.hash,
     from: 'Shop <news@example.com>',
     replyTo: 'help@example.com',
     tags: ['spring', 'sale'],

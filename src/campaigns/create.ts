@@ -15,7 +15,7 @@ import {
 } from '../domain/validation.js';
 import { UserError } from '../domain/errors.js';
 import { templatesDir } from '../config/paths.js';
-import type { ContentSnapshot } from '../domain/content.js';
+import type { ContentSnapshot, ContentSources } from '../domain/content.js';
 import { checkContent, templateUserError } from '../sender/render/compile.js';
 import { buildContent } from '../sender/render/content.js';
 import { insertCampaign } from '../sql/insertCampaign.js';
@@ -123,10 +123,20 @@ export function audienceRace(err: unknown): unknown {
  * `subject` when the subject is what failed, else `template`. Returns the content checked.
  */
 export async function checkTemplatesOrThrow(content: () => Promise<ContentSnapshot>): Promise<ContentSnapshot> {
+  let made: ContentSnapshot;
   try {
-    const made = await content();
-    checkContent(made.sources);
-    return made;
+    made = await content();
+  } catch (err) {
+    throw templateUserError(err);
+  }
+  checkSourcesOrThrow(made.sources);
+  return made;
+}
+
+/** Every template of the content compiles (checkContent), or the user's error naming file and line. */
+export function checkSourcesOrThrow(sources: ContentSources): void {
+  try {
+    checkContent(sources);
   } catch (err) {
     throw templateUserError(err);
   }

@@ -21,7 +21,7 @@ import { capYoungGenerationBeforeAction } from '../app/youngGeneration.js';
 import { tuneGarbageCollection } from '../app/gcTuning.js';
 import { dryRun } from '../campaigns/dryRun.js';
 import { sendTestMessage } from '../campaigns/testSend.js';
-import { checkTemplatesOrThrow } from '../campaigns/create.js';
+import { checkSourcesOrThrow } from '../campaigns/create.js';
 import { scheduleCampaign } from '../campaigns/control.js';
 import { normalizeEmail } from '../domain/email.js';
 import { UserError } from '../domain/errors.js';
@@ -370,7 +370,7 @@ async function runDry(db: Db, config: Config, id: number, o: SendingOptions): Pr
   try {
     // The content it would send: the stored snapshot once started, else the files, checked whole.
     const spec = await specFor(campaignRow);
-    if (spec.content) await checkTemplatesOrThrow(async () => ({ sources: spec.content!, hash: spec.contentHash! }));
+    if (spec.content) checkSourcesOrThrow(spec.content);
     const report = await dryRun(db, campaignRow, spec, renderer, (f) =>
       console.log(`render failed for ${f.email} (recipient ${f.recipientId}): ${f.code}: ${f.message}`),
     );

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, NewCampaign } from '../db/schema.js';
+import { insertCampaignLists, type CampaignAudienceLists } from './insertCampaign.js';
 
 /**
  * Rewrites a draft's settings and the lists it includes and excludes, in one transaction, only
@@ -10,7 +11,7 @@ export async function updateDraftCampaign(
   db: Kysely<Database>,
   id: number,
   values: Omit<NewCampaign, 'status' | 'scheduled_at' | 'started_at' | 'finished_at'>,
-  audience: { include: readonly number[]; exclude: readonly number[] },
+  audience: CampaignAudienceLists,
 ): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const row = await trx
@@ -22,11 +23,7 @@ export async function updateDraftCampaign(
       .executeTakeFirst();
     if (!row) return false;
     await trx.deleteFrom('campaign_lists').where('campaign_id', '=', id).execute();
-    const rows = [
-      ...audience.include.map((list_id) => ({ campaign_id: id, list_id, role: 'include' as const })),
-      ...audience.exclude.map((list_id) => ({ campaign_id: id, list_id, role: 'exclude' as const })),
-    ];
-    if (rows.length > 0) await trx.insertInto('campaign_lists').values(rows).execute();
+    await insertCampaignLists(trx, id, audience);
     return true;
   });
 }

@@ -1,5 +1,5 @@
 import { getCampaignOrThrow } from '../../campaigns/control.js';
-import { checkTemplatesOrThrow } from '../../campaigns/create.js';
+import { checkSourcesOrThrow } from '../../campaigns/create.js';
 import { dryRun, type RenderFailureLine } from '../../campaigns/dryRun.js';
 import { campaignStatusReport } from '../../campaigns/status.js';
 import { sendTestMessage } from '../../campaigns/testSend.js';
@@ -57,7 +57,7 @@ export async function dryRunCampaign({ db, config }: ApiContext, id: number) {
   try {
     // The content it would send: the stored snapshot once started, else the files, checked whole.
     const spec = await specFor(campaign);
-    if (spec.content) await checkTemplatesOrThrow(async () => ({ sources: spec.content!, hash: spec.contentHash! }));
+    if (spec.content) checkSourcesOrThrow(spec.content);
     const report = await dryRun(db, campaign, spec, renderer, (f) => {
       if (failures.length < DRY_RUN_FAILURES_SHOWN) failures.push(f);
     });

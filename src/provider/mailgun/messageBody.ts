@@ -6,8 +6,6 @@ import type { FormField } from './multipart.js';
  * `v:*` variables) turned into the message it builds from them.
  */
 export interface DecodedMessage {
-  /** Every form field in body order, as sent. */
-  fields: FormField[];
   subject: string;
   html: string;
   text: string;
@@ -32,7 +30,7 @@ export async function decodeMessageBody(body: Uint8Array, contentType: string): 
   return messageOf(fields);
 }
 
-export function messageOf(fields: readonly FormField[]): DecodedMessage {
+function messageOf(fields: readonly FormField[]): DecodedMessage {
   const one = (name: string): string => fields.find(([n]) => n === name)?.[1] ?? '';
   const headers: Array<[string, string]> = [];
   for (const name of ['from', 'to']) {
@@ -43,7 +41,7 @@ export function messageOf(fields: readonly FormField[]): DecodedMessage {
   for (const [name, value] of fields) if (name === 'o:tag') headers.push(['X-Mailgun-Tag', value]);
   const variables = fields.filter(([name]) => name.startsWith('v:'));
   if (variables.length > 0) headers.push(['X-Mailgun-Variables', JSON.stringify(Object.fromEntries(variables.map(([n, v]) => [n.slice(2), v])))]);
-  return { fields: [...fields], subject: one('subject'), html: one('html'), text: one('text'), headers };
+  return { subject: one('subject'), html: one('html'), text: one('text'), headers };
 }
 
 /**

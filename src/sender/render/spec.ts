@@ -17,7 +17,6 @@ export function renderSpecFor(campaign: Campaign, config: Config, content: Conte
     campaignName: campaign.name,
     content: ok ? content.sources : null,
     ...(ok ? {} : { contentError: content.error }),
-    contentHash: ok ? content.hash : null,
     from: campaign.from_address,
     replyTo: campaign.reply_to,
     tags: campaign.tags,

@@ -19,8 +19,6 @@ export interface CampaignRenderSpec {
    */
   content: ContentSources | null;
   contentError?: string;
-  /** sha256 of the content (ContentSnapshot.hash). */
-  contentHash: string | null;
   from: string;
   replyTo: string | null;
   tags: string[];
