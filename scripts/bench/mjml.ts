@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchList } from '../lib/fixtures.js';
-import { startBenchMock } from '../lib/mock.js';
+import { MOCK_DOMAIN as DOMAIN, MOCK_KEY as KEY, startMockProcess, type MockProcess } from '../../test/support/processes.js';
 import { createCampaign } from '../../src/campaigns/create.js';
 import { loadConfig } from '../../src/config/config.js';
 import { packageRoot, templatesDir } from '../../src/config/paths.js';
@@ -33,11 +33,9 @@ const { values } = parseArgs({
 const recipients = Number(values.recipients);
 const pairs = Number(values.pairs);
 const cli = path.join(packageRoot, 'dist/src/cli/main.js');
-const KEY = 'key-bench';
-const DOMAIN = 'bench.herald.test';
 
-function startMock(): Promise<{ url: string; stop: () => Promise<void> }> {
-  return startBenchMock(cli, ['--latency', '50', '--jitter', '20', '--record', 'deliveries', '--api-key', KEY]);
+function startMock(): Promise<MockProcess> {
+  return startMockProcess(['--latency', '50', '--jitter', '20', '--record', 'deliveries']);
 }
 
 async function run(args: string[], env: Record<string, string>): Promise<void> {

@@ -21,7 +21,7 @@ import { RenderPool } from '../../src/sender/render/pool.js';
 import { campaignRenderSpec } from '../../src/sender/render/campaignSpec.js';
 import { transitionCampaign } from '../../src/sql/transitionCampaign.js';
 import { benchList } from '../lib/fixtures.js';
-import { startBenchMock } from '../lib/mock.js';
+import { MOCK_DOMAIN as DOMAIN, MOCK_KEY as KEY, startMockProcess, type MockProcess } from '../../test/support/processes.js';
 import { freshDatabase, machineLine, median, postgresCpuSeconds, writeBenchmarkSection } from '../lib/report.js';
 
 const { values } = parseArgs({
@@ -40,8 +40,6 @@ const recipients = Number(values.recipients);
 const runs = Number(values.runs);
 const cli = path.join(packageRoot, 'dist/src/cli/main.js');
 const here = path.dirname(new URL(import.meta.url).pathname);
-const KEY = 'key-bench';
-const DOMAIN = 'bench.herald.test';
 const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
 
 interface Result {
@@ -55,12 +53,8 @@ interface Result {
   postgresCpuSeconds?: number | null;
 }
 
-function startMock(): Promise<{ url: string; stop: () => Promise<void> }> {
-  return startBenchMock(
-    cli,
-    ['--latency', '50', '--jitter', '20', '--fail-rate', '0.0025', '--throttle-rate', '0.0025', '--record', 'deliveries', '--api-key', KEY],
-    profileArgs,
-  );
+function startMock(): Promise<MockProcess> {
+  return startMockProcess(['--latency', '50', '--jitter', '20', '--fail-rate', '0.0025', '--throttle-rate', '0.0025', '--record', 'deliveries'], profileArgs);
 }
 
 /** Runs fn and returns its result with what it cost Postgres in CPU seconds. */

@@ -23,9 +23,12 @@ export interface MockProcess {
   stop(): Promise<void>;
 }
 
-/** Herald's Mailgun mock in its own process, as users run it. */
-export async function startMockProcess(args: string[] = []): Promise<MockProcess> {
-  const child = spawn(process.execPath, [cliPath, 'mock-mailgun', '--port', '0', '--api-key', MOCK_KEY, '--domain', MOCK_DOMAIN, ...args], {
+/**
+ * Herald's Mailgun mock in its own process, as users run it (and so its CPU is not the
+ * caller's). `nodeArgs` go to Node, e.g. a benchmark's --cpu-prof.
+ */
+export async function startMockProcess(args: string[] = [], nodeArgs: string[] = []): Promise<MockProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, cliPath, 'mock-mailgun', '--port', '0', '--api-key', MOCK_KEY, '--domain', MOCK_DOMAIN, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
