@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { openSendingStack } from '../src/app/sendingStack.js';
 import { loadConfig } from '../src/config/config.js';
+import { packageRoot } from '../src/config/paths.js';
 import { createLogger } from '../src/config/log.js';
 import { startServer, type RunningServer } from '../src/http/app.js';
 import { countDeliveries } from '../src/sql/countDeliveries.js';
@@ -84,5 +88,43 @@ describe(`scheduling, and the webhook loop through the mock (${dbLabel})`, () =>
     assert.ok((byKind.failed ?? 0) > 0 && (byKind.complained ?? 0) > 0 && (byKind.delivered ?? 0) > 0, JSON.stringify(byKind));
     const suppressions = await sql<{ n: number }>`select count(*) as n from suppressions where campaign_id = ${due}`.execute(db.kysely);
     assert.equal(Number(suppressions.rows[0]!.n), (byKind.failed ?? 0) + (byKind.complained ?? 0));
+  });
+
+  it('keeps a due campaign scheduled when a template of it stopped compiling, as a start by hand refuses it, and starts the others', async () => {
+    const templates = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-sched-templates-'));
+    fs.cpSync(path.join(packageRoot, 'templates'), templates, { recursive: true });
+    fs.mkdirSync(path.join(templates, 'broken'));
+    fs.writeFileSync(path.join(templates, 'broken', 'html.njk'), '<p>Hi {{ name }}</p>\n');
+    fs.writeFileSync(path.join(templates, 'broken', 'text.njk'), 'Hi {{ name }}\n');
+    const saved = process.env.HERALD_TEMPLATES_DIR;
+    process.env.HERALD_TEMPLATES_DIR = templates;
+    const { listId } = await seedList(db.kysely, 'sched-broken', 20);
+    const broken = await seedCampaign(db.kysely, listId, { status: 'draft', template: 'broken' });
+    const fine = await seedCampaign(db.kysely, listId, { status: 'draft' });
+    const at = new Date(Date.now() + 1000);
+    await transitionCampaign(db.kysely, broken, 'schedule', { scheduledAt: at });
+    await transitionCampaign(db.kysely, fine, 'schedule', { scheduledAt: at });
+    // Edited after it was scheduled: an {% if %} never closed.
+    fs.writeFileSync(path.join(templates, 'broken', 'html.njk'), '<p>Hi {% if name %}{{ name }}</p>\n');
+    const config = loadConfig({ ...process.env, MAILGUN_API_KEY: MOCK_KEY, MAILGUN_DOMAIN: MOCK_DOMAIN, MAILGUN_BASE_URL: mock.url });
+    const stack = await openSendingStack(config, db, createLogger('silent'), { concurrency: 20, scheduleGrace: 3600_000 });
+    const watching = stack.worker.runCampaigns(() => true, true);
+    const statusOf = async (id: number) => (await db.kysely.selectFrom('campaigns').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
+    try {
+      const deadline = Date.now() + 30_000;
+      while ((await statusOf(fine)) !== 'finished') {
+        assert.ok(Date.now() < deadline, 'the campaign due at the same time finished in time');
+        await sleep(100);
+      }
+      assert.equal(await statusOf(broken), 'scheduled');
+      const rows = await sql<{ n: number }>`select count(*) as n from deliveries where campaign_id = ${broken}`.execute(db.kysely);
+      assert.equal(Number(rows.rows[0]!.n), 0, 'nobody was claimed, so nobody failed to render');
+    } finally {
+      await stack.close();
+      await watching;
+      if (saved === undefined) delete process.env.HERALD_TEMPLATES_DIR;
+      else process.env.HERALD_TEMPLATES_DIR = saved;
+      fs.rmSync(templates, { recursive: true, force: true });
+    }
   });
 });

@@ -5,6 +5,7 @@ import type { Campaign } from '../../db/schema.js';
 import type { ContentSnapshot } from '../../domain/content.js';
 import { unsubscribeSecret } from '../../sql/unsubscribeSecret.js';
 import { campaignContent, campaignRenderSpec } from './campaignSpec.js';
+import { checkContent } from './compile.js';
 import { RenderPool } from './pool.js';
 import type { CampaignRenderSpec } from './types.js';
 
@@ -27,6 +28,12 @@ export async function openRendering(config: Config, db: Db, options: { renderThr
   return {
     renderer,
     specFor: (campaign) => campaignRenderSpec(db.kysely, campaign, signing, dir, runKey),
-    contentFor: (campaign) => campaignContent(db.kysely, campaign, dir),
+    // Checked whole, as a start by hand checks it (checkTemplatesOrThrow): a scheduled
+    // campaign whose files broke after it was scheduled stays scheduled, with the error.
+    contentFor: async (campaign) => {
+      const made = await campaignContent(db.kysely, campaign, dir);
+      checkContent(made.sources);
+      return made;
+    },
   };
 }
