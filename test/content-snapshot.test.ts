@@ -3,10 +3,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { loadConfig } from '../src/config/config.js';
+import { packageRoot } from '../src/config/paths.js';
+import { campaignRenderSpec } from '../src/sender/render/campaignSpec.js';
 import { buildContent } from '../src/sender/render/content.js';
+import { findCampaign } from '../src/sql/findCampaign.js';
 import { canonicalJson } from '../src/domain/content.js';
 import { startBodyTap, type BodyTap } from './support/bodyTap.js';
-import { dbLabel } from './support/db.js';
+import { dbLabel, openTestDb, type TestDb } from './support/db.js';
+import { seedCampaign, seedList } from './support/fixtures.js';
 import { cliDatabaseEnv, MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess, waitWhileRunning, type MockProcess } from './support/processes.js';
 
 /**
@@ -184,5 +190,42 @@ describe(`a campaign keeps its content (${dbLabel})`, () => {
 
   it('hashes a canonical serialisation: key order does not matter, content does', () => {
     assert.equal(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'é' } }), '{"a":{"c":"é","d":[1,{"x":1,"y":2}]},"b":1}');
+  });
+});
+
+describe(`a campaign started before contents were stored (${dbLabel})`, () => {
+  let db: TestDb;
+  let templates: string;
+  before(async () => {
+    db = await openTestDb();
+    templates = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-legacy-content-'));
+    fs.cpSync(path.join(packageRoot, 'templates'), templates, { recursive: true });
+  });
+  after(async () => {
+    await db?.dispose();
+    fs.rmSync(templates, { recursive: true, force: true });
+  });
+
+  it('stores its content once at its first render, from the files; racing workers and later renders all use that one', async () => {
+    const { listId } = await seedList(db.kysely, 'legacy', 3);
+    const id = await seedCampaign(db.kysely, listId, { status: 'running' });
+    await sql`update campaigns set started_at = now() - interval '1 hour' where id = ${id}`.execute(db.kysely);
+    const campaign = (await findCampaign(db.kysely, id))!;
+    const config = loadConfig({ ...process.env, MAILGUN_API_KEY: '', MAILGUN_DOMAIN: '' });
+    const [a, b] = await Promise.all([
+      campaignRenderSpec(db.kysely, campaign, config, templates, 'a'),
+      campaignRenderSpec(db.kysely, campaign, config, templates, 'b'),
+    ]);
+    const stored = await sql<{ hash: string; n: number }>`select min(hash) as hash, count(*)::int as n from campaign_content where campaign_id = ${id}`.execute(
+      db.kysely,
+    );
+    assert.equal(stored.rows[0]!.n, 1);
+    const hash = stored.rows[0]!.hash;
+    assert.equal(hash, (await buildContent(templates, 'spring-sale', 'Hello {{ name }}')).hash, 'made from the files as they were');
+    assert.equal(a.key, `${id}:${hash}:a`);
+    assert.equal(b.key, `${id}:${hash}:b`);
+    fs.appendFileSync(path.join(templates, 'spring-sale', 'text.njk'), '\nEdited after the first render.\n');
+    const later = await campaignRenderSpec(db.kysely, campaign, config, templates, 'c');
+    assert.equal(later.key, `${id}:${hash}:c`, 'the stored content, not the edited files');
   });
 });

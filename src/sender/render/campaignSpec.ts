@@ -20,8 +20,8 @@ export async function campaignContent(db: Kysely<Database>, campaign: Campaign, 
   if (stored) return { sources: stored.sources, hash: stored.hash };
   const made = await buildContent(templatesDir, campaign.template, campaign.subject);
   if (campaign.started_at === null) return made;
-  await storeCampaignContent(db, campaign.id, made);
-  // Another worker may have stored its own a moment before: every worker renders that one.
+  if (await storeCampaignContent(db, campaign.id, made)) return made;
+  // Another worker stored its own a moment before: every worker renders that one.
   const winner = await findCampaignContent(db, campaign.id);
   return winner ? { sources: winner.sources, hash: winner.hash } : made;
 }
