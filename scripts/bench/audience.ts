@@ -29,7 +29,7 @@ import { connect } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { markSentRecipients } from '../../src/sql/markSentRecipients.js';
 import { MOCK_DOMAIN, MOCK_KEY, runHerald, spawnHerald, startMockProcess } from '../../test/support/processes.js';
-import { freshDatabase, machineLine, median, writeBenchmarkSection } from '../lib/report.js';
+import { benchDatabase, machineLine, median, writeBenchmarkSection } from '../lib/report.js';
 
 const { values } = parseArgs({
   options: {
@@ -81,7 +81,7 @@ interface RunResult {
   countListsMs: number;
 }
 
-const fresh = values.reuse ? { url: values.reuse, drop: async () => undefined } : await freshDatabase('herald_bench_audience');
+const fresh = await benchDatabase('herald_bench_audience', values);
 const mock = await startMockProcess(['--latency', '50', '--jitter', '20', '--fail-rate', '0.0025', '--throttle-rate', '0.0025', '--record', 'deliveries']);
 const db = await connect({ databaseUrl: fresh.url });
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-bench-audience-'));
@@ -95,8 +95,7 @@ async function cleanUp(): Promise<void> {
   cleaned = true;
   await db.close();
   await mock.stop();
-  if (values.keep) console.log(`kept: ${fresh.url}`);
-  else await fresh.drop();
+  await fresh.done();
   fs.rmSync(work, { recursive: true, force: true });
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -217,7 +216,7 @@ async function generate(): Promise<void> {
 
 try {
   const t0 = performance.now();
-  if (!values.reuse) await generate();
+  if (!fresh.reused) await generate();
   audienceSize = (await previewAudience(db, audienceInput)).count;
   sendSize = (await previewAudience(db, sendInput)).count;
   broadSize = (await previewAudience(db, broadInput)).count;

@@ -25,7 +25,7 @@ import { parseSegment } from '../../src/domain/segment/index.js';
 import { markSentRecipients } from '../../src/sql/markSentRecipients.js';
 import { planSegmentQuery } from '../../src/sql/planSegmentQuery.js';
 import { segmentPredicate } from '../../src/sql/segmentPredicate.js';
-import { freshDatabase, machineLine, median, writeBenchmarkSection } from '../lib/report.js';
+import { benchDatabase, machineLine, median, writeBenchmarkSection } from '../lib/report.js';
 
 const { values } = parseArgs({
   options: {
@@ -69,7 +69,7 @@ const SEGMENTS = [
 
 const now = new Date();
 
-const fresh = values.reuse ? { url: values.reuse, drop: async () => undefined } : await freshDatabase('herald_bench_segments');
+const fresh = await benchDatabase('herald_bench_segments', values);
 const db = await connect({ databaseUrl: fresh.url, poolSize: 2 });
 
 async function generate(): Promise<void> {
@@ -200,7 +200,7 @@ const ms = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `$
 const rows: Row[] = [];
 const loads: number[] = [];
 try {
-  if (!values.reuse) await generate();
+  if (!fresh.reused) await generate();
   for (const mode of ['stale', 'analysed'] as const) {
     if (mode === 'analysed') await sql`vacuum analyze recipients, deliveries, delivery_outcomes, suppressions, campaigns`.execute(db.kysely);
     for (const text of SEGMENTS) {
@@ -210,8 +210,7 @@ try {
   }
 } finally {
   await db.close();
-  if (values.keep) console.log(`kept: ${fresh.url}`);
-  else await fresh.drop();
+  await fresh.done();
 }
 
 const table = [

@@ -70,6 +70,26 @@ export async function freshDatabase(prefix: string): Promise<{ url: string; drop
 }
 
 /**
+ * The database a benchmark measures on: `reuse` (a URL kept by an earlier run) or a fresh one.
+ * done() drops a fresh one, or with `keep` leaves it and prints its URL for a later --reuse.
+ */
+export async function benchDatabase(
+  prefix: string,
+  options: { reuse?: string | undefined; keep?: boolean | undefined },
+): Promise<{ url: string; reused: boolean; done: () => Promise<void> }> {
+  if (options.reuse) return { url: options.reuse, reused: true, done: async () => undefined };
+  const fresh = await freshDatabase(prefix);
+  return {
+    url: fresh.url,
+    reused: false,
+    done: async () => {
+      if (options.keep) console.log(`kept: ${fresh.url}`);
+      else await fresh.drop();
+    },
+  };
+}
+
+/**
  * Samples this process's RSS every 100 ms. stop() returns the peak and the medians of the
  * first and last quarter of the samples (MB): equal quarters mean memory did not grow.
  */
