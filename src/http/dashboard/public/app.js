@@ -1428,10 +1428,16 @@ var ERROR_CONTEXT = 50;
  * caret under it, then the parser's message (which says what was expected there).
  * @param {string} text the text that was checked
  * @param {FieldProblem} f
- * @param {() => void} [goTo] called when the spot is clicked
+ * @param {HTMLInputElement | HTMLTextAreaElement} [input] where the text is edited: a click on the spot puts its cursor there
  */
-function syntaxErrorView(text, f, goTo) {
+function syntaxErrorView(text, f, input) {
   var pos = Math.max(0, Math.min(text.length, f.position || 0));
+  var goTo = input
+    ? () => {
+        input.focus();
+        input.setSelectionRange(pos, pos);
+      }
+    : undefined;
   var lineStart = text.lastIndexOf('\n', pos - 1) + 1;
   var lineEnd = text.indexOf('\n', pos);
   if (lineEnd < 0) lineEnd = text.length;
@@ -1550,14 +1556,8 @@ function segmentView(name) {
   function showFields(err, boxes, fallback, text) {
     var rest = /** @type {string[]} */ ([]);
     (err.fields || []).forEach((f) => {
-      var at = f.position || 0;
       if ((f.field === 'where' || f.field === 'segment') && typeof f.position === 'number') {
-        exprError.replaceChildren(
-          syntaxErrorView(text, f, () => {
-            expr.focus();
-            expr.setSelectionRange(at, at);
-          }),
-        );
+        exprError.replaceChildren(syntaxErrorView(text, f, expr));
       } else if (f.field === 'where' || f.field === 'segment') exprError.replaceChildren(el('p', { class: 'error', text: f.message }));
       else if (f.field === 'lists' || f.field === 'excludeLists') pickerError.textContent = f.message;
       else if (boxes[f.field]) boxes[f.field].textContent = f.message;
@@ -2078,7 +2078,7 @@ function composeView(id) {
       if (key === 'list') key = 'lists';
       var box = errorBoxes[key];
       if (!box) rest.push(f.field + ': ' + f.message);
-      else if (key === 'where' && typeof f.position === 'number') box.replaceChildren(syntaxErrorView(whereText, f, () => where.focus()));
+      else if (key === 'where' && typeof f.position === 'number') box.replaceChildren(syntaxErrorView(whereText, f, where));
       else box.textContent = (box.textContent ? box.textContent + '; ' : '') + f.message;
       if (box && controls[key]) controls[key].setAttribute('aria-invalid', 'true');
     });
